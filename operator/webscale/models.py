@@ -1,0 +1,395 @@
+"""The ScaledWebApp resource: pydantic models of spec and status.
+
+These models are the one source of truth for the schema: `webscale crd`
+generates the CRD from them (see crd.py). Attribute docstrings become the
+field descriptions users see in `kubectl explain swa.spec`.
+
+Rules the API server can check (types, bounds, enums, cross-field rules in
+CEL) live in the schema; rules it cannot (see `semantic_errors`) are checked
+by the operator, which then marks the resource Invalid and changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+GROUP = "webscale.dev"
+VERSION = "v1alpha1"
+KIND = "ScaledWebApp"
+PLURAL = "scaledwebapps"
+SINGULAR = "scaledwebapp"
+SHORT_NAMES = ["swa"]
+
+_DURATION_RE = re.compile(r"^(\d+)(ms|s|m|h)$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+DURATION_PATTERN = _DURATION_RE.pattern
+QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+
+Duration = Annotated[
+    str,
+    Field(pattern=DURATION_PATTERN, json_schema_extra={"x-webscale-duration": True}),
+]
+"""A duration such as "500ms", "15s", "5m" or "1h"."""
+
+
+def seconds(duration: str) -> float:
+    """Seconds in a Duration string ("15s" -> 15.0)."""
+    match = _DURATION_RE.match(duration)
+    if not match:
+        raise ValueError(f"not a duration: {duration!r} (use a number and a unit: 500ms, 15s, 5m, 1h)")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _quantity(value: Any) -> Any:
+    """Accept a bare number (cpu: 2) as Kubernetes does and keep it as a string."""
+    if isinstance(value, bool):
+        raise ValueError("a quantity must be a number or a string such as 500m or 512Mi")
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Quantity = Annotated[
+    str,
+    Field(pattern=QUANTITY_PATTERN, json_schema_extra={"x-webscale-quantity": True}),
+]
+
+
+class Model(BaseModel):
+    """Base: camelCase on the wire, unknown fields rejected, docstrings as descriptions."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_attribute_docstrings=True,
+        frozen=True,
+    )
+
+
+class EnvVar(Model):
+    """One environment variable passed through to the app container."""
+
+    name: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+    """Variable name."""
+    value: str | None = None
+    """Literal value."""
+    value_from: dict[str, Any] | None = Field(default=None, json_schema_extra={"x-preserve": True})
+    """A Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef)."""
+
+
+class Limits(Model):
+    """Per-pod resource limits."""
+
+    cpu: Quantity | None = None
+    """CPU limit (e.g. "2", "1500m"). When set, workers follow it rather than the request."""
+    memory: Quantity | None = None
+    """Memory limit (e.g. 1Gi)."""
+
+    _cpu = field_validator("cpu", "memory", mode="before")(_quantity)
+
+
+class Resources(Model):
+    """Per-pod resources. The CPU decides how many cluster workers each pod runs."""
+
+    cpu: Quantity | None = "1"
+    """CPU request per pod (e.g. "2", "500m"). CPU utilisation is measured against it."""
+    memory: Quantity | None = "256Mi"
+    """Memory request per pod."""
+    limits: Limits = Field(default_factory=Limits)
+    """Optional limits; a CPU limit takes precedence over the request for sizing workers."""
+
+    _cpu = field_validator("cpu", "memory", mode="before")(_quantity)
+
+
+class Workers(Model):
+    """Cluster-mode worker processes per pod (passed to the app as WEB_CONCURRENCY)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "self.min <= self.max", "message": "workers.min must be <= workers.max"},
+                {
+                    "rule": "self.mode != 'fixed' || has(self.count)",
+                    "message": "workers.count is required when workers.mode is fixed",
+                },
+                {
+                    "rule": "!has(self.count) || (self.count >= self.min && self.count <= self.max)",
+                    "message": "workers.count must lie within workers.min..workers.max",
+                },
+            ]
+        }
+    )
+
+    mode: Literal["auto", "fixed"] = "auto"
+    """auto: one worker per whole CPU core of the pod (limit, else request), at least 1; fixed: count."""
+    count: int | None = Field(default=None, ge=1, le=256)
+    """Workers per pod when mode is fixed."""
+    min: int = Field(default=1, ge=1, le=256)
+    """Fewest workers per pod."""
+    max: int = Field(default=16, ge=1, le=256)
+    """Most workers per pod."""
+    live: bool = True
+    """Change workers in running pods (via a pod annotation) without a restart."""
+
+
+class Replicas(Model):
+    """Bounds for the number of pods."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": "self.min <= self.max", "message": "replicas.min must be <= replicas.max"},
+                {
+                    "rule": "!has(self.count) || (self.count >= self.min && self.count <= self.max)",
+                    "message": "replicas.count must lie within replicas.min..replicas.max",
+                },
+            ]
+        }
+    )
+
+    min: int = Field(default=2, ge=1, le=1000)
+    """Fewest pods; autoscaling never goes below it."""
+    max: int = Field(default=20, ge=1, le=1000)
+    """Most pods; autoscaling never goes above it."""
+    count: int | None = Field(default=None, ge=1, le=1000)
+    """Pods when autoscaling is off, and the starting count on create (default: min).
+    `kubectl scale swa` writes this field."""
+
+
+class Target(Model):
+    """What one unit of capacity should carry. The larger need of the two signals wins."""
+
+    requests_per_second_per_worker: float = Field(default=50.0, gt=0, le=1_000_000)
+    """Requests per second one worker process should serve."""
+    cpu_utilization: int | None = Field(default=70, ge=1, le=100)
+    """Percent of the pod's requested CPU to aim for; omit to scale on request rate alone."""
+
+
+class ScaleUp(Model):
+    """How fast replicas may rise."""
+
+    stabilization_window: Duration = "0s"
+    """Use the lowest recommendation seen in this window (0s: react at once)."""
+    max_pods: int | None = Field(default=4, ge=1)
+    """Add at most this many pods per period."""
+    max_percent: int | None = Field(default=100, ge=1)
+    """Add at most this percent of current pods per period (the larger of the two limits applies)."""
+    period: Duration = "15s"
+    """The period the limits apply to."""
+    tolerance: float | None = Field(default=None, ge=0, le=1)
+    """Dead band for scaling up; defaults to autoscaling.tolerance."""
+
+
+class ScaleDown(Model):
+    """How fast replicas may fall."""
+
+    stabilization_window: Duration = "300s"
+    """Use the highest recommendation seen in this window before scaling down."""
+    max_pods: int | None = Field(default=None, ge=1)
+    """Remove at most this many pods per period."""
+    max_percent: int | None = Field(default=50, ge=1, le=100)
+    """Remove at most this percent of current pods per period (the larger of the two limits applies)."""
+    period: Duration = "60s"
+    """The period the limits apply to."""
+    tolerance: float | None = Field(default=None, ge=0, le=1)
+    """Dead band for scaling down; defaults to autoscaling.tolerance."""
+
+
+class Behavior(Model):
+    """Stabilisation windows and rate limits, per direction."""
+
+    scale_up: ScaleUp = Field(default_factory=ScaleUp)
+    """Scale-up policy."""
+    scale_down: ScaleDown = Field(default_factory=ScaleDown)
+    """Scale-down policy."""
+
+
+class Burst(Model):
+    """Panic mode: load far above capacity scales up at once and blocks scale-down for a while."""
+
+    threshold: float = Field(default=2.0, gt=1, le=100)
+    """Load at or above threshold x capacity starts burst mode."""
+    hold: Duration = "60s"
+    """How long burst mode blocks scale-down after load was last that high."""
+
+
+class Fallback(Model):
+    """What to do when metrics cannot be read."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.action != 'replicas' || has(self.replicas)",
+                    "message": "autoscaling.fallback.replicas is required when action is replicas",
+                }
+            ]
+        }
+    )
+
+    after_failures: int = Field(default=3, ge=1, le=1000)
+    """Consecutive failed polls before the fallback applies."""
+    action: Literal["hold", "replicas"] = "hold"
+    """hold: keep the last good replica count; replicas: go to fallback.replicas."""
+    replicas: int | None = Field(default=None, ge=1, le=1000)
+    """Replica count for action replicas (never below the current count's last good recommendation)."""
+
+
+class Autoscaling(Model):
+    """Horizontal scaling from request rate and CPU read from Prometheus."""
+
+    mode: Literal["auto", "recommend", "off"] = "auto"
+    """auto: scale the Deployment; recommend: write the decision to status only; off: replicas.count."""
+    polling_interval: Duration = "15s"
+    """How often metrics are read and a decision is made."""
+    target: Target = Field(default_factory=Target)
+    """Per-worker request rate and CPU utilisation to aim for."""
+    tolerance: float = Field(default=0.1, ge=0, le=1)
+    """Dead band: no change while the load/capacity ratio is within 1 +- tolerance."""
+    behavior: Behavior = Field(default_factory=Behavior)
+    """Stabilisation and rate limits."""
+    burst: Burst = Field(default_factory=Burst)
+    """Burst (panic) mode."""
+    fallback: Fallback = Field(default_factory=Fallback)
+    """Behaviour while metrics are unavailable."""
+
+
+class Prometheus(Model):
+    """Where to read metrics."""
+
+    url: str = Field(default="http://prometheus.monitoring:9090", pattern=r"^https?://[^\s]+$")
+    """Base URL of the Prometheus HTTP API."""
+
+
+class Metrics(Model):
+    """Metric sources."""
+
+    prometheus: Prometheus = Field(default_factory=Prometheus)
+    """Prometheus server."""
+    request_rate: str | None = Field(default=None, max_length=4096)
+    """Optional PromQL for this app's request rate. Placeholders {namespace}, {app} and
+    {window} are substituted as escaped string literals / a duration; never spliced raw."""
+    cpu_source: Literal["app", "cadvisor"] = "app"
+    """app: the app's process_cpu_seconds_total; cadvisor: container_cpu_usage_seconds_total."""
+
+
+class LoadBalancer(Model):
+    """The load-balancer tier in front of the pods."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!(self.provider == 'service' && self.strategy == 'least-connections')",
+                    "message": "loadBalancer.strategy least-connections needs provider haproxy "
+                    "(kube-proxy Services cannot balance by connections)",
+                }
+            ]
+        }
+    )
+
+    strategy: Literal["round-robin", "least-connections", "ip-hash"] = "round-robin"
+    """How requests are spread over pods."""
+    provider: Literal["haproxy", "service"] = "haproxy"
+    """haproxy: an operator-managed HAProxy tier; service: the Kubernetes Service (kube-proxy)."""
+    replicas: int = Field(default=2, ge=1, le=10)
+    """HAProxy pods."""
+
+
+class State(Model):
+    """Where shared state lives, so replicas stay interchangeable."""
+
+    redis_url: str | None = Field(default=None, pattern=r"^rediss?://\S+$", alias="redisURL")
+    """Injected into the app as REDIS_URL."""
+
+
+class ScaledWebAppSpec(Model):
+    """Desired state of a web app: image, workers per pod, replicas, autoscaling, load balancing."""
+
+    image: str = Field(min_length=1, max_length=512, pattern=r"^\S+$")
+    """Container image of the app."""
+    port: int = Field(default=3000, ge=1, le=65535)
+    """Port the app listens on."""
+    env: list[EnvVar] = Field(default_factory=list, max_length=256)
+    """Environment variables passed through to the container."""
+    resources: Resources = Field(default_factory=Resources)
+    """Per-pod CPU and memory; the CPU decides workers per pod."""
+    workers: Workers = Field(default_factory=Workers)
+    """Cluster workers per pod."""
+    replicas: Replicas = Field(default_factory=Replicas)
+    """Replica bounds."""
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    """Horizontal scaling."""
+    metrics: Metrics = Field(default_factory=Metrics)
+    """Metric sources."""
+    load_balancer: LoadBalancer = Field(default_factory=LoadBalancer)
+    """Load-balancer tier."""
+    state: State = Field(default_factory=State)
+    """Shared state."""
+
+
+class Condition(Model):
+    """A standard Kubernetes condition."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str = ""
+    message: str = ""
+    last_transition_time: str | None = None
+    observed_generation: int | None = None
+
+
+class Observed(Model):
+    """The last metrics read."""
+
+    requests_per_second: float | None = None
+    cpu_utilization: float | None = None
+    at: str | None = None
+
+
+class LastScale(Model):
+    """The last replica change and why it happened."""
+
+    at: str
+    from_: int = Field(alias="from")
+    to: int
+    reason: str
+    message: str
+
+
+class ScaledWebAppStatus(Model):
+    """Observed state, written by the operator."""
+
+    observed_generation: int | None = None
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    selector: str | None = None
+    """Label selector of the pods (for the scale subresource)."""
+    workers_per_pod: int | None = None
+    capacity_requests_per_second: float | None = None
+    observed: Observed | None = None
+    desired_replicas: int | None = None
+    last_scale: LastScale | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+def parse_spec(spec: dict[str, Any]) -> ScaledWebAppSpec:
+    """Parse and default a spec dict (raises pydantic.ValidationError with field paths)."""
+    return ScaledWebAppSpec.model_validate(spec)
+
+
+def format_validation_error(exc: Exception) -> str:
+    """One line per problem: `spec.workers.count: Input should be ...`."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for err in errors():
+        loc = ".".join(str(p) for p in ("spec", *err["loc"]))
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,46 @@
+"""What a metrics source measured for one app in one poll (the Measure -> Decide contract).
+
+Metrics sources only measure; `scaling.decide` only decides. An Observation is
+either a measurement (`error is None`) or a failure with a reason: "no series"
+is a failure, never zero traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AppKey:
+    """Identifies an app's series: Prometheus labels `namespace` and `app`."""
+
+    namespace: str
+    app: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One poll's reading for one app.
+
+    requests_per_second: total request rate over all the app's pods.
+    cpu_cores: total CPU cores in use over all the app's pods (None when unknown).
+    pods_reporting: pods whose series contributed (None when unknown).
+    at: Unix time of the reading.
+    error: None for a good reading, else a short reason such as
+        "no series for http_requests_total{namespace="shop",app="web"}" or
+        "Prometheus unreachable: connection refused".
+    """
+
+    at: float
+    requests_per_second: float | None = None
+    cpu_cores: float | None = None
+    pods_reporting: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.requests_per_second is not None
+
+    @classmethod
+    def failed(cls, at: float, error: str) -> Observation:
+        return cls(at=at, error=error)
