@@ -25,7 +25,9 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Nobody listens on 127.0.0.1:port and a new server could bind it (TIME_WAIT is fine)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
