@@ -311,6 +311,20 @@ class State(Model):
 class ScaledWebAppSpec(Model):
     """Desired state of a web app: image, workers per pod, replicas, autoscaling, load balancing."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.autoscaling) || !has(self.autoscaling.fallback) || "
+                    "!has(self.autoscaling.fallback.replicas) || !has(self.replicas) || "
+                    "(self.autoscaling.fallback.replicas >= self.replicas.min && "
+                    "self.autoscaling.fallback.replicas <= self.replicas.max)",
+                    "message": "autoscaling.fallback.replicas must lie within replicas.min..replicas.max",
+                }
+            ]
+        }
+    )
+
     image: str = Field(min_length=1, max_length=512, pattern=r"^\S+$")
     """Container image of the app."""
     port: int = Field(default=3000, ge=1, le=65535)

@@ -119,9 +119,7 @@ class LocalCluster:
         (d / "pki").mkdir(parents=True, exist_ok=True)
         if shutil.which("openssl") is None:
             raise ClusterError("openssl is required to make the service-account key (apt-get install -y openssl)")
-        subprocess.run(
-            ["openssl", "genrsa", "-out", str(d / "sa.key"), "2048"], check=True, capture_output=True
-        )
+        subprocess.run(["openssl", "genrsa", "-out", str(d / "sa.key"), "2048"], check=True, capture_output=True)
         (d / "tokens.csv").write_text(f'{self.token},webscale-admin,webscale-admin-uid,"system:masters"\n')
         (d / "audit-policy.yaml").write_text(AUDIT_POLICY)
 
@@ -172,7 +170,7 @@ class LocalCluster:
         kwok_port = free_port()
         kwok = [self._bin("kwok"), f"--kubeconfig={kc}", "--manage-all-nodes=true"]
         kwok += [f"--config={self.bin_dir / 'kwok-stages.yaml'}", "--cidr=10.244.0.0/16"]
-        kwok += [f"--server-address=127.0.0.1:{kwok_port}", "--node-ip=10.0.0.1"]
+        kwok += [f"--server-address=127.0.0.1:{kwok_port}", "--node-ip=10.0.0.1", "--node-lease-duration-seconds=40"]
         self._spawn("kwok", kwok, [kwok_port], lambda: True)
 
     def _create_nodes(self) -> None:

@@ -1,0 +1,52 @@
+"""`webscale run | crd | simulate`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from webscale import crd
+
+
+def _run(args: argparse.Namespace) -> int:
+    import kopf
+    from webscale import handlers  # noqa: F401 - registers the handlers
+    from webscale.settings import Settings
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_format == "json":
+        kopf.configure(log_format=kopf.LogFormat.JSON)
+    liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
+    kopf.run(
+        standalone=True,
+        clusterwide=settings.namespace is None,
+        namespaces=[settings.namespace] if settings.namespace else [],
+        liveness_endpoint=liveness,
+    )
+    return 0
+
+
+def _crd(_args: argparse.Namespace) -> int:
+    sys.stdout.write(crd.crd_yaml())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulate"]:
+        from webscale import simulate
+
+        return simulate.main(argv[1:])
+    parser = argparse.ArgumentParser(prog="webscale", description="the webscale operator")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("run", help="run the operator (settings from WEBSCALE_* env vars)").set_defaults(func=_run)
+    sub.add_parser("crd", help="print the ScaledWebApp CRD generated from the models").set_defaults(func=_crd)
+    sub.add_parser("simulate", help="compare autoscaling policies on request-rate traces")
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

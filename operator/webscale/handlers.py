@@ -1,0 +1,84 @@
+"""Thin kopf handlers: turn an event into a call of the Reconciler. No manifests, no arithmetic."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from webscale import k8s, models
+from webscale.reconcile import AppRef, Reconciler
+from webscale.settings import Settings
+
+log = logging.getLogger(__name__)
+MANAGED = {"app.kubernetes.io/managed-by": "webscale"}
+APP = (models.GROUP, models.VERSION, models.PLURAL)
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Create the API client once; keep kopf's own bookkeeping in annotations, not in status."""
+    ours = Settings()
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=models.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=models.GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.peering.standalone = True
+    settings.networking.request_timeout = ours.request_timeout_seconds
+    settings.watching.server_timeout = 300
+    memo.settings = ours
+    memo.reconciler = Reconciler(k8s.Kube(k8s.new_api_client(), ours))
+
+
+def _reconcile(memo: kopf.Memo, app: AppRef) -> None:
+    try:
+        changed = memo.reconciler.reconcile(app)
+    except Exception as exc:
+        if k8s.is_transient(exc):
+            raise kopf.TemporaryError(f"transient API error, will retry: {exc}", delay=5) from exc
+        raise
+    if changed:
+        log.info("%s/%s: applied %s", app.namespace, app.name, ", ".join(changed))
+
+
+@kopf.index(*APP)
+def apps(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], AppRef]:
+    """The latest copy of every ScaledWebApp, for handlers of the objects it owns."""
+    return {(namespace, name): AppRef.from_body(body)}
+
+
+@kopf.on.create(*APP)
+@kopf.on.update(*APP)
+@kopf.on.resume(*APP)
+def reconcile_app(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    _reconcile(memo, AppRef.from_body(body))
+
+
+@kopf.timer(*APP, interval=Settings().resync_seconds, idle=5)
+def resync_app(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Periodic drift check; writes nothing when everything already matches."""
+    _reconcile(memo, AppRef.from_body(body))
+
+
+def _owner(body: kopf.Body) -> str | None:
+    for ref in body.get("metadata", {}).get("ownerReferences", []):
+        if ref.get("kind") == models.KIND and ref.get("controller"):
+            return str(ref["name"])
+    return None
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
+@kopf.on.event("", "v1", "services", labels=MANAGED)
+def child_changed(
+    body: kopf.Body, type: str | None, namespace: str, apps: kopf.Index, memo: kopf.Memo, **_: Any
+) -> None:
+    """An owned child changed (a hand edit, a rollout, pods getting ready): converge its owner."""
+    owner = _owner(body)
+    if type == "DELETED" and owner is None:
+        return
+    for app in apps.get((namespace, owner), []) if owner else []:
+        try:
+            _reconcile(memo, app)
+        except kopf.TemporaryError as exc:
+            log.warning("%s/%s: %s", namespace, owner, exc)

@@ -1,0 +1,176 @@
+"""Bring one ScaledWebApp's children to the desired state and report it in status.
+
+The service the kopf handlers call: parse -> validate -> build -> apply what
+drifted -> status. Writes happen only where something differs, so a resync of
+an app that is already right makes no request but reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from webscale import models
+from webscale.conditions import get_condition, set_condition
+from webscale.drift import drifted_paths, holds
+from webscale.k8s import Kube
+from webscale.resources import Parent, build_children, initial_replicas, selector_string
+from webscale.validation import semantic_errors
+from webscale.workers import workers_per_pod
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AppRef:
+    """What the operator knows of a ScaledWebApp object from its watch."""
+
+    name: str
+    namespace: str
+    uid: str
+    generation: int
+    spec: dict[str, Any]
+    status: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_body(cls, body: Any) -> AppRef:
+        meta = body["metadata"]
+        return cls(
+            name=meta["name"],
+            namespace=meta["namespace"],
+            uid=meta["uid"],
+            generation=int(meta.get("generation") or 0),
+            spec=dict(body.get("spec") or {}),
+            status=dict(body.get("status") or {}),
+        )
+
+    def involved(self) -> dict[str, Any]:
+        return {
+            "apiVersion": f"{models.GROUP}/{models.VERSION}",
+            "kind": models.KIND,
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": self.uid,
+        }
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def validate(app: AppRef) -> tuple[models.ScaledWebAppSpec | None, list[str]]:
+    """The parsed spec, or None and every problem with the field it concerns."""
+    try:
+        spec = models.parse_spec(app.spec)
+    except ValidationError as exc:
+        return None, [models.format_validation_error(exc)]
+    return spec, semantic_errors(spec)
+
+
+def status_update(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """The merge patch that turns `old` into `new`, or None when `old` already holds it."""
+    return None if holds(new, old) else new
+
+
+def invalid_status(app: AppRef, errors: list[str], now: str) -> dict[str, Any]:
+    conditions = set_condition(
+        list(app.status.get("conditions", [])), "Invalid", True, "InvalidSpec", "; ".join(errors), now, app.generation
+    )
+    return {"observedGeneration": app.generation, "conditions": conditions}
+
+
+def ready_status(
+    app: AppRef, spec: models.ScaledWebAppSpec, deployment: dict[str, Any] | None, now: str
+) -> dict[str, Any]:
+    dep_status = (deployment or {}).get("status", {})
+    replicas = int(dep_status.get("replicas") or 0)
+    ready = int(dep_status.get("readyReplicas") or 0)
+    wanted = int((deployment or {}).get("spec", {}).get("replicas") or 0)
+    conditions = list(app.status.get("conditions", []))
+    conditions = set_condition(conditions, "Invalid", False, "SpecValid", "spec is valid", now, app.generation)
+    is_ready = wanted > 0 and ready >= wanted
+    message = f"{ready}/{wanted} pods ready"
+    conditions = set_condition(
+        conditions, "Ready", is_ready, "PodsReady" if is_ready else "PodsNotReady", message, now, app.generation
+    )
+    return {
+        "observedGeneration": app.generation,
+        "replicas": replicas,
+        "readyReplicas": ready,
+        "selector": selector_string(app.name),
+        "workersPerPod": workers_per_pod(spec),
+        "conditions": conditions,
+    }
+
+
+class Reconciler:
+    """Applies one app's desired state through a Kube adapter."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def reconcile(self, app: AppRef) -> list[str]:
+        """Converge the app; returns the children it created or changed (e.g. ["Deployment/shop"])."""
+        now = now_iso()
+        spec, errors = validate(app)
+        if spec is None or errors:
+            self._mark_invalid(app, errors, now)
+            return []
+        parent = Parent(app.name, app.namespace, app.uid, spec, app.generation)
+        changed: list[str] = []
+        deployment = None
+        for desired in build_children(parent):
+            live = self.kube.get(desired["apiVersion"], desired["kind"], app.namespace, desired["metadata"]["name"])
+            result = self._converge(desired, live, spec)
+            if result is not live:
+                changed.append(f"{desired['kind']}/{desired['metadata']['name']}")
+            if desired["kind"] == "Deployment":
+                deployment = result
+        patch = status_update(app.status, ready_status(app, spec, deployment, now))
+        if patch is not None:
+            self.kube.patch_status(app.namespace, app.name, patch)
+        return changed
+
+    def _converge(
+        self, desired: dict[str, Any], live: dict[str, Any] | None, spec: models.ScaledWebAppSpec
+    ) -> dict[str, Any] | None:
+        name = f"{desired['kind']}/{desired['metadata']['name']}"
+        if live is None:
+            log.info("creating %s", name)
+            if desired["kind"] == "Deployment":
+                return self._create_deployment(desired, initial_replicas(spec))
+            return self.kube.apply(desired)
+        if holds(desired, live):
+            return live
+        log.info("updating %s: %s", name, ", ".join(drifted_paths(desired, live)[:8]))
+        return self.kube.apply(desired)
+
+    def _create_deployment(self, desired: dict[str, Any], replicas: int) -> dict[str, Any]:
+        """Create with replicas, then hand spec.replicas to the scaler's field manager, so the
+        operator's later applies (which omit replicas) never reset it."""
+        with_replicas = {**desired, "spec": {**desired["spec"], "replicas": replicas}}
+        self.kube.apply(with_replicas)
+        meta = desired["metadata"]
+        ownership = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "spec": {"replicas": replicas},
+        }
+        return self.kube.apply(ownership, manager=self.kube.settings.scaler_field_manager)
+
+    def _mark_invalid(self, app: AppRef, errors: list[str], now: str) -> None:
+        """Invalid=True with the reasons and one Warning Event per new problem; children untouched."""
+        old = get_condition(list(app.status.get("conditions", [])), "Invalid")
+        new = invalid_status(app, errors, now)
+        patch = status_update(app.status, new)
+        if patch is None:
+            return
+        self.kube.patch_status(app.namespace, app.name, patch)
+        message = "; ".join(errors)
+        if not (old and old.get("status") == "True" and old.get("message") == message):
+            log.warning("%s/%s is invalid: %s", app.namespace, app.name, message)
+            self.kube.event(app.involved(), "Warning", "InvalidSpec", f"{message} (running objects left unchanged)")

@@ -1,0 +1,211 @@
+"""Pure builders: a parsed ScaledWebApp -> the Kubernetes objects the operator owns.
+
+Each builder returns a plain dict ready for server-side apply, with labels and
+the owner reference set inside it. The Deployment never carries spec.replicas
+here: after creation that field belongs to the scaling loop's field manager
+(see `initial_replicas`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from webscale import models
+from webscale.models import ScaledWebAppSpec
+from webscale.workers import workers_per_pod
+
+MANAGED_BY = "webscale"
+WORKERS_ANNOTATION = f"{models.GROUP}/workers"
+PODINFO_DIR = "/etc/podinfo"
+ANNOTATIONS_FILE = f"{PODINFO_DIR}/annotations"
+APP_UID = 1000
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The ScaledWebApp that owns the objects: identity and its parsed spec."""
+
+    name: str
+    namespace: str
+    uid: str
+    spec: ScaledWebAppSpec
+    generation: int = 0
+
+
+def selector_labels(name: str) -> dict[str, str]:
+    """Labels that select the app's pods (immutable once the Deployment exists)."""
+    return {"app.kubernetes.io/instance": name, "app.kubernetes.io/component": "web"}
+
+
+def labels(name: str) -> dict[str, str]:
+    """Labels on every object and pod of the app (the Prometheus label contract uses instance/managed-by)."""
+    return {
+        "app.kubernetes.io/name": name,
+        **selector_labels(name),
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+
+
+def selector_string(name: str) -> str:
+    return ",".join(f"{k}={v}" for k, v in selector_labels(name).items())
+
+
+def owner_reference(parent: Parent) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{models.GROUP}/{models.VERSION}",
+        "kind": models.KIND,
+        "name": parent.name,
+        "uid": parent.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _metadata(parent: Parent, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": parent.namespace,
+        "labels": labels(parent.name),
+        "ownerReferences": [owner_reference(parent)],
+    }
+
+
+def container_resources(spec: ScaledWebAppSpec) -> dict[str, Any]:
+    r = spec.resources
+    requests = {k: v for k, v in (("cpu", r.cpu), ("memory", r.memory)) if v}
+    limits = {k: v for k, v in (("cpu", r.limits.cpu), ("memory", r.limits.memory)) if v}
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def container_env(spec: ScaledWebAppSpec, workers: int) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = []
+    for var in spec.env:
+        item: dict[str, Any] = {"name": var.name}
+        if var.value is not None:
+            item["value"] = var.value
+        if var.value_from is not None:
+            item["valueFrom"] = var.value_from
+        env.append(item)
+    env += [
+        {"name": "PORT", "value": str(spec.port)},
+        {"name": "WEB_CONCURRENCY", "value": str(workers)},
+        {"name": "WEBSCALE_ANNOTATIONS_FILE", "value": ANNOTATIONS_FILE},
+    ]
+    if spec.state.redis_url:
+        env.append({"name": "REDIS_URL", "value": spec.state.redis_url})
+    return env
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 2,
+        "failureThreshold": failures,
+    }
+
+
+def build_deployment(parent: Parent) -> dict[str, Any]:
+    """The app's Deployment (without spec.replicas; see initial_replicas)."""
+    spec = parent.spec
+    workers = workers_per_pod(spec)
+    restricted = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    container = {
+        "name": "app",
+        "image": spec.image,
+        "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
+        "env": container_env(spec, workers),
+        "resources": container_resources(spec),
+        "livenessProbe": _probe("/healthz", 10, 3),
+        "readinessProbe": _probe("/readyz", 5, 2),
+        "securityContext": restricted,
+        "volumeMounts": [
+            {"name": "podinfo", "mountPath": PODINFO_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    }
+    pod_annotations = {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(spec.port),
+        "prometheus.io/path": "/metrics",
+        WORKERS_ANNOTATION: str(workers),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(parent, parent.name),
+        "spec": {
+            "selector": {"matchLabels": selector_labels(parent.name)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": labels(parent.name), "annotations": pod_annotations},
+                "spec": {
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": APP_UID,
+                        "runAsGroup": APP_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [container],
+                    "volumes": [
+                        {
+                            "name": "podinfo",
+                            "downwardAPI": {
+                                "items": [{"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}}]
+                            },
+                        },
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def initial_replicas(spec: ScaledWebAppSpec) -> int:
+    """Replicas of a new Deployment: replicas.count when given, else replicas.min."""
+    return spec.replicas.count if spec.replicas.count is not None else spec.replicas.min
+
+
+def _service(parent: Parent, name: str, headless: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "selector": selector_labels(parent.name),
+        "ports": [{"name": "http", "port": 80 if not headless else parent.spec.port, "targetPort": "http"}],
+    }
+    if headless:
+        spec["clusterIP"] = "None"
+        spec["publishNotReadyAddresses"] = False
+    else:
+        spec["type"] = "ClusterIP"
+        lb = parent.spec.load_balancer
+        if lb.provider == "service" and lb.strategy == "ip-hash":
+            spec["sessionAffinity"] = "ClientIP"
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(parent, name), "spec": spec}
+
+
+def build_service(parent: Parent) -> dict[str, Any]:
+    """ClusterIP Service on port 80 in front of the pods."""
+    return _service(parent, parent.name, headless=False)
+
+
+def build_headless_service(parent: Parent) -> dict[str, Any]:
+    """Headless Service listing ready pod addresses (for load-balancer discovery)."""
+    return _service(parent, f"{parent.name}-pods", headless=True)
+
+
+def build_children(parent: Parent) -> list[dict[str, Any]]:
+    """Everything the operator owns for this app, in apply order."""
+    return [build_deployment(parent), build_service(parent), build_headless_service(parent)]

@@ -1,0 +1,27 @@
+"""Operator settings: one typed object read from WEBSCALE_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the operator process (not of an app: those live in each ScaledWebApp)."""
+
+    model_config = SettingsConfigDict(env_prefix="WEBSCALE_", frozen=True)
+
+    namespace: str | None = None
+    """Watch only this namespace (default: all namespaces)."""
+    field_manager: str = "webscale"
+    """Field manager for server-side apply of the objects the operator owns."""
+    scaler_field_manager: str = "webscale-scaler"
+    """Field manager that owns the Deployment's spec.replicas."""
+    resync_seconds: float = Field(default=60.0, gt=0)
+    """How often every app's children are checked for drift even without events."""
+    log_format: str = Field(default="json", pattern="^(json|plain)$")
+    """json: one JSON object per line; plain: human-readable."""
+    liveness_port: int = Field(default=8080, ge=0, le=65535)
+    """Port of kopf's liveness endpoint (/healthz); 0 disables it."""
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Timeout of each Kubernetes API request."""
