@@ -23,6 +23,7 @@ _PLURALS = {
     (f"{models.GROUP}/{models.VERSION}", models.KIND): models.PLURAL,
 }
 
+USER_AGENT = "webscale-operator/0.1"
 TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 
 
@@ -37,7 +38,9 @@ def new_api_client() -> client.ApiClient:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    api = client.ApiClient()
+    api.user_agent = USER_AGENT
+    return api
 
 
 def _path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:

@@ -1,0 +1,63 @@
+"""The ScaledWebApp model: defaults, durations, and a clear message for every bad field."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+from webscale.models import format_validation_error, parse_spec, seconds
+
+
+def test_defaults_follow_the_design():
+    spec = parse_spec({"image": "app:1"})
+    assert spec.port == 3000
+    assert spec.workers.mode == "auto" and (spec.workers.min, spec.workers.max) == (1, 16)
+    assert (spec.replicas.min, spec.replicas.max) == (2, 20)
+    a = spec.autoscaling
+    assert (a.mode, a.polling_interval, a.tolerance) == ("auto", "15s", 0.1)
+    assert (a.target.requests_per_second_per_worker, a.target.cpu_utilization) == (50.0, 70)
+    assert (a.behavior.scale_up.max_pods, a.behavior.scale_up.max_percent) == (4, 100)
+    assert a.behavior.scale_down.stabilization_window == "300s"
+    assert (a.burst.threshold, a.fallback.after_failures, a.fallback.action) == (2.0, 3, "hold")
+    assert (spec.load_balancer.strategy, spec.load_balancer.provider) == ("round-robin", "haproxy")
+    assert spec.state.redis_url is None
+
+
+def test_camel_case_on_the_wire():
+    spec = parse_spec({"image": "a", "state": {"redisURL": "redis://r:6379/0"}, "loadBalancer": {"replicas": 3}})
+    dumped = spec.model_dump(by_alias=True)
+    assert dumped["state"]["redisURL"] == "redis://r:6379/0"
+    assert dumped["loadBalancer"]["replicas"] == 3
+    assert "pollingInterval" in dumped["autoscaling"]
+
+
+@pytest.mark.parametrize(("text", "value"), [("500ms", 0.5), ("15s", 15), ("5m", 300), ("1h", 3600), ("0s", 0)])
+def test_seconds(text, value):
+    assert seconds(text) == value
+
+
+@pytest.mark.parametrize(
+    ("spec", "where", "what"),
+    [
+        ({}, "spec.image", "Field required"),
+        ({"image": ""}, "spec.image", "at least 1 character"),
+        ({"image": "a", "port": 0}, "spec.port", "greater than or equal to 1"),
+        ({"image": "a", "port": 70000}, "spec.port", "less than or equal to 65535"),
+        ({"image": "a", "workers": {"mode": "sometimes"}}, "spec.workers.mode", "'auto' or 'fixed'"),
+        ({"image": "a", "workers": {"count": 0}}, "spec.workers.count", "greater than or equal to 1"),
+        ({"image": "a", "replicas": {"min": 0}}, "spec.replicas.min", "greater than or equal to 1"),
+        ({"image": "a", "autoscaling": {"pollingInterval": "soon"}}, "spec.autoscaling.pollingInterval", "pattern"),
+        ({"image": "a", "autoscaling": {"tolerance": 2}}, "spec.autoscaling.tolerance", "less than or equal to 1"),
+        ({"image": "a", "autoscaling": {"burst": {"threshold": 1}}}, "spec.autoscaling.burst.threshold", "greater"),
+        ({"image": "a", "resources": {"cpu": "lots"}}, "spec.resources.cpu", "pattern"),
+        ({"image": "a", "loadBalancer": {"strategy": "random"}}, "spec.loadBalancer.strategy", "round-robin"),
+        ({"image": "a", "state": {"redisURL": "http://x"}}, "spec.state.redisURL", "pattern"),
+        ({"image": "a", "metrics": {"prometheus": {"url": "ftp://x"}}}, "spec.metrics.prometheus.url", "pattern"),
+        ({"image": "a", "colour": "red"}, "spec.colour", "Extra inputs are not permitted"),
+    ],
+)
+def test_every_bad_field_is_named_with_the_problem(spec, where, what):
+    with pytest.raises(ValidationError) as exc:
+        parse_spec(spec)
+    message = format_validation_error(exc.value)
+    assert message.startswith(f"{where}: "), message
+    assert what in message

@@ -1,0 +1,70 @@
+"""Pure builders against golden YAML in tests/data/ (UPDATE_GOLDEN=1 rewrites them)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from webscale.models import parse_spec
+from webscale.resources import Parent, build_children, build_deployment, build_service, initial_replicas
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+SHOP = {
+    "image": "registry.example/shop:1.4.2",
+    "env": [
+        {"name": "LOG_LEVEL", "value": "info"},
+        {"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+    ],
+    "resources": {"cpu": "2", "memory": "512Mi", "limits": {"memory": "1Gi"}},
+    "state": {"redisURL": "redis://redis.shop:6379/0"},
+}
+MINIMAL = {"image": "registry.example/tiny:1"}
+
+
+def parent(spec: dict) -> Parent:
+    return Parent("shop", "default", "0b4f5a8e-1111-2222-3333-444455556666", parse_spec(spec), 1)
+
+
+@pytest.mark.parametrize(("case", "spec"), [("shop", SHOP), ("minimal", MINIMAL)])
+def test_children_match_golden(case, spec):
+    got = yaml.safe_dump_all(build_children(parent(spec)), sort_keys=True)
+    golden = DATA / f"children-{case}.yaml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(got)
+    assert got == golden.read_text(), f"{golden} differs; rerun with UPDATE_GOLDEN=1 if the change is intended"
+
+
+def test_deployment_essentials():
+    dep = build_deployment(parent(SHOP))
+    assert "replicas" not in dep["spec"], "after creation spec.replicas belongs to the scaler"
+    ref = dep["metadata"]["ownerReferences"][0]
+    assert (ref["kind"], ref["name"], ref["controller"]) == ("ScaledWebApp", "shop", True)
+    pod = dep["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["WEB_CONCURRENCY"] == "2" and env["REDIS_URL"] == "redis://redis.shop:6379/0"
+    assert pod["metadata"]["annotations"]["webscale.dev/workers"] == "2"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert dep["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+
+
+def test_no_redis_url_without_state():
+    env = build_deployment(parent(MINIMAL))["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert "REDIS_URL" not in {e["name"] for e in env}
+
+
+def test_service_affinity_for_ip_hash_on_kube_proxy():
+    svc = build_service(parent({**MINIMAL, "loadBalancer": {"provider": "service", "strategy": "ip-hash"}}))
+    assert svc["spec"]["sessionAffinity"] == "ClientIP"
+    assert "sessionAffinity" not in build_service(parent(MINIMAL))["spec"]
+
+
+@pytest.mark.parametrize(("replicas", "expected"), [({}, 2), ({"min": 3}, 3), ({"min": 1, "count": 5}, 5)])
+def test_initial_replicas(replicas, expected):
+    assert initial_replicas(parse_spec({**MINIMAL, "replicas": replicas})) == expected
