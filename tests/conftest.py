@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kubernetes import client, config
 from launcher import LocalCluster
+from operator_process import OperatorProcess
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +35,24 @@ def namespace(cluster: LocalCluster, api_client: client.ApiClient, request: pyte
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def crd_installed(cluster: LocalCluster) -> None:
+    """The ScaledWebApp CRD from crds/, established."""
+    cluster.kubectl("apply", "-f", str(ROOT / "crds"))
+    cluster.kubectl("wait", "--for=condition=Established", "crd/scaledwebapps.webscale.dev", "--timeout=30s")
+
+
+@pytest.fixture()
+def operator(cluster: LocalCluster, crd_installed: None, tmp_path: Path) -> Iterator[OperatorProcess]:
+    """The operator running as in production, resyncing every 2 s; its log is printed on failure."""
+    op = OperatorProcess(cluster, tmp_path / "operator.log", WEBSCALE_RESYNC_SECONDS="2").start()
+    yield op
+    op.stop()
+    print(op.log()[-4000:])
+
+
+@pytest.fixture()
+def swa(api_client: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api_client)

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import kopf
+
 from webscale import k8s, models
 from webscale.reconcile import AppRef, Reconciler
 from webscale.settings import Settings
@@ -35,6 +36,9 @@ def _reconcile(memo: kopf.Memo, app: AppRef) -> None:
     try:
         changed = memo.reconciler.reconcile(app)
     except Exception as exc:
+        if k8s.is_gone(exc):
+            log.info("%s/%s: going away (%s); nothing to do", app.namespace, app.name, exc.reason)
+            return
         if k8s.is_transient(exc):
             raise kopf.TemporaryError(f"transient API error, will retry: {exc}", delay=5) from exc
         raise

@@ -9,6 +9,7 @@ from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+
 from webscale import models
 from webscale.settings import Settings
 
@@ -30,6 +31,13 @@ TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 def is_transient(exc: BaseException) -> bool:
     """409 conflicts, throttling and server errors are worth a retry; 4xx otherwise are not."""
     return isinstance(exc, ApiException) and (exc.status in TRANSIENT_STATUS or exc.status == 0)
+
+
+def is_gone(exc: BaseException) -> bool:
+    """The object or its namespace is going away: nothing to converge, nothing to retry."""
+    if not isinstance(exc, ApiException):
+        return False
+    return exc.status == 404 or (exc.status == 403 and "NamespaceTerminating" in (exc.body or ""))
 
 
 def new_api_client() -> client.ApiClient:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
+
 from webscale import models
 from webscale.conditions import get_condition, set_condition
 from webscale.drift import drifted_paths, holds
@@ -34,6 +35,7 @@ class AppRef:
     generation: int
     spec: dict[str, Any]
     status: dict[str, Any] = field(default_factory=dict)
+    deleting: bool = False
 
     @classmethod
     def from_body(cls, body: Any) -> AppRef:
@@ -45,6 +47,7 @@ class AppRef:
             generation=int(meta.get("generation") or 0),
             spec=dict(body.get("spec") or {}),
             status=dict(body.get("status") or {}),
+            deleting=bool(meta.get("deletionTimestamp")),
         )
 
     def involved(self) -> dict[str, Any]:
@@ -114,6 +117,8 @@ class Reconciler:
 
     def reconcile(self, app: AppRef) -> list[str]:
         """Converge the app; returns the children it created or changed (e.g. ["Deployment/shop"])."""
+        if app.deleting:
+            return []  # owner references take the children away
         now = now_iso()
         spec, errors = validate(app)
         if spec is None or errors:

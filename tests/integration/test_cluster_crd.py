@@ -68,7 +68,12 @@ def widgets(api_client):
 
 
 def _widget(name: str, lo: int, hi: int) -> dict:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Widget", "metadata": {"name": name}, "spec": {"min": lo, "max": hi}}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"min": lo, "max": hi},
+    }
 
 
 def test_cel_rule_rejects_invalid_object_with_its_message(widgets, namespace):

@@ -1,0 +1,140 @@
+"""Step 2: bad input changes nothing that runs; a resync writes nothing; a crash loses nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from operator_process import OperatorProcess
+from test_operator import G, P, V, app_body, condition
+from waiting import eventually
+
+from webscale.k8s import USER_AGENT
+
+pytestmark = pytest.mark.integration
+
+# (patch to spec, where the problem is reported, words the message must contain)
+REJECTED_AT_ADMISSION = [
+    ({"replicas": {"min": 5, "max": 2}}, "replicas.min must be <= replicas.max"),
+    ({"workers": {"mode": "fixed"}}, "workers.count is required when workers.mode is fixed"),
+    ({"workers": {"min": 4, "max": 2}}, "workers.min must be <= workers.max"),
+    ({"workers": {"mode": "fixed", "count": 20, "max": 8}}, "workers.count must lie within"),
+    ({"loadBalancer": {"provider": "service", "strategy": "least-connections"}}, "least-connections needs provider"),
+    ({"autoscaling": {"fallback": {"action": "replicas"}}}, "fallback.replicas is required"),
+    ({"port": 0}, "spec.port"),
+    ({"image": ""}, "spec.image"),
+    ({"loadBalancer": {"strategy": "random"}}, "spec.loadBalancer.strategy"),
+    ({"autoscaling": {"pollingInterval": "soon"}}, "spec.autoscaling.pollingInterval"),
+    ({"autoscaling": {"tolerance": 2}}, "spec.autoscaling.tolerance"),
+    ({"resources": {"cpu": "lots"}}, "spec.resources.cpu"),
+    ({"state": {"redisURL": "http://not-redis"}}, "spec.state.redisURL"),
+]
+MARKED_INVALID = [
+    ({"resources": {"cpu": "2", "limits": {"cpu": "1"}}}, "spec.resources.cpu: request 2 is above"),
+    ({"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]}, "spec.env[1] (A): duplicate variable"),
+    ({"env": [{"name": "WEB_CONCURRENCY", "value": "64"}]}, "spec.env[0] (WEB_CONCURRENCY): set by the operator"),
+    (
+        {"env": [{"name": "B", "value": "x", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]},
+        "give value or valueFrom, not both",
+    ),
+]
+
+
+@pytest.fixture()
+def running_app(api_client, namespace, operator, swa):
+    apps = client.AppsV1Api(api_client)
+    swa.create_namespaced_custom_object(G, V, namespace, P, app_body())
+    eventually(lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True", 60, "Ready")
+    return apps.read_namespaced_deployment("shop", namespace)
+
+
+def _replace_spec(swa, namespace: str, spec: dict) -> None:
+    obj = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")
+    obj["spec"] = spec
+    swa.replace_namespaced_custom_object(G, V, namespace, P, "shop", obj)
+
+
+def test_invalid_specs_are_refused_and_leave_the_deployment_alone(api_client, namespace, swa, running_app):
+    apps = client.AppsV1Api(api_client)
+    good = app_body()["spec"]
+    before = running_app.metadata.resource_version
+    for bad, message in REJECTED_AT_ADMISSION:
+        with pytest.raises(ApiException) as refused:
+            _replace_spec(swa, namespace, {**good, **bad})
+        assert refused.value.status == 422, bad
+        assert message in json.loads(refused.value.body)["message"], (bad, refused.value.body)
+    for bad, message in MARKED_INVALID:
+        _replace_spec(swa, namespace, {**good, **bad})
+        invalid = eventually(
+            lambda m=message: (
+                (c := condition(swa, namespace, "shop", "Invalid"))
+                and c["status"] == "True"
+                and m in c["message"]
+                and c
+            ),
+            30,
+            f"Invalid=True saying {message!r}",
+        )
+        assert invalid["reason"] == "InvalidSpec"
+        _replace_spec(swa, namespace, good)
+        eventually(lambda: condition(swa, namespace, "shop", "Invalid")["status"] == "False", 30, "Invalid=False")
+    assert apps.read_namespaced_deployment("shop", namespace).metadata.resource_version == before
+    events = client.CoreV1Api(api_client).list_namespaced_event(namespace).items
+    warnings = [e for e in events if e.reason == "InvalidSpec" and e.type == "Warning"]
+    assert len(warnings) >= len(MARKED_INVALID)
+
+
+def _operator_writes(audit_log, since_line: int, namespace: str) -> list[dict]:
+    lines = audit_log.read_text().splitlines()[since_line:]
+    entries = [json.loads(x) for x in lines if x.strip()]
+    ours = [
+        e
+        for e in entries
+        if e.get("userAgent", "").startswith((USER_AGENT, "kopf"))
+        and e.get("objectRef", {}).get("namespace") == namespace
+    ]
+    return [e for e in ours if e["verb"] in {"create", "update", "patch", "delete", "deletecollection"}]
+
+
+def test_noop_resync_makes_no_write(cluster, namespace, running_app, operator):
+    time.sleep(3)  # let the last status write of the rollout land
+    mark = len(cluster.audit_log.read_text().splitlines())
+    resyncs_before = operator.log().count("Timer 'resync_app' succeeded")
+    time.sleep(8)  # four resync periods of 2 s
+    assert operator.log().count("Timer 'resync_app' succeeded") >= resyncs_before + 3, "resync did not run"
+    writes = _operator_writes(cluster.audit_log, mark, namespace)
+    assert writes == [], [(w["verb"], w["requestURI"]) for w in writes]
+
+
+def test_operator_killed_mid_way_converges_without_duplicates(
+    cluster, api_client, namespace, swa, crd_installed, tmp_path
+):
+    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    first = OperatorProcess(cluster, tmp_path / "first.log").start()
+    try:
+        for i in range(4):
+            small = app_body(f"app{i}", resources={"cpu": "250m", "memory": "64Mi"})  # 8 pods fit the 3 nodes
+            swa.create_namespaced_custom_object(G, V, namespace, P, small)
+        eventually(lambda: apps.list_namespaced_deployment(namespace).items, 30, "a first Deployment")
+        first.kill()
+    finally:
+        first.stop()
+    second = OperatorProcess(cluster, tmp_path / "second.log").start()
+    try:
+        for i in range(4):
+            eventually(
+                lambda n=f"app{i}": (condition(swa, namespace, n, "Ready") or {}).get("status") == "True",
+                60,
+                f"app{i} Ready",
+            )
+        deployments = sorted(d.metadata.name for d in apps.list_namespaced_deployment(namespace).items)
+        services = sorted(s.metadata.name for s in core.list_namespaced_service(namespace).items)
+        assert deployments == [f"app{i}" for i in range(4)]
+        assert services == sorted([f"app{i}" for i in range(4)] + [f"app{i}-pods" for i in range(4)])
+        assert len(apps.list_namespaced_replica_set(namespace).items) == 4
+        assert len(core.list_namespaced_pod(namespace).items) == 8
+    finally:
+        second.stop()
