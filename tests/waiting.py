@@ -19,7 +19,7 @@ def eventually(probe: Callable[[], T], timeout: float = 30, what: str = "conditi
             if value:
                 return value
             last = value
-        except Exception as exc:  # noqa: BLE001 - a failing probe is "not yet"; shown on timeout
+        except Exception as exc:
             last = exc
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")

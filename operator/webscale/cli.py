@@ -11,6 +11,7 @@ from webscale import crd
 
 def _run(args: argparse.Namespace) -> int:
     import kopf
+
     from webscale import handlers  # noqa: F401 - registers the handlers
     from webscale.settings import Settings
 

@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 import yaml
+
 from webscale import models
 
 CRD_NAME = f"{models.PLURAL}.{models.GROUP}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kubernetes.utils import parse_quantity
+
 from webscale.models import ScaledWebAppSpec
 
 RESERVED_ENV = {

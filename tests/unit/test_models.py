@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+
 from webscale.models import format_validation_error, parse_spec, seconds
 
 

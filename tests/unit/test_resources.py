@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from webscale.models import parse_spec
 from webscale.resources import Parent, build_children, build_deployment, build_service, initial_replicas
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from webscale.models import parse_spec
 from webscale.workers import workers_per_pod
 

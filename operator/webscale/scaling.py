@@ -1,0 +1,299 @@
+"""The scaling decision: how many pods, how many workers per pod, and why.
+
+`decide` is pure: no I/O and no clock (`now` is a parameter). It reads one Observation
+(measured by a metrics source), the app's current state and the History of earlier polls,
+and returns a Decision that carries the replica count, a machine reason, one human line
+with the numbers, and the next History.
+
+The order of the rules is the Kubernetes HPA v2 controller's
+(https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/):
+recommendation per signal (with a tolerance dead band), the larger wins, stabilisation
+windows, rate limits per period, then replicas.min/max. On top of it: burst mode (react at
+once to load far above capacity), capacity counted on ready pods only, and metric failures
+that never lower replicas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from webscale.models import ScaledWebAppSpec
+from webscale.observation import Observation
+from webscale.scaling_history import History, stabilize
+from webscale.scaling_rules import (
+    Limit,
+    Signal,
+    burst_state,
+    cpu_signal,
+    rate_limit,
+    rate_signal,
+    windows,
+)
+from webscale.scaling_text import (
+    AT_MAX_REPLICAS,
+    AT_MIN_REPLICAS,
+    AUTOSCALING_OFF,
+    BURST_MODE,
+    CPU_ABOVE_TARGET,
+    CPU_BELOW_TARGET,
+    FALLBACK_REPLICAS,
+    LIMITED_REASONS,
+    METRICS_UNAVAILABLE,
+    METRICS_UNAVAILABLE_HOLDING,
+    REASONS,
+    REPLICAS_MATCH_LOAD,
+    REQUEST_RATE_ABOVE_TARGET,
+    REQUEST_RATE_BELOW_TARGET,
+    SCALE_DOWN_LIMITED,
+    SCALE_DOWN_STABILIZED,
+    SCALE_UP_LIMITED,
+    SCALE_UP_STABILIZED,
+    WITHIN_TOLERANCE,
+    describe,
+    detail,
+    fmt,
+)
+from webscale.workers import workers_per_pod
+
+__all__ = ["REASONS", "Current", "Decision", "History", "decide"]
+
+
+@dataclass(frozen=True)
+class Current:
+    """The app as it runs now.
+
+    replicas: the Deployment's spec.replicas (what was last asked for; surge pods are not in it).
+    ready_replicas: pods that are ready and so carry load (starting pods are not capacity).
+    workers_per_pod: workers the running pods have now.
+    cpu_request_cores: CPU request per pod in cores; None when unknown (skips the CPU signal).
+    """
+
+    replicas: int
+    ready_replicas: int
+    workers_per_pod: int
+    cpu_request_cores: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do and why, with what status needs.
+
+    replicas / workers_per_pod: the Deployment's new replica count and workers per pod.
+    reason: one of REASONS; message: one line with the numbers.
+    from_replicas: Current.replicas the decision started from.
+    recommended_replicas: what load asks for, before stabilisation, rate limits and bounds
+        (None without a usable reading).
+    capacity_rps: requests/s the ready pods can carry at the target (ready x workers x target).
+    observed_rps / cpu_utilization: the reading (cpu_utilization in percent of the CPU request).
+    signal: "requestRate" or "cpu": the signal that asked for the most pods (None without one).
+    limited: a rate limit or replicas.min/max changed the count (ScalingLimited).
+    metrics_available: the reading was usable. burst: burst mode is on.
+    history: the History to pass to the next call.
+    """
+
+    replicas: int
+    workers_per_pod: int
+    reason: str
+    message: str
+    from_replicas: int
+    recommended_replicas: int | None
+    capacity_rps: float
+    observed_rps: float | None
+    cpu_utilization: float | None
+    signal: str | None
+    limited: bool
+    metrics_available: bool
+    burst: bool
+    history: History
+
+    @property
+    def scaled(self) -> bool:
+        """True when the replica count changes."""
+        return self.replicas != self.from_replicas
+
+
+def decide(
+    spec: ScaledWebAppSpec,
+    observation: Observation,
+    current: Current,
+    history: History,
+    now: float,
+    *,
+    recent_rps: float | None = None,
+) -> Decision:
+    """Decide replicas and workers per pod for one app at time `now` (Unix seconds).
+
+    recent_rps: optionally, the request rate over the shortest window the metrics source offers
+    (a rate over the last two scrapes). It only starts and sizes burst mode: a surge is exactly
+    what a long rate window hides for most of a minute (Knative's KPA keeps a panic window of 10 %
+    of its stable window for the same reason). It never lowers anything; None ignores it.
+
+    The returned History assumes the decision is applied when autoscaling.mode is auto; if
+    applying fails, keep passing the previous History (one lost sample is harmless).
+    """
+    auto = spec.autoscaling
+    wpp = workers_per_pod(spec)
+    capacity = current.ready_replicas * current.workers_per_pod * auto.target.requests_per_second_per_worker
+    up_window, down_window, longest_period = windows(auto)
+    history = history.pruned(now, max(up_window, down_window), longest_period)
+    cpu = cpu_signal(auto, observation, current.replicas, current.ready_replicas, current.cpu_request_cores)
+    base = Decision(
+        replicas=current.replicas,
+        workers_per_pod=wpp,
+        reason=AUTOSCALING_OFF,
+        message="",
+        from_replicas=current.replicas,
+        recommended_replicas=None,
+        capacity_rps=capacity,
+        observed_rps=observation.requests_per_second if observation.ok else None,
+        cpu_utilization=cpu.utilization if cpu else None,
+        signal=None,
+        limited=False,
+        metrics_available=observation.ok,
+        burst=False,
+        history=history,
+    )
+    if auto.mode == "off":
+        count = _bounded(spec, spec.replicas.count or spec.replicas.min)
+        source = "replicas.count" if spec.replicas.count else "replicas.min"
+        message = f"autoscaling is off: {source} asks for {count} pods"
+        return replace(base, replicas=count, message=message + _action(current.replicas, count))
+    if not observation.ok:
+        return _without_metrics(spec, observation, current, history, now, cpu, base)
+    return _with_metrics(spec, observation, current, history, now, cpu, base, recent_rps)
+
+
+def _with_metrics(
+    spec: ScaledWebAppSpec,
+    observation: Observation,
+    current: Current,
+    history: History,
+    now: float,
+    cpu: Signal | None,
+    base: Decision,
+    recent_rps: float | None,
+) -> Decision:
+    auto = spec.autoscaling
+    windowed = observation.requests_per_second or 0.0
+    peak = max(windowed, recent_rps or 0.0)
+    burst = burst_state(auto, peak, base.capacity_rps, current.ready_replicas, history.burst_until, now)
+    rps = peak if burst.now else windowed  # a burst is sized by the freshest reading
+    rate = rate_signal(auto, rps, current.replicas, base.workers_per_pod)
+    signals = [s for s in (rate, cpu) if s is not None]
+    winner = max(signals, key=lambda s: s.recommendation(current.replicas))
+    raw = winner.recommendation(current.replicas)
+    up_window, down_window, _ = windows(auto)
+    if not history.recommendations and history.last_good is None and down_window > 0:
+        # A fresh History (operator restart): count the current size as a recommendation so the
+        # restart itself never triggers a scale-down (the HPA's maybeInitScaleDownStabilizationWindow).
+        history = history.with_recommendation(now, current.replicas)
+    stab = stabilize(raw, current.replicas, history.recommendations, now, up_window, down_window)
+    limit: Limit | None = None
+    burst_up = burst.now and raw > current.replicas
+    held = False
+    if burst_up:
+        target = raw
+    else:
+        target = stab
+        if burst.holding and target < current.replicas:
+            target, held = current.replicas, True
+        target, limit = rate_limit(auto.behavior, target, current.replicas, history.events, now)
+    final = _bounded(spec, target)
+    if final == spec.replicas.max and max(raw, target) > final:
+        reason = AT_MAX_REPLICAS
+    elif final == spec.replicas.min and min(raw, target) < final:
+        reason = AT_MIN_REPLICAS
+    elif burst_up or held:
+        reason = BURST_MODE
+    elif limit is not None:
+        reason = SCALE_UP_LIMITED if stab > current.replicas else SCALE_DOWN_LIMITED
+    elif stab != raw:
+        reason = SCALE_UP_STABILIZED if stab < raw else SCALE_DOWN_STABILIZED
+    elif all(s.within for s in signals):
+        reason = WITHIN_TOLERANCE
+    elif final == current.replicas:
+        reason = REPLICAS_MATCH_LOAD
+    else:
+        reason = _signal_reason(winner, final > current.replicas)
+    history = history.with_recommendation(now, raw)
+    history = replace(history, failures=0, last_good=final, burst_until=burst.until)
+    if final != current.replicas and auto.mode == "auto":
+        history = history.with_event(now, current.replicas, final)
+    windowed_if_less = windowed if rps > windowed else None
+    need = describe(
+        rps, rate, cpu, base.workers_per_pod, auto, base.capacity_rps, current.ready_replicas, windowed_if_less
+    )
+    why = detail(spec, reason, winner, raw, stab, limit, burst.ratio, burst.until, now)
+    return replace(
+        base,
+        replicas=final,
+        reason=reason,
+        message=f"{need}; {_action(current.replicas, final).lstrip('; ')}{why}",
+        recommended_replicas=raw,
+        signal=winner.name,
+        limited=reason in LIMITED_REASONS,
+        burst=burst.now or burst.holding,
+        history=history,
+    )
+
+
+def _without_metrics(
+    spec: ScaledWebAppSpec,
+    observation: Observation,
+    current: Current,
+    history: History,
+    now: float,
+    cpu: Signal | None,
+    base: Decision,
+) -> Decision:
+    """A failed poll never lowers replicas; a working CPU signal may still raise them."""
+    auto = spec.autoscaling
+    fallback = auto.fallback
+    failures = history.failures + 1
+    error = observation.error or "the reading has no request rate"
+    if failures < fallback.after_failures:
+        floor, reason = current.replicas, METRICS_UNAVAILABLE
+        what = f"failed poll {failures} of {fallback.after_failures} before the fallback"
+    elif fallback.action == "hold":
+        floor, reason = max(current.replicas, history.last_good or 0), METRICS_UNAVAILABLE_HOLDING
+        good = history.last_good or current.replicas
+        what = f"{failures} failed polls, fallback hold: the last good count is {good} (never lower)"
+    else:
+        floor, reason = max(current.replicas, fallback.replicas or 0), FALLBACK_REPLICAS
+        what = f"{failures} failed polls, fallback.replicas={fallback.replicas} (never below the current)"
+    target, limit, signal = floor, None, None
+    if cpu is not None and not cpu.within and cpu.needed > floor:
+        # Never fight a higher CPU need with the fallback (kedacore/keda#6659, #6887).
+        target, limit = rate_limit(auto.behavior, cpu.needed, current.replicas, history.events, now)
+        target, signal = max(floor, target), cpu.name
+        reason = SCALE_UP_LIMITED if limit is not None and target > floor else CPU_ABOVE_TARGET
+        what += f"; CPU at {fmt(cpu.utilization or 0)}% of request needs {cpu.needed} pods"
+    final = _bounded(spec, target)
+    history = replace(history, failures=failures)
+    if final != current.replicas and auto.mode == "auto":
+        history = history.with_event(now, current.replicas, final)
+    limit_text = f", limited by {limit.text}" if limit is not None and reason == SCALE_UP_LIMITED else ""
+    return replace(
+        base,
+        replicas=final,
+        reason=reason,
+        message=f"metrics unavailable ({error}): {what}{_action(current.replicas, final)}{limit_text}",
+        recommended_replicas=cpu.needed if signal else None,
+        signal=signal,
+        limited=reason == SCALE_UP_LIMITED,
+        history=history,
+    )
+
+
+def _signal_reason(winner: Signal, up: bool) -> str:
+    if winner.name == "cpu":
+        return CPU_ABOVE_TARGET if up else CPU_BELOW_TARGET
+    return REQUEST_RATE_ABOVE_TARGET if up else REQUEST_RATE_BELOW_TARGET
+
+
+def _bounded(spec: ScaledWebAppSpec, replicas: int) -> int:
+    return max(spec.replicas.min, min(spec.replicas.max, replicas))
+
+
+def _action(before: int, after: int) -> str:
+    return f"; scaling {before} -> {after}" if after != before else f"; keeping {after}"

@@ -1,0 +1,150 @@
+"""What the scaling decision remembers between polls, and the pure rules that read it.
+
+`History` is an immutable, bounded value: `decide` takes one and returns the next.
+The operator keeps one per app in memory; `to_dict` / `from_dict` give a small JSON-able
+dict so it can also live in an annotation and survive an operator restart.
+
+The window and rate-limit rules follow the Kubernetes HPA v2 controller
+(pkg/controller/podautoscaler/horizontal.go: stabilizeRecommendationWithBehaviors,
+calculateScaleUpLimitWithScalingRules, calculateScaleDownLimitWithBehaviors), documented at
+https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/#configurable-scaling-behavior
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+MAX_RECOMMENDATIONS = 256
+"""Hard cap on remembered recommendations (one is added per poll; pruning by age keeps far fewer)."""
+MAX_EVENTS = 64
+"""Hard cap on remembered scale events."""
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The raw recommendation of one poll (before stabilisation, rate limits and bounds)."""
+
+    at: float
+    replicas: int
+
+
+@dataclass(frozen=True)
+class ScaleEvent:
+    """A replica change the operator made."""
+
+    at: float
+    from_replicas: int
+    to_replicas: int
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything `decide` needs from earlier polls.
+
+    recommendations: raw recommendations inside the longest stabilisation window (oldest first;
+        an older entry equal to a newer one is dropped, as the newer one outlives it in any window).
+    events: scale events inside the longest rate-limit period (oldest first).
+    failures: consecutive polls without usable metrics.
+    last_good: replicas decided from the last good reading (what a hold fallback keeps).
+    burst_until: Unix time until which burst mode blocks scale-down.
+    """
+
+    recommendations: tuple[Recommendation, ...] = ()
+    events: tuple[ScaleEvent, ...] = ()
+    failures: int = 0
+    last_good: int | None = None
+    burst_until: float | None = None
+
+    def with_recommendation(self, at: float, replicas: int) -> History:
+        kept = tuple(r for r in self.recommendations if r.replicas != replicas)
+        return replace(self, recommendations=(*kept, Recommendation(at, replicas))[-MAX_RECOMMENDATIONS:])
+
+    def with_event(self, at: float, from_replicas: int, to_replicas: int) -> History:
+        event = ScaleEvent(at, from_replicas, to_replicas)
+        return replace(self, events=(*self.events, event)[-MAX_EVENTS:])
+
+    def pruned(self, now: float, window: float, period: float) -> History:
+        """Drop recommendations older than `window` seconds and events older than `period`."""
+        return replace(
+            self,
+            recommendations=tuple(r for r in self.recommendations if r.at > now - window),
+            events=tuple(e for e in self.events if e.at > now - period),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A compact JSON-able form: {"r": [[at, n]...], "e": [[at, from, to]...], "f", "g", "b"}."""
+        data: dict[str, Any] = {
+            "r": [[_num(r.at), r.replicas] for r in self.recommendations],
+            "e": [[_num(e.at), e.from_replicas, e.to_replicas] for e in self.events],
+            "f": self.failures,
+        }
+        if self.last_good is not None:
+            data["g"] = self.last_good
+        if self.burst_until is not None:
+            data["b"] = _num(self.burst_until)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> History:
+        """Read `to_dict` output back; raises ValueError on anything malformed."""
+        try:
+            recs = tuple(Recommendation(float(at), int(n)) for at, n in data.get("r", []))
+            events = tuple(ScaleEvent(float(at), int(a), int(b)) for at, a, b in data.get("e", []))
+            last_good = data.get("g")
+            burst = data.get("b")
+            return cls(
+                recommendations=recs[-MAX_RECOMMENDATIONS:],
+                events=events[-MAX_EVENTS:],
+                failures=max(0, int(data.get("f", 0))),
+                last_good=None if last_good is None else int(last_good),
+                burst_until=None if burst is None else float(burst),
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"not a scaling history: {exc}") from exc
+
+
+def _num(value: float) -> float | int:
+    """Millisecond precision; whole numbers as ints to keep the dict short."""
+    rounded = round(value, 3)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def stabilize(
+    raw: int, current: int, recs: tuple[Recommendation, ...], now: float, up_window: float, down_window: float
+) -> int:
+    """HPA stabilisation: scale up to the LOWEST recommendation of the up window, down to the
+    HIGHEST of the down window (both windows include `raw`, the recommendation of this poll)."""
+    up = min([raw, *(r.replicas for r in recs if r.at > now - up_window)])
+    down = max([raw, *(r.replicas for r in recs if r.at > now - down_window)])
+    return min(max(current, up), down)
+
+
+def period_start(current: int, events: tuple[ScaleEvent, ...], now: float, period: float) -> int:
+    """Replicas at the start of the rate-limit period: current minus what was added, plus what was
+    removed, by the scale events of the last `period` seconds (as the HPA computes it)."""
+    change = sum(e.to_replicas - e.from_replicas for e in events if e.at > now - period)
+    return current - change
+
+
+def scale_up_limit(start: int, max_pods: int | None, max_percent: int | None) -> int | None:
+    """Most replicas allowed this period: the larger of the pods and percent limits (selectPolicy Max);
+    None when neither is set. The percent limit rounds up so a small count can always grow."""
+    limits = []
+    if max_pods is not None:
+        limits.append(start + max_pods)
+    if max_percent is not None:
+        limits.append(-(-start * (100 + max_percent) // 100))
+    return max(limits) if limits else None
+
+
+def scale_down_floor(start: int, max_pods: int | None, max_percent: int | None) -> int | None:
+    """Fewest replicas allowed this period: the larger of the two allowed removals (selectPolicy Max);
+    None when neither is set. The percent limit rounds the remaining count down, as the HPA does."""
+    floors = []
+    if max_pods is not None:
+        floors.append(start - max_pods)
+    if max_percent is not None:
+        floors.append(start * (100 - max_percent) // 100)
+    return max(0, min(floors)) if floors else None

@@ -1,0 +1,159 @@
+"""The pure rules `scaling.decide` combines: signals with their dead band, burst mode, rate limits.
+
+Formulas follow the Kubernetes HPA v2 algorithm
+(https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/#algorithm-details):
+desiredReplicas = ceil(currentReplicas x currentMetricValue / desiredMetricValue), skipped while the
+ratio is within the tolerance. The request-rate signal is computed from the total rate, so the
+recommendation follows load, not the number of pods that happen to exist (kubernetes#72775).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from webscale.models import Autoscaling, Behavior, seconds
+from webscale.observation import Observation
+from webscale.scaling_history import ScaleEvent, period_start, scale_down_floor, scale_up_limit
+
+_EPSILON = 1e-9
+"""Float slack: 300.0000000001 req/s at 100 req/s per pod still needs 3 pods, and a ratio of
+440/400 = 1.1000000000000001 is still within a tolerance of 0.1."""
+
+
+def ceil(value: float) -> int:
+    """math.ceil that ignores float noise below _EPSILON."""
+    return max(0, math.ceil(value - _EPSILON))
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One metric's view: how far load is from target and how many pods it needs.
+
+    name: "requestRate" or "cpu". ratio: load / target at the current replica count.
+    needed: pods the load needs. tolerance: the dead band for the ratio's direction.
+    utilization: CPU percent of request (cpu signal only).
+    """
+
+    name: str
+    ratio: float
+    needed: int
+    tolerance: float
+    utilization: float | None = None
+
+    @property
+    def within(self) -> bool:
+        """The ratio is inside the dead band: this signal asks for no change."""
+        return abs(self.ratio - 1.0) <= self.tolerance + _EPSILON
+
+    @property
+    def label(self) -> str:
+        return "CPU" if self.name == "cpu" else "request-rate"
+
+    def recommendation(self, current: int) -> int:
+        """Pods this signal asks for: the current count inside the dead band, else what load needs."""
+        return current if self.within else self.needed
+
+
+def tolerance(auto: Autoscaling, ratio: float) -> float:
+    """The dead band for the ratio's direction (per-direction override, else autoscaling.tolerance)."""
+    rule = auto.behavior.scale_up if ratio > 1.0 else auto.behavior.scale_down
+    return auto.tolerance if rule.tolerance is None else rule.tolerance
+
+
+def rate_signal(auto: Autoscaling, rps: float, replicas: int, workers: int) -> Signal:
+    """Request rate: pods needed = ceil(rps / (workers x target per worker))."""
+    per_pod = workers * auto.target.requests_per_second_per_worker
+    ratio = rps / (replicas * per_pod) if replicas > 0 else (math.inf if rps > 0 else 1.0)
+    return Signal("requestRate", ratio, ceil(rps / per_pod), tolerance(auto, ratio))
+
+
+def cpu_signal(
+    auto: Autoscaling, observation: Observation, replicas: int, ready: int, request_cores: float | None
+) -> Signal | None:
+    """CPU, HPA style: ratio = utilisation / target, pods needed = ceil(pods x ratio).
+
+    Utilisation is CPU used over the pods that reported it, as a percent of their request.
+    None when target.cpuUtilization is unset, the request or the reading is unknown.
+    """
+    target = auto.target.cpu_utilization
+    if target is None or request_cores is None or request_cores <= 0:
+        return None
+    if observation.error is not None or observation.cpu_cores is None:
+        return None
+    pods = observation.pods_reporting or ready
+    if pods <= 0:
+        return None
+    utilization = observation.cpu_cores / (pods * request_cores) * 100.0
+    ratio = utilization / target
+    return Signal("cpu", ratio, ceil(pods * ratio), tolerance(auto, ratio), utilization)
+
+
+@dataclass(frozen=True)
+class BurstState:
+    """now: load is at least burst.threshold x ready capacity in this reading.
+    holding: scale-down is blocked (until `until`). ratio: load / ready capacity."""
+
+    now: bool
+    holding: bool
+    until: float | None
+    ratio: float
+
+
+def burst_state(
+    auto: Autoscaling, rps: float, capacity: float, ready: int, until: float | None, now: float
+) -> BurstState:
+    """Burst starts when observed load >= threshold x capacity of the ready pods, and blocks
+    scale-down until `hold` after load was last that high. With no ready pod there is no capacity
+    to compare with, so burst never starts (an app that is starting up is not a burst)."""
+    ratio = rps / capacity if capacity > 0 else (math.inf if rps > 0 else 0.0)
+    bursting = ready > 0 and capacity > 0 and rps > 0 and ratio >= auto.burst.threshold
+    if bursting:
+        until = now + seconds(auto.burst.hold)
+    holding = until is not None and now < until
+    return BurstState(bursting, holding, until if holding else None, ratio)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A rate limit that changed the count: the limiting value and how to say it."""
+
+    replicas: int
+    text: str
+
+
+def rate_limit(
+    behavior: Behavior, target: int, current: int, events: tuple[ScaleEvent, ...], now: float
+) -> tuple[int, Limit | None]:
+    """Apply the per-period rate limit of the move's direction, computed against the replica count
+    at the start of the period (as the HPA does). Returns the count and the Limit when it bit."""
+    if target > current:
+        rule, word = behavior.scale_up, "scaleUp"
+        start = period_start(current, events, now, seconds(rule.period))
+        limit = scale_up_limit(start, rule.max_pods, rule.max_percent)
+        if limit is None or target <= max(limit, current):
+            return target, None
+        value = max(limit, current)
+        by_pods = rule.max_pods is not None and start + rule.max_pods == limit
+    elif target < current:
+        rule, word = behavior.scale_down, "scaleDown"
+        start = period_start(current, events, now, seconds(rule.period))
+        floor = scale_down_floor(start, rule.max_pods, rule.max_percent)
+        if floor is None or target >= min(floor, current):
+            return target, None
+        value = min(floor, current)
+        by_pods = rule.max_pods is not None and start - rule.max_pods == floor
+    else:
+        return target, None
+    policy = f"maxPods={rule.max_pods}" if by_pods else f"maxPercent={rule.max_percent}%"
+    return value, Limit(value, f"{word}.{policy} per {rule.period} ({start} pods at the period start)")
+
+
+def windows(auto: Autoscaling) -> tuple[float, float, float]:
+    """(scale-up window, scale-down window, longest rate-limit period) in seconds."""
+    behavior = auto.behavior
+    return (
+        seconds(behavior.scale_up.stabilization_window),
+        seconds(behavior.scale_down.stabilization_window),
+        max(seconds(behavior.scale_up.period), seconds(behavior.scale_down.period)),
+    )

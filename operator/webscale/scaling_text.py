@@ -1,0 +1,130 @@
+"""Words for scaling decisions: the reasons (machine words) and one line a person on call
+understands, with the numbers in it."""
+
+from __future__ import annotations
+
+from webscale.models import Autoscaling, ScaledWebAppSpec
+from webscale.scaling_rules import Limit, Signal
+
+AUTOSCALING_OFF = "AutoscalingOff"
+METRICS_UNAVAILABLE = "MetricsUnavailable"
+METRICS_UNAVAILABLE_HOLDING = "MetricsUnavailableHolding"
+FALLBACK_REPLICAS = "FallbackReplicas"
+WITHIN_TOLERANCE = "WithinTolerance"
+REPLICAS_MATCH_LOAD = "ReplicasMatchLoad"
+REQUEST_RATE_ABOVE_TARGET = "RequestRateAboveTarget"
+REQUEST_RATE_BELOW_TARGET = "RequestRateBelowTarget"
+CPU_ABOVE_TARGET = "CPUAboveTarget"
+CPU_BELOW_TARGET = "CPUBelowTarget"
+SCALE_UP_STABILIZED = "ScaleUpStabilized"
+SCALE_DOWN_STABILIZED = "ScaleDownStabilized"
+SCALE_UP_LIMITED = "ScaleUpLimited"
+SCALE_DOWN_LIMITED = "ScaleDownLimited"
+BURST_MODE = "BurstMode"
+AT_MAX_REPLICAS = "AtMaxReplicas"
+AT_MIN_REPLICAS = "AtMinReplicas"
+
+REASONS = (
+    AUTOSCALING_OFF,
+    METRICS_UNAVAILABLE,
+    METRICS_UNAVAILABLE_HOLDING,
+    FALLBACK_REPLICAS,
+    WITHIN_TOLERANCE,
+    REPLICAS_MATCH_LOAD,
+    REQUEST_RATE_ABOVE_TARGET,
+    REQUEST_RATE_BELOW_TARGET,
+    CPU_ABOVE_TARGET,
+    CPU_BELOW_TARGET,
+    SCALE_UP_STABILIZED,
+    SCALE_DOWN_STABILIZED,
+    SCALE_UP_LIMITED,
+    SCALE_DOWN_LIMITED,
+    BURST_MODE,
+    AT_MAX_REPLICAS,
+    AT_MIN_REPLICAS,
+)
+"""Every reason `decide` can give (machine words for status conditions and Events)."""
+
+LIMITED_REASONS = frozenset({SCALE_UP_LIMITED, SCALE_DOWN_LIMITED, AT_MAX_REPLICAS, AT_MIN_REPLICAS})
+
+
+def fmt(value: float) -> str:
+    """A number as people write it: 200, 310.5, 0.1 (one decimal at most, no trailing .0)."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def plural(count: int, word: str) -> str:
+    """'1 pod', '2 pods'."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def describe(
+    rps: float,
+    rate: Signal,
+    cpu: Signal | None,
+    workers: int,
+    auto: Autoscaling,
+    capacity: float,
+    ready: int,
+    windowed: float | None = None,
+) -> str:
+    """What load needs and what is there now, e.g. "310.5 req/s needs 4 pods of 2 workers at 50 req/s
+    per worker (capacity now 200 req/s on 2 ready pods); CPU at 85% of request (target 70%) needs 5 pods".
+    `windowed`: the rate-window reading when `rps` is the (higher) recent one that sized a burst.
+    """
+    per_worker = fmt(auto.target.requests_per_second_per_worker)
+    recent = "" if windowed is None else f" recently ({fmt(windowed)} req/s over the rate window)"
+    text = (
+        f"{fmt(rps)} req/s{recent} needs {plural(rate.needed, 'pod')} of {plural(workers, 'worker')} "
+        f"at {per_worker} req/s per worker (capacity now {fmt(capacity)} req/s on {ready} ready "
+        f"{'pod' if ready == 1 else 'pods'})"
+    )
+    if cpu is not None:
+        text += (
+            f"; CPU at {fmt(cpu.utilization or 0.0)}% of request (target {auto.target.cpu_utilization}%) "
+            f"needs {plural(cpu.needed, 'pod')}"
+        )
+    return text
+
+
+def detail(
+    spec: ScaledWebAppSpec,
+    reason: str,
+    winner: Signal,
+    raw: int,
+    stab: int,
+    limit: Limit | None,
+    burst_ratio: float,
+    burst_until: float | None,
+    now: float,
+) -> str:
+    """The clause that says why, appended to the action ("; scaling 2 -> 6, limited by ...")."""
+    auto = spec.autoscaling
+    behavior = auto.behavior
+    if reason == AT_MAX_REPLICAS:
+        return f", capped at replicas.max={spec.replicas.max}"
+    if reason == AT_MIN_REPLICAS:
+        return f", held at replicas.min={spec.replicas.min}"
+    if reason == BURST_MODE and burst_until is not None and burst_ratio >= auto.burst.threshold:
+        return (
+            f", burst: load is {burst_ratio:.1f}x capacity (threshold {fmt(auto.burst.threshold)}x), "
+            f"scaling at once; no scale-down for {fmt(burst_until - now)}s"
+        )
+    if reason == BURST_MODE:
+        left = fmt((burst_until or now) - now)
+        return f", burst hold: no scale-down for {left}s more (hold {auto.burst.hold} after load was high)"
+    if limit is not None:
+        return f", limited by {limit.text}"
+    if reason == SCALE_DOWN_STABILIZED:
+        window = behavior.scale_down.stabilization_window
+        return f", scale-down stabilised: the highest recommendation in the last {window} is {stab}"
+    if reason == SCALE_UP_STABILIZED:
+        window = behavior.scale_up.stabilization_window
+        return f", scale-up stabilised: the lowest recommendation in the last {window} is {stab}"
+    if reason == WITHIN_TOLERANCE:
+        tolerance = winner.tolerance
+        return f", load/target ratio {winner.ratio:.2f} is within tolerance {fmt(tolerance)}"
+    if reason == REPLICAS_MATCH_LOAD:
+        return f", the {winner.label} recommendation {raw} is the current count"
+    return ""

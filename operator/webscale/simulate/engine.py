@@ -1,0 +1,180 @@
+"""The simulated world: a request-rate trace, pods that take time to start, metrics that lag.
+
+Time runs in whole seconds. Each second the policy may act (on its own interval), then the
+second is scored: load above the capacity of the READY pods is load over capacity (an SLO
+breach); every pod that exists, ready or starting, costs one pod-second.
+
+Models (all parameters of `World`):
+* pods: a new pod carries load `startup_delay` seconds after it is asked for; removing pods
+  takes the newest (starting ones first) and is immediate.
+* capacity: `rps_per_worker` x `workers_per_pod` per ready pod; the offered load is what the
+  metrics count (requests beyond capacity still arrive and are counted, then queue or fail).
+* Prometheus: a counter scraped every `scrape_interval` (at multiples of it);
+  `rate(...[rate_window])` read at time q uses the samples inside (q - rate_window, q], so it is
+  the mean load between the oldest and the newest of them (rate() extrapolates that increase to
+  the window, which leaves the mean unchanged): with 15 s scrapes and a 1m window, the mean of the
+  45 s before the last scrape. Fewer than two samples, or an outage (`outages`), fail the read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from webscale.simulate.traces import Trace
+
+
+@dataclass(frozen=True)
+class World:
+    """Parameters of the simulated cluster and its metrics pipeline."""
+
+    startup_delay: int = 20
+    scrape_interval: int = 15
+    rate_window: int = 60
+    rps_per_worker: float = 50.0
+    workers_per_pod: int = 2
+    min_replicas: int = 2
+    max_replicas: int = 20
+    outages: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def per_pod(self) -> float:
+        """Requests per second one ready pod carries."""
+        return self.rps_per_worker * self.workers_per_pod
+
+    def need(self, load: float) -> int:
+        """Pods that carry `load`, within the replica bounds."""
+        return self.bounded(math.ceil(load / self.per_pod - 1e-9))
+
+    def bounded(self, replicas: int) -> int:
+        return max(self.min_replicas, min(self.max_replicas, replicas))
+
+
+@dataclass(frozen=True)
+class Load:
+    """A trace with prefix sums, so window means cost O(1). Seconds before the trace repeat its
+    first value, seconds after it repeat its last."""
+
+    trace: Trace
+    prefix: tuple[float, ...] = field(repr=False)
+
+    @classmethod
+    def of(cls, trace: Trace) -> Load:
+        sums, total = [0.0], 0.0
+        for value in trace.rps:
+            total += value
+            sums.append(total)
+        return cls(trace, tuple(sums))
+
+    def __len__(self) -> int:
+        return len(self.trace.rps)
+
+    def at(self, second: int) -> float:
+        rps = self.trace.rps
+        return rps[min(max(second, 0), len(rps) - 1)]
+
+    def mean(self, start: int, end: int) -> float:
+        """Mean load over the seconds [start, end)."""
+        if end <= start:
+            return self.at(start)
+        n, first, last = len(self), self.trace.rps[0], self.trace.rps[-1]
+        before = max(0, min(end, 0) - start)
+        after = max(0, end - max(start, n))
+        lo, hi = min(max(start, 0), n), min(max(end, 0), n)
+        return (before * first + self.prefix[hi] - self.prefix[lo] + after * last) / (end - start)
+
+
+@dataclass(frozen=True)
+class View:
+    """What a policy can see when it acts at `now`."""
+
+    now: int
+    replicas: int
+    ready: int
+    load: Load
+    world: World
+
+    def prometheus_rate(self, window: int | None = None) -> float | None:
+        """rate(requests[window]) as Prometheus answers it now (window: the world's rate_window
+        unless given); None when it cannot."""
+        if any(start <= self.now < end for start, end in self.world.outages):
+            return None
+        interval = self.world.scrape_interval
+        window = self.world.rate_window if window is None else window
+        last = self.now - self.now % interval
+        first = last - (window - 1) // interval * interval  # the oldest sample inside the window
+        return self.load.mean(first, last) if first < last else None
+
+    def recent_mean(self, window: int) -> float:
+        """Mean load over the `window` seconds before now, read straight from the pods (Knative's way)."""
+        return self.load.mean(self.now - window, self.now)
+
+    def future_need(self, horizon: int) -> int:
+        """The most pods the load needs from now to now + horizon (only the oracle may look)."""
+        return max(self.world.need(self.load.at(s)) for s in range(self.now, self.now + horizon + 1))
+
+
+class Policy(Protocol):
+    """An autoscaler under test: acts every `interval` seconds; its state is a value it returns
+    from each step and gets back at the next (so policies stay pure functions)."""
+
+    name: str
+    interval: int
+
+    def start(self, view: View) -> tuple[int, Any]:
+        """Pods at t=0 (all ready: the app was running before the trace) and the first state."""
+        ...
+
+    def step(self, state: Any, view: View) -> tuple[int, Any]: ...
+
+
+@dataclass(frozen=True)
+class Run:
+    """One policy on one trace: the scores and the per-second series for plots."""
+
+    trace: str
+    policy: str
+    pod_seconds: float
+    seconds_over: int
+    requests_over: float
+    actions: int
+    replicas: tuple[int, ...]
+    capacity: tuple[float, ...]
+
+
+def simulate(trace: Trace, policy: Policy, world: World) -> Run:
+    """Run `policy` over `trace` in `world`."""
+    load = Load.of(trace)
+    delay = world.startup_delay
+    start, state = policy.start(View(0, 0, 0, load, world))
+    created = [-float(delay)] * world.bounded(start)  # creation time of each pod, oldest first
+    replicas_series: list[int] = []
+    capacity_series: list[float] = []
+    seconds_over, requests_over, actions = 0, 0.0, 0
+    for now in range(len(load)):
+        if now % policy.interval == 0:
+            ready = sum(1 for c in created if c + delay <= now)
+            wanted, state = policy.step(state, View(now, len(created), ready, load, world))
+            wanted = world.bounded(wanted)
+            if wanted != len(created):
+                actions += 1
+                # Scale-down removes the newest pods first: starting ones before ready ones.
+                created = created[:wanted] + [float(now)] * (wanted - len(created))
+        capacity = sum(1 for c in created if c + delay <= now) * world.per_pod
+        offered = load.at(now)
+        if offered > capacity + 1e-9:
+            seconds_over += 1
+            requests_over += offered - capacity
+        replicas_series.append(len(created))
+        capacity_series.append(capacity)
+    return Run(
+        trace=trace.name,
+        policy=policy.name,
+        pod_seconds=float(sum(replicas_series)),
+        seconds_over=seconds_over,
+        requests_over=requests_over,
+        actions=actions,
+        replicas=tuple(replicas_series),
+        capacity=tuple(capacity_series),
+    )

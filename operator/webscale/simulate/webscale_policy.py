@@ -1,0 +1,59 @@
+"""webscale itself in the simulator: the operator's own `scaling.decide`, unchanged.
+
+Every autoscaling.pollingInterval it reads two rates from Prometheus (both lagged, see
+engine.World): rate over the world's rate window for the decision, and rate over the last two
+scrapes as `recent_rps`, which only starts and sizes burst mode. The spec has its defaults; only
+what must match the simulated world is set: CPU per pod (so workers_per_pod gives the world's
+workers), the per-worker target and the replica bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from webscale.models import ScaledWebAppSpec, parse_spec, seconds
+from webscale.observation import Observation
+from webscale.scaling import Current, History, decide
+from webscale.simulate.engine import View, World
+from webscale.workers import workers_per_pod
+
+
+def default_spec(world: World, autoscaling: dict[str, Any] | None = None) -> ScaledWebAppSpec:
+    """The default ScaledWebApp for the simulated world (plus optional autoscaling overrides)."""
+    target = {"requestsPerSecondPerWorker": world.rps_per_worker}
+    return parse_spec(
+        {
+            "image": "simulated",
+            "resources": {"cpu": str(world.workers_per_pod)},
+            "replicas": {"min": world.min_replicas, "max": world.max_replicas},
+            "autoscaling": {"target": target, **(autoscaling or {})},
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Webscale:
+    """scaling.decide on the Prometheus request rate; its History is the policy state."""
+
+    spec: ScaledWebAppSpec
+    name: str = "webscale"
+
+    @property
+    def interval(self) -> int:
+        return max(1, round(seconds(self.spec.autoscaling.polling_interval)))
+
+    def start(self, view: View) -> tuple[int, History]:
+        return view.world.need(view.load.at(0)), History()
+
+    def step(self, state: History, view: View) -> tuple[int, History]:
+        rate = view.prometheus_rate()
+        if rate is None:
+            observation = Observation.failed(view.now, "Prometheus unreachable (simulated outage)")
+        else:
+            observation = Observation(at=view.now, requests_per_second=rate, pods_reporting=view.ready)
+        recent = view.prometheus_rate(2 * view.world.scrape_interval)  # the last two scrapes
+        workers = workers_per_pod(self.spec)
+        current = Current(view.replicas, view.ready, workers, float(view.world.workers_per_pod))
+        decision = decide(self.spec, observation, current, state, float(view.now), recent_rps=recent)
+        return decision.replicas, decision.history

@@ -1,0 +1,492 @@
+"""The Prometheus adapter against a real Prometheus scraping real HTTP exposition endpoints.
+
+Pods are simulated by one loopback HTTP server serving the text exposition
+format: each "pod" path exposes counters that grow at a known rate, so the
+rates Prometheus computes can be checked against the truth. Prometheus is the
+Debian binary (tests/fixtures/prometheus.py), scraping every second.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from fixtures import prometheus as prometheus_fixture
+from fixtures.ports import free_port
+from fixtures.prometheus import PrometheusHandle, start_prometheus
+from waiting import eventually
+
+from webscale import promql
+from webscale.metrics import AppQuery, PrometheusSource
+from webscale.observation import AppKey, Observation
+
+pytestmark = pytest.mark.e2e
+
+WINDOW = promql.rate_window_for(1.0)  # 4s for a 1 s scrape interval
+HOSTILE = 'a"} or vector(1) or {x="\\\n'
+
+
+@dataclass
+class Pod:
+    """One scrape target: counters growing at `rps` requests/s and `cpu` cores."""
+
+    namespace: str
+    app: str
+    name: str
+    rps: float
+    cpu: float
+    managed: bool = True
+    started: float = field(default_factory=time.monotonic)
+
+    def exposition(self) -> str:
+        elapsed = time.monotonic() - self.started
+        requests = 5.0 + self.rps * elapsed
+        # Two series per pod (the query must sum them): 3/4 of requests succeed, 1/4 fail.
+        return (
+            "# HELP http_requests_total Requests served.\n# TYPE http_requests_total counter\n"
+            f'http_requests_total{{code="200"}} {requests * 0.75!r}\n'
+            f'http_requests_total{{code="500"}} {requests * 0.25!r}\n'
+            "# HELP process_cpu_seconds_total CPU seconds.\n# TYPE process_cpu_seconds_total counter\n"
+            f"process_cpu_seconds_total {1.0 + self.cpu * elapsed!r}\n"
+        )
+
+    def labels(self) -> dict[str, str]:
+        labels = {"namespace": self.namespace, "app": self.app, "pod": self.name}
+        if self.managed:
+            labels["managed_by"] = "webscale"
+        return {**labels, "__metrics_path__": f"/pods/{self.namespace}/{self.name}"}
+
+
+PODS = [
+    Pod("default", "shop", "shop-1", rps=20.0, cpu=0.25),
+    Pod("default", "shop", "shop-2", rps=20.0, cpu=0.25),
+    Pod("default", "api", "api-1", rps=7.0, cpu=0.1),
+    Pod("billing", "shop", "shop-1", rps=13.0, cpu=0.05),  # same app name, other namespace
+    Pod("default", "idle", "idle-1", rps=0.0, cpu=0.0),  # zero traffic: a series with rate 0
+    Pod("default", HOSTILE, "hostile-1", rps=3.0, cpu=0.0),
+    Pod("default", "api", "unmanaged-1", rps=1000.0, cpu=4.0, managed=False),  # not ours: ignored
+]
+CADVISOR_PODS = {"shop-7d9f8b6c5d-x2k9p": 0.3, "shop-7d9f8b6c5d-q8w4z": 0.2}  # default/shop, cores
+
+
+def cadvisor_exposition(started: float) -> str:
+    """What a kubelet's /metrics/cadvisor exposes: namespace/pod/container, no app label."""
+    elapsed = time.monotonic() - started
+    lines = ["# TYPE container_cpu_usage_seconds_total counter"]
+    for pod, cores in CADVISOR_PODS.items():
+        series = {"app": cores, "": cores * 1.1, "POD": 0.01}  # "" = pod total, POD = pause container
+        for container, rate in series.items():
+            lines.append(
+                f'container_cpu_usage_seconds_total{{namespace="default",pod="{pod}",container="{container}"}} '
+                f"{rate * elapsed!r}"
+            )
+    lines.append(
+        'container_cpu_usage_seconds_total{namespace="kube-system",pod="coredns-5d78c9869d-abcde",'
+        f'container="coredns"}} {0.05 * elapsed!r}'
+    )
+    return "\n".join(lines) + "\n"
+
+
+class Exposition(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, pods: list[Pod]) -> None:
+        self.pods = {f"/pods/{p.namespace}/{p.name}": p for p in pods}
+        self.started = time.monotonic()
+        super().__init__(("127.0.0.1", 0), ExpositionHandler)
+
+
+class ExpositionHandler(BaseHTTPRequestHandler):
+    server: Exposition
+
+    def do_GET(self) -> None:
+        pod = self.server.pods.get(self.path)
+        if pod is not None:
+            body = pod.exposition()
+        elif self.path == "/cadvisor":
+            body = cadvisor_exposition(self.server.started)
+        else:
+            self.send_error(404)
+            return
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def exposition() -> Iterator[Exposition]:
+    server = Exposition(PODS)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def targets(server: Exposition) -> list[tuple[str, dict[str, str]]]:
+    address = f"127.0.0.1:{server.server_address[1]}"
+    return [*((address, pod.labels()) for pod in PODS), (address, {"__metrics_path__": "/cadvisor"})]
+
+
+@pytest.fixture(scope="module")
+def prometheus(exposition: Exposition, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusHandle]:
+    with start_prometheus(tmp_path_factory.mktemp("prom"), targets(exposition), scrape_interval="1s") as prom:
+        prom.wait_for_targets_up(len(PODS) + 1)
+        yield prom
+
+
+def query(url: str, key: AppKey, **kwargs: object) -> AppQuery:
+    return AppQuery(key, url, **kwargs)  # type: ignore[arg-type]
+
+
+SHOP, API, BILLING_SHOP = AppKey("default", "shop"), AppKey("default", "api"), AppKey("billing", "shop")
+IDLE, GHOST = AppKey("default", "idle"), AppKey("default", "ghost")
+TRUTH = {SHOP: (40.0, 0.5, 2), API: (7.0, 0.1, 1), BILLING_SHOP: (13.0, 0.05, 1), IDLE: (0.0, 0.0, 1)}
+
+
+def close(value: float | None, expected: float) -> bool:
+    return value is not None and abs(value - expected) <= 0.1 * expected + 0.05
+
+
+def settled(source: PrometheusSource, apps: list[AppQuery]) -> dict[AppKey, Observation] | None:
+    """The observations once every app with pods has a rate close to the truth (rate() needs samples)."""
+    observed = source.observe(apps, now=time.time())
+    for key, (rps, cores, _pods) in TRUTH.items():
+        if key in observed and not (
+            close(observed[key].requests_per_second, rps) and close(observed[key].cpu_cores, cores)
+        ):
+            return None
+    return observed
+
+
+@pytest.fixture(scope="module")
+def warm(prometheus: PrometheusHandle) -> PrometheusHandle:
+    """Prometheus once it holds enough samples for rate() over WINDOW for every pod."""
+    source = PrometheusSource(rate_window=WINDOW)
+    apps = [query(prometheus.url, key) for key in TRUTH]
+    eventually(lambda: settled(source, apps), timeout=30, what="rates close to the truth")
+    return prometheus
+
+
+# ---- the batched queries ---------------------------------------------------------------------
+
+
+def test_batched_observe_reads_real_rates(warm: PrometheusHandle):
+    source = PrometheusSource(rate_window=WINDOW)
+    apps = [query(warm.url, key) for key in [*TRUTH, GHOST]]
+    before = len(warm.queries())
+    observed = eventually(lambda: settled(source, apps), timeout=30, what="rates close to the truth")
+    for key, (rps, cores, pods) in TRUTH.items():
+        observation = observed[key]
+        assert observation.ok, observation
+        assert close(observation.requests_per_second, rps), (key, observation)
+        assert close(observation.cpu_cores, cores), (key, observation)
+        assert observation.pods_reporting == pods, (key, observation)
+    # Zero traffic is a reading of 0, not a failure...
+    assert observed[IDLE].requests_per_second == 0.0 and observed[IDLE].ok
+    # ...while an app without series is a failure with a reason, never 0 (keda#3064).
+    assert observed[GHOST] == Observation.failed(
+        observed[GHOST].at,
+        'no series for app "ghost" in namespace "default" (http_requests_total{managed_by="webscale"})',
+    )
+    assert source.last_poll_queries == 2
+    logged = warm.queries()[before:]
+    assert len(logged) % 2 == 0 and logged[-2:] == [promql.request_rate_query(WINDOW), promql.cpu_query("app", WINDOW)]
+
+
+def test_one_app_and_ten_apps_cost_the_same_queries(warm: PrometheusHandle):
+    source = PrometheusSource(rate_window=WINDOW)
+    one = [query(warm.url, SHOP)]
+    ten = [query(warm.url, key) for key in TRUTH] + [query(warm.url, AppKey("default", f"g{i}")) for i in range(6)]
+    assert len(ten) == 10
+
+    def logged_by(apps: list[AppQuery]) -> int:
+        before = len(warm.queries())
+        source.observe(apps, now=time.time())
+        return len(warm.queries()) - before
+
+    assert logged_by(one) == logged_by(ten) == source.last_poll_queries == 2
+    hundred = ten + [query(warm.url, AppKey(f"ns{i}", "app")) for i in range(90)]
+    assert logged_by(hundred) == 2
+
+
+def test_cadvisor_cpu_source(warm: PrometheusHandle):
+    source = PrometheusSource(rate_window=WINDOW)
+    apps = [query(warm.url, SHOP, cpu_source="cadvisor"), query(warm.url, API, cpu_source="cadvisor")]
+
+    def read() -> dict[AppKey, Observation] | None:
+        observed = source.observe(apps, now=time.time())
+        return observed if close(observed[SHOP].cpu_cores, 0.5) else None
+
+    observed = eventually(read, timeout=30, what="cadvisor CPU of default/shop")
+    # Only container "app" counts: the pod total ("") and the pause container ("POD") are excluded.
+    assert observed[SHOP].pods_reporting == 2
+    assert close(observed[SHOP].requests_per_second, 40.0)
+    # api has no cadvisor series: its CPU is unknown, its request rate still good (keda#6887).
+    assert observed[API].ok and observed[API].cpu_cores is None and close(observed[API].requests_per_second, 7.0)
+
+
+# ---- custom templates ------------------------------------------------------------------------
+
+TEMPLATE = 'sum(rate(http_requests_total{namespace={namespace},app={app},managed_by="webscale"}[{window}]))'
+
+
+def parsed(prom: PrometheusHandle, promql_text: str) -> list[tuple[str, str]]:
+    """The query as Prometheus's own parser prints it back (/api/v1/format_query), as tokens:
+    code without whitespace, and the decoded value of each string literal."""
+    formatted = prom.api("format_query", query=promql_text)
+    return [
+        (kind, promql.unescape_string(part) if kind == "string" else "".join(part.split()))
+        for kind, part in promql.scan(formatted)
+    ]
+
+
+def test_hostile_names_cannot_alter_a_template_query(warm: PrometheusHandle):
+    source = PrometheusSource(rate_window=WINDOW)
+    present = query(warm.url, AppKey("default", HOSTILE), request_rate_template=TEMPLATE, cpu_source=None)
+    absent = query(warm.url, AppKey("default", 'x"} or vector(1) or {x="'), request_rate_template=TEMPLATE)
+
+    observed = eventually(
+        lambda: (
+            (o := source.observe([present, absent], now=time.time()))
+            and close(o[present.key].requests_per_second, 3.0)
+            and o
+        ),
+        timeout=30,
+        what="the hostile-named app's rate",
+    )
+    # The escaped name matched exactly the series labelled with it...
+    assert observed[present.key].ok
+    # ...and the name that tries to inject `or vector(1)` finds no series instead of reading 1.
+    assert observed[absent.key].error is not None and observed[absent.key].error.startswith("no series for app")
+    assert source.last_poll_queries == 3  # two templated apps + the CPU query of `absent`
+
+    # Prometheus parses the rendered query to the same AST as with a harmless name.
+    rendered = promql.render_template(TEMPLATE, "default", HOSTILE, WINDOW)
+    harmless = promql.render_template(TEMPLATE, "default", "harmless", WINDOW)
+    assert rendered in warm.queries()
+    expected = [(kind, HOSTILE if part == "harmless" else part) for kind, part in parsed(warm, harmless)]
+    assert parsed(warm, rendered) == expected
+    assert ("string", HOSTILE) in expected
+
+
+def test_template_rejected_by_prometheus_fails_only_that_app(warm: PrometheusHandle):
+    source = PrometheusSource(rate_window=WINDOW)
+    broken = query(warm.url, AppKey("default", "api"), request_rate_template="sum(rate(x{app={app}}[{window}])) +")
+    observed = source.observe([broken, query(warm.url, SHOP)], now=time.time())
+    assert observed[SHOP].ok
+    error = observed[broken.key].error
+    assert error is not None
+    assert error.startswith(f"Prometheus at {warm.url} rejected the query (HTTP 400): bad_data:"), error
+    assert "parse error" in error
+
+
+# ---- failures --------------------------------------------------------------------------------
+
+
+def test_prometheus_stopped_fails_every_app(exposition: Exposition, tmp_path: Path):
+    with start_prometheus(tmp_path, targets(exposition)) as prom:
+        source = PrometheusSource(rate_window=WINDOW)
+        apps = [query(prom.url, key) for key in [*TRUTH, GHOST]]
+        assert len(source.observe(apps, now=1.0)) == len(apps)
+        prom.stop()
+        started = time.monotonic()
+        observed = source.observe(apps, now=2.0)
+    assert time.monotonic() - started < 5
+    assert set(observed) == {app.key for app in apps}
+    for observation in observed.values():
+        assert observation == Observation.failed(2.0, f"Prometheus unreachable at {prom.url}: connection refused")
+
+
+def test_closed_port_is_connection_refused():
+    url = f"http://127.0.0.1:{free_port()}"
+    observed = PrometheusSource().observe([query(url, SHOP), query(url, API, request_rate_template=TEMPLATE)], now=5.0)
+    assert {o.error for o in observed.values()} == {f"Prometheus unreachable at {url}: connection refused"}
+
+
+class Misbehaving(BaseHTTPRequestHandler):
+    """Answers /<mode>/api/v1/query the wrong way: slow, 503, not JSON, a matrix, 400."""
+
+    def do_GET(self) -> None:
+        mode = self.path.split("/")[1]
+        if mode == "slow":
+            time.sleep(2.0)
+            return self._send(200, b'{"status":"success","data":{"resultType":"vector","result":[]}}')
+        if mode == "unavailable":
+            return self._send(503, b"Service Unavailable")
+        if mode == "html":
+            return self._send(200, b"<html>login</html>", "text/html")
+        if mode == "matrix":
+            body = {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": []}]}}
+            return self._send(200, json.dumps(body).encode())
+        if mode == "nodata":
+            return self._send(200, b'{"status":"success"}')
+        body = {"status": "error", "errorType": "bad_data", "error": "invalid parameter"}
+        return self._send(400, json.dumps(body).encode())
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def misbehaving() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("slow", "did not answer within 0.5s (timeout)"),
+        ("unavailable", "answered HTTP 503: Service Unavailable"),
+        ("html", "sent a malformed answer: not JSON"),
+        ("matrix", "gave an unexpected answer: unexpected result type: range vector, expected an instant vector"),
+        ("nodata", "sent a malformed answer: KeyError: 'data'"),
+        ("bad", "rejected the query (HTTP 400): bad_data: invalid parameter"),
+    ],
+)
+def test_misbehaving_server_gives_failures_not_exceptions(misbehaving: str, mode: str, reason: str):
+    url = f"{misbehaving}/{mode}"
+    source = PrometheusSource(timeout=0.5)
+    started = time.monotonic()
+    observed = source.observe([query(url, SHOP), query(url, API)], now=1.0)
+    assert time.monotonic() - started < 4  # two queries, each bounded by the timeout, no retries
+    assert source.last_poll_queries == 2
+    for observation in observed.values():
+        assert observation == Observation.failed(1.0, f"Prometheus at {url} {reason}")
+
+
+def test_concurrent_polls_are_safe(warm: PrometheusHandle):
+    source = PrometheusSource(rate_window=WINDOW)
+    apps = [query(warm.url, key) for key in TRUTH]
+    results: list[dict[AppKey, Observation]] = []
+    lock = threading.Lock()
+
+    def poll() -> None:
+        for _ in range(3):
+            observed = source.observe(apps, now=time.time())
+            with lock:
+                results.append(observed)
+
+    threads = [threading.Thread(target=poll) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 12 and source.queries_total == 24
+    assert all(observed[SHOP].ok and observed[IDLE].ok for observed in results)
+
+
+# ---- the scrape config for real clusters -----------------------------------------------------
+
+
+def test_relabel_configs_in_a_real_prometheus(exposition: Exposition, tmp_path: Path):
+    """Prometheus applies `relabel_configs` to targets carrying what kubernetes_sd would set.
+
+    (Debian builds Prometheus without kubernetes_sd, so the __meta_kubernetes_* labels
+    are given by static_configs; the relabelling itself is Prometheus's own.)
+    """
+    port = exposition.server_address[1]
+    meta = {
+        "__meta_kubernetes_namespace": "relabel-ns",
+        "__meta_kubernetes_pod_name": "web-7d9f8b6c5d-x2k9p",
+        "__meta_kubernetes_pod_ip": "127.0.0.1",
+        "__meta_kubernetes_pod_phase": "Running",
+        "__meta_kubernetes_pod_label_app_kubernetes_io_instance": "web",
+        "__meta_kubernetes_pod_label_app_kubernetes_io_managed_by": "webscale",
+        "__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true",
+        "__meta_kubernetes_pod_annotation_prometheus_io_port": str(port),
+        "__meta_kubernetes_pod_annotation_prometheus_io_path": "/pods/default/api-1",
+    }
+    other = {**meta, "__meta_kubernetes_pod_label_app_kubernetes_io_managed_by": "helm"}
+    job = {
+        "job_name": "kubernetes-pods-as-static",
+        "static_configs": [
+            {"targets": ["127.0.0.1:1"], "labels": meta},  # port 1: only the annotation makes it scrapeable
+            {"targets": ["127.0.0.1:2"], "labels": other},
+        ],
+        "relabel_configs": promql.relabel_configs(),
+    }
+    with start_prometheus(tmp_path, [], extra_scrape_configs=[job]) as prom:
+        prom.wait_for_targets_up(1)
+        active = prom.api("targets")["activeTargets"]
+        assert len(active) == 1
+        assert active[0]["scrapeUrl"] == f"http://127.0.0.1:{port}/pods/default/api-1"
+        labels = active[0]["labels"]
+        assert {k: labels[k] for k in ("namespace", "app", "pod", "managed_by")} == {
+            "namespace": "relabel-ns",
+            "app": "web",
+            "pod": "web-7d9f8b6c5d-x2k9p",
+            "managed_by": "webscale",
+        }
+        # The relabelled series answer the batched query like any other app (api-1 serves 7 rps).
+        source = PrometheusSource(rate_window=WINDOW)
+        key = AppKey("relabel-ns", "web")
+        observed = eventually(
+            lambda: (
+                (o := source.observe([query(prom.url, key)], now=time.time())[key]).ok
+                and close(o.requests_per_second, 7.0)
+                and o
+            ),
+            timeout=30,
+            what="the relabelled pod's request rate",
+        )
+        assert observed.pods_reporting == 1
+
+
+def test_query_log_records_the_exact_batched_queries(warm: PrometheusHandle):
+    source = PrometheusSource(rate_window=WINDOW)
+    source.observe([query(warm.url, SHOP, cpu_source="cadvisor")], now=time.time())
+    params = urllib.parse.urlencode({"query": promql.cpu_query("cadvisor", WINDOW)})
+    with urllib.request.urlopen(f"{warm.url}/api/v1/query?{params}", timeout=5) as resp:
+        assert json.load(resp)["status"] == "success"
+    assert warm.queries()[-3:-1] == [promql.request_rate_query(WINDOW), promql.cpu_query("cadvisor", WINDOW)]
+
+
+# ---- the fixture itself ----------------------------------------------------------------------
+
+
+def test_missing_prometheus_is_a_clear_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setattr(prometheus_fixture, "PROMETHEUS", str(tmp_path / "no-such-prometheus"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    missing = pytest.raises(prometheus_fixture.PrometheusMissing, match=r"make deps.*Debian package `prometheus`")
+    with missing, start_prometheus(tmp_path, []):
+        pass
+
+
+def test_failed_start_shows_the_log(tmp_path: Path):
+    failed = pytest.raises(RuntimeError, match=r"(?s)Prometheus did not start: process exited.*last log lines")
+    with failed, start_prometheus(tmp_path, [("127.0.0.1:1", {"0-not-a-label-name": "x"})]):
+        pass
