@@ -65,15 +65,15 @@ cluster-down: deps-python
 	$(CLUSTER) down
 
 run: deps cluster-build
-	$(PY) -m webscale.devrun
+	$(PY) scripts/run_local.py
 
 ## ---- tests ----------------------------------------------------------------------------------
 
 test: deps cluster-build lint test-unit test-node test-integration test-e2e
 
 lint: deps-python
-	$(VENV)/bin/ruff check operator tests bench
-	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/ruff check operator tests bench scripts
+	$(VENV)/bin/ruff format --check operator tests bench scripts
 
 fmt: deps-python
 	$(VENV)/bin/ruff format operator tests bench

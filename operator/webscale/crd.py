@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from webscale import models
+from webscale.status import ScaledWebAppStatus
 
 CRD_NAME = f"{models.PLURAL}.{models.GROUP}"
 
@@ -120,7 +121,7 @@ def _schema(model: type[models.Model]) -> dict[str, Any]:
 
 
 def status_schema() -> dict[str, Any]:
-    schema = _strip_defaults(_schema(models.ScaledWebAppStatus))  # the operator writes status whole
+    schema = _strip_defaults(_schema(ScaledWebAppStatus))  # the operator writes status whole
     conditions = schema["properties"]["conditions"]
     conditions["x-kubernetes-list-type"] = "map"
     conditions["x-kubernetes-list-map-keys"] = ["type"]

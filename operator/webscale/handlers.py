@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from typing import Any
 
 import kopf
 
 from webscale import k8s, models
+from webscale.autoscaler import Autoscaler
+from webscale.metrics import PrometheusSource
+from webscale.observation import AppKey
 from webscale.reconcile import AppRef, Reconciler
 from webscale.settings import Settings
 
@@ -29,7 +35,45 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.networking.request_timeout = ours.request_timeout_seconds
     settings.watching.server_timeout = 300
     memo.settings = ours
-    memo.reconciler = Reconciler(k8s.Kube(k8s.new_api_client(), ours))
+    kube = k8s.Kube(k8s.new_api_client(), ours)
+    memo.reconciler = Reconciler(kube)
+    memo.source = PrometheusSource(timeout=ours.metrics_timeout_seconds)
+    memo.autoscaler = Autoscaler(kube, memo.source)
+    memo.registry = {}
+    memo.scaling_task = asyncio.create_task(_scaling_loop(memo))
+
+
+async def _scaling_loop(memo: kopf.Memo) -> None:
+    """One loop for all apps: each tick polls (in one batch) the apps whose interval has passed."""
+    while True:
+        try:
+            await asyncio.to_thread(memo.autoscaler.poll, list(memo.registry.values()), time.time())
+        except Exception:
+            log.exception("scaling loop: tick failed; continuing")
+        await asyncio.sleep(memo.settings.scaling_tick_seconds)
+
+
+@kopf.on.cleanup()
+async def stop_scaling(memo: kopf.Memo, **_: Any) -> None:
+    task = getattr(memo, "scaling_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if getattr(memo, "source", None) is not None:
+        memo.source.close()
+
+
+@kopf.on.event(*APP)
+def track_app(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the scaling loop's list of apps current (kopf indices reach handlers only)."""
+    app = AppRef.from_body(body)
+    key = (app.namespace, app.name)
+    if type == "DELETED":
+        memo.registry.pop(key, None)
+        memo.autoscaler.forget(AppKey(*key))
+    else:
+        memo.registry[key] = app
 
 
 def _reconcile(memo: kopf.Memo, app: AppRef) -> None:

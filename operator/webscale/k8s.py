@@ -113,6 +113,11 @@ class Kube:
         query = [("fieldManager", manager or self.settings.field_manager), ("force", "true")]
         return self._call("PATCH", path, obj, "application/apply-patch+yaml", query)
 
+    def patch_annotations(self, api_version: str, kind: str, namespace: str, name: str, values: dict[str, str]) -> None:
+        """Merge-patch annotations of one object (pods: the live worker count)."""
+        body = {"metadata": {"annotations": values}}
+        self._call("PATCH", _path(api_version, kind, namespace, name), body, "application/merge-patch+json")
+
     def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
         """Merge-patch the ScaledWebApp's status subresource."""
         path = _path(f"{models.GROUP}/{models.VERSION}", models.KIND, namespace, name) + "/status"

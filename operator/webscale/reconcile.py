@@ -18,7 +18,7 @@ from webscale import models
 from webscale.conditions import get_condition, set_condition
 from webscale.drift import drifted_paths, holds
 from webscale.k8s import Kube
-from webscale.resources import Parent, build_children, initial_replicas, selector_string
+from webscale.resources import Parent, build_children, initial_replicas, selector_string, template_workers
 from webscale.validation import semantic_errors
 from webscale.workers import workers_per_pod
 
@@ -126,9 +126,12 @@ class Reconciler:
             return []
         parent = Parent(app.name, app.namespace, app.uid, spec, app.generation)
         changed: list[str] = []
-        deployment = None
-        for desired in build_children(parent):
-            live = self.kube.get(desired["apiVersion"], desired["kind"], app.namespace, desired["metadata"]["name"])
+        deployment = live_deployment = self.kube.get("apps/v1", "Deployment", app.namespace, app.name)
+        for desired in build_children(parent, template_workers(spec, live_deployment)):
+            if desired["kind"] == "Deployment":
+                live = live_deployment
+            else:
+                live = self.kube.get(desired["apiVersion"], desired["kind"], app.namespace, desired["metadata"]["name"])
             result = self._converge(desired, live, spec)
             if result is not live:
                 changed.append(f"{desired['kind']}/{desired['metadata']['name']}")

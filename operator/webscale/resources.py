@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webscale import models
+from webscale.drift import holds
 from webscale.models import ScaledWebAppSpec
 from webscale.workers import workers_per_pod
 
@@ -111,10 +112,15 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def build_deployment(parent: Parent) -> dict[str, Any]:
-    """The app's Deployment (without spec.replicas; see initial_replicas)."""
+def build_deployment(parent: Parent, workers: int | None = None) -> dict[str, Any]:
+    """The app's Deployment (without spec.replicas; see initial_replicas).
+
+    workers: the count to start new pods with; None derives it from the spec. With
+    workers.live the reconciler keeps the running template's count (see template_workers)
+    and the scaling loop resizes the pods in place, so a worker change rolls nothing.
+    """
     spec = parent.spec
-    workers = workers_per_pod(spec)
+    workers = workers_per_pod(spec) if workers is None else workers
     restricted = {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
@@ -206,6 +212,20 @@ def build_headless_service(parent: Parent) -> dict[str, Any]:
     return _service(parent, f"{parent.name}-pods", headless=True)
 
 
-def build_children(parent: Parent) -> list[dict[str, Any]]:
+def build_children(parent: Parent, workers: int | None = None) -> list[dict[str, Any]]:
     """Everything the operator owns for this app, in apply order."""
-    return [build_deployment(parent), build_service(parent), build_headless_service(parent)]
+    return [build_deployment(parent, workers), build_service(parent), build_headless_service(parent)]
+
+
+def template_workers(spec: ScaledWebAppSpec, live: dict[str, Any] | None) -> int | None:
+    """The worker count to keep in the pod template: the running one when workers change live
+    and nothing else about the pods' CPU changed; None (derive from spec) otherwise."""
+    if live is None or not spec.workers.live:
+        return None
+    template = live.get("spec", {}).get("template", {})
+    running = (template.get("metadata", {}).get("annotations") or {}).get(WORKERS_ANNOTATION, "")
+    containers = template.get("spec", {}).get("containers") or [{}]
+    live_resources, wanted = containers[0].get("resources", {}), container_resources(spec)
+    if not running.isdigit() or not (holds(wanted, live_resources) and holds(live_resources, wanted)):
+        return None
+    return int(running)

@@ -25,3 +25,9 @@ class Settings(BaseSettings):
     """Port of kopf's liveness endpoint (/healthz); 0 disables it."""
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     """Timeout of each Kubernetes API request."""
+    scaling_tick_seconds: float = Field(default=1.0, gt=0)
+    """How often the scaling loop looks for apps whose pollingInterval has passed."""
+    metrics_scrape_interval_seconds: float = Field(default=15.0, gt=0)
+    """Prometheus's scrape interval for the apps; rate windows are derived from it."""
+    metrics_timeout_seconds: float = Field(default=5.0, gt=0)
+    """Timeout of each Prometheus query."""

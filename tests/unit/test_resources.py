@@ -9,7 +9,14 @@ import pytest
 import yaml
 
 from webscale.models import parse_spec
-from webscale.resources import Parent, build_children, build_deployment, build_service, initial_replicas
+from webscale.resources import (
+    Parent,
+    build_children,
+    build_deployment,
+    build_service,
+    initial_replicas,
+    template_workers,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -69,3 +76,24 @@ def test_service_affinity_for_ip_hash_on_kube_proxy():
 @pytest.mark.parametrize(("replicas", "expected"), [({}, 2), ({"min": 3}, 3), ({"min": 1, "count": 5}, 5)])
 def test_initial_replicas(replicas, expected):
     assert initial_replicas(parse_spec({**MINIMAL, "replicas": replicas})) == expected
+
+
+def _live(workers: str, cpu: str) -> dict:
+    return {
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {"webscale.dev/workers": workers}},
+                "spec": {"containers": [{"resources": {"requests": {"cpu": cpu, "memory": "256Mi"}}}]},
+            }
+        }
+    }
+
+
+def test_template_keeps_running_workers_when_they_change_live():
+    spec = parse_spec({**MINIMAL, "resources": {"cpu": "4"}, "workers": {"max": 2}})
+    assert template_workers(spec, _live("4", "4")) == 4  # resized in place, no rollout
+    assert template_workers(spec, _live("4", "4000m")) == 4  # same CPU written differently
+    assert template_workers(spec, _live("4", "2")) is None  # the CPU changed: the pods roll anyway
+    assert template_workers(spec, None) is None
+    off = parse_spec({**MINIMAL, "resources": {"cpu": "4"}, "workers": {"live": False}})
+    assert template_workers(off, _live("4", "4")) is None
