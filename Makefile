@@ -13,7 +13,7 @@ APT_PKGS  := prometheus haproxy redis-server wrk
 APT_BINS  := prometheus haproxy redis-server wrk
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
+.PHONY: docs help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
         test-unit test-node test-integration test-e2e lint fmt crd bench demo kind-deploy clean
 
 help:
@@ -101,3 +101,6 @@ bench: deps cluster-build
 
 clean:
 	rm -rf $(VENV) sample-app/node_modules .pytest_cache .ruff_cache
+
+docs: deps-python
+	$(PY) -c "from pathlib import Path; from webscale.reference import render_into; p = Path('README.md'); p.write_text(render_into(p.read_text()))"

@@ -40,6 +40,11 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.source = PrometheusSource(timeout=ours.metrics_timeout_seconds)
     memo.autoscaler = Autoscaler(kube, memo.source)
     memo.registry = {}
+
+
+@kopf.on.startup()
+async def start_scaling(memo: kopf.Memo, **_: Any) -> None:
+    """Start the one scaling loop for all apps (stopped in stop_scaling)."""
     memo.scaling_task = asyncio.create_task(_scaling_loop(memo))
 
 
