@@ -37,7 +37,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     memo.settings = ours
     kube = k8s.Kube(k8s.new_api_client(), ours)
     memo.reconciler = Reconciler(kube)
-    memo.source = PrometheusSource(timeout=ours.metrics_timeout_seconds)
+    memo.source = PrometheusSource(
+        timeout=ours.metrics_timeout_seconds, scrape_interval=ours.metrics_scrape_interval_seconds
+    )
     memo.autoscaler = Autoscaler(kube, memo.source)
     memo.registry = {}
 

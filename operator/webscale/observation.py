@@ -22,13 +22,18 @@ class AppKey:
 class Observation:
     """One poll's reading for one app.
 
-    requests_per_second: total request rate over all the app's pods.
+    requests_per_second: total request rate over all the app's pods (the rate window).
     cpu_cores: total CPU cores in use over all the app's pods (None when unknown).
     pods_reporting: pods whose series contributed (None when unknown).
     at: Unix time of the reading.
     error: None for a good reading, else a short reason such as
         "no series for http_requests_total{namespace="shop",app="web"}" or
         "Prometheus unreachable: connection refused".
+    recent_requests_per_second: the request rate over a short window (about two
+        scrapes), for burst mode: `decide(..., recent_rps=...)`. None when the
+        source has none (a template, a missed scrape); never a failure by itself.
+    cpu_error: why cpu_cores is None although CPU was asked for and the request
+        rate was read (e.g. "no series for app ..."); None otherwise.
     """
 
     at: float
@@ -36,6 +41,8 @@ class Observation:
     cpu_cores: float | None = None
     pods_reporting: int | None = None
     error: str | None = None
+    recent_requests_per_second: float | None = None
+    cpu_error: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -1,6 +1,8 @@
-"""PromQL for webscale: the label contract, the batched queries, escaping and templates.
+"""PromQL for webscale: the label contract, the batched queries, string literals and windows.
 
-Pure functions only (no HTTP); `webscale.metrics` runs the queries.
+Pure functions only (no HTTP); `webscale.metrics` runs the queries. User
+templates (``spec.metrics.requestRate``) are in `webscale.promql_template`, the
+scrape configuration that produces the labels below in `webscale.promql_relabel`.
 
 The label contract
 ==================
@@ -10,20 +12,11 @@ Every series webscale reads carries these labels:
     The app's namespace (the ScaledWebApp's ``metadata.namespace``).
 ``app``
     The ScaledWebApp's name. Its pods carry the Kubernetes label
-    ``app.kubernetes.io/instance=<name>``, which the scrape config's relabelling
-    (`relabel_configs`) maps to ``app``.
+    ``app.kubernetes.io/instance=<name>``, which the scrape config's relabelling maps to ``app``.
 ``pod``
     The pod's name.
 ``managed_by``
     ``"webscale"``, from the pod label ``app.kubernetes.io/managed-by=webscale``.
-
-Pods are scraped when annotated ``prometheus.io/scrape: "true"``, on the port in
-``prometheus.io/port`` (without it: each declared container port, so annotate pods
-that declare several) and the path in ``prometheus.io/path`` (default
-``/metrics``); `scrape_config` gives the kubernetes_sd job. The scrape config
-keeps ``honor_labels: false`` (the default), so a label of the same name exposed
-by the app cannot override these (Prometheus renames the app's one to
-``exported_app``).
 
 The app exposes two counters (summed over all cluster workers of the pod, or one
 series per worker: the queries sum per pod either way):
@@ -42,14 +35,26 @@ the two generated suffixes. Containers named ``""`` (the pod-level cgroup total,
 which would count every container twice) and ``"POD"`` (the pause container) are
 left out; every other container of the pod counts.
 
-The queries (W is the rate window, default ``1m``: 4 x the usual 15 s scrape
-interval, see `rate_window_for`): one per signal per poll for ALL apps that use
-the same Prometheus, grouped by ``namespace`` and ``app``. An app absent from
-the result has no series, which is a failure, never zero traffic.
+The queries
+===========
+Both windows derive from Prometheus's scrape interval (`rate_window_for`): the
+rate window W covers 4 scrapes (``1m`` at the usual 15 s) and the recent window
+R covers 2 (``30s``), the shortest that still holds two samples. One query per
+signal per poll for ALL apps that use the same Prometheus, grouped by
+``namespace`` and ``app``. An app absent from the result has no series, which
+is a failure, never zero traffic.
 
-Request rate (`request_rate_query`)::
+Request rate, and the recent rate burst mode reacts to, in one query
+(`request_rate_query`)::
 
     sum by (namespace, app) (rate(http_requests_total{managed_by="webscale"}[W]))
+    or label_replace(sum by (namespace, app) (rate(http_requests_total{managed_by="webscale"}[R])),
+                     "webscale_signal", "recent", "", "")
+
+The series without ``webscale_signal`` are the request rate; ``recent`` ones
+the recent rate. R normally holds two samples; after a late or missed scrape it
+holds one and the app has no recent series, which is not a failure (the recent
+rate is then unknown; burst mode falls back to the windowed rate).
 
 CPU cores and pods reporting, folded into one query over the same per-pod
 vector S so both come from the same evaluation (`cpu_query`)::
@@ -63,32 +68,12 @@ vector S so both come from the same evaluation (`cpu_query`)::
 
 "Pods reporting" counts distinct ``pod`` values with CPU series: the pods whose
 CPU the total covers.
-
-Request-rate templates
-======================
-``spec.metrics.requestRate`` replaces the batched request-rate query for one app
-with the user's PromQL. Placeholders are ``{namespace}``, ``{app}`` and
-``{window}``, a brace pair around a bare word, written outside quotes:
-
-    sum(rate(nginx_requests_total{namespace={namespace}, service={app}}[{window}]))
-
-``{namespace}`` and ``{app}`` become escaped double-quoted string literals
-(``namespace="shop"``) and must be the value of an ``=`` or ``!=`` matcher;
-``{window}`` becomes the rate window and must sit in a range (``[{window}]``) or
-after ``offset``. This syntax cannot clash with PromQL: outside a string a brace
-opens label matchers, which are never a bare word, so ``{job="x"}`` and ``{}`` are
-left alone, as is anything inside quotes or after ``#``. Unknown placeholders, a
-placeholder in quotes or in another position, and unbalanced brackets are
-rejected by `template_error` (the operator marks the resource Invalid); other
-syntax errors come back from Prometheus as the app's failure reason. The result
-(an instant vector, summed, or a scalar) is the app's request rate; an empty
-result is a failure. A template cannot be batched: each costs one query per poll.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 CpuSource = Literal["app", "cadvisor"]
 
@@ -97,11 +82,18 @@ REQUESTS_METRIC = "http_requests_total"
 APP_CPU_METRIC = "process_cpu_seconds_total"
 CADVISOR_CPU_METRIC = "container_cpu_usage_seconds_total"
 SIGNAL_LABEL = "webscale_signal"
+DEFAULT_SCRAPE_INTERVAL = 15.0
+"""Seconds between scrapes, Prometheus's default and the usual setting."""
+RATE_SAMPLES = 4
+"""Scrapes in the rate window: rate() needs two samples, four tolerate a missed scrape."""
+RECENT_SAMPLES = 2
+"""Scrapes in the recent window: the freshest rate there is (burst mode)."""
 DEFAULT_WINDOW = "1m"
+"""The rate window at the default scrape interval."""
+DEFAULT_RECENT_WINDOW = "30s"
+"""The recent window at the default scrape interval."""
 CADVISOR_POD_REGEX = "(.+)-[a-z0-9]{1,10}-[a-z0-9]{5}"
 """Deployment pod name -> Deployment (= app) name; Prometheus anchors it at both ends."""
-
-PLACEHOLDERS = ("namespace", "app", "window")
 
 
 class PromQLError(ValueError):
@@ -198,68 +190,7 @@ def unescape_string(literal: str) -> str:
         raise PromQLError("string is not valid UTF-8") from exc
 
 
-# ---- durations and windows -------------------------------------------------------------------
-
-_DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
-
-
-def validate_window(window: str) -> str:
-    """`window` if it is a positive PromQL duration ("1m", "90s", "1m30s"), else PromQLError."""
-    if not isinstance(window, str) or not _DURATION_RE.match(window) or not re.search(r"[1-9]", window):
-        raise PromQLError(f"rate window {window!r} is not a positive PromQL duration such as 1m or 30s")
-    return window
-
-
-def rate_window_for(scrape_interval_seconds: float, samples: int = 4) -> str:
-    """A rate window covering `samples` scrapes: 15 s -> "1m", 1 s -> "4s", 20 s -> "80s".
-
-    rate() needs at least two samples in the window; four tolerates a missed scrape.
-    """
-    if scrape_interval_seconds <= 0 or samples < 2:
-        raise PromQLError("scrape interval must be > 0 and samples >= 2")
-    total = int(-(-scrape_interval_seconds * samples // 1))  # ceil to whole seconds
-    return f"{total // 60}m" if total % 60 == 0 else f"{total}s"
-
-
-# ---- the batched queries ---------------------------------------------------------------------
-
-
-def request_selector() -> str:
-    return f"{REQUESTS_METRIC}{{managed_by={escape_string(MANAGED_BY)}}}"
-
-
-def cpu_selector(source: CpuSource) -> str:
-    if source == "app":
-        return f"{APP_CPU_METRIC}{{managed_by={escape_string(MANAGED_BY)}}}"
-    if source == "cadvisor":
-        return f'{CADVISOR_CPU_METRIC}{{container!="",container!="POD",pod!=""}}'
-    raise PromQLError(f"unknown cpu source {source!r}")
-
-
-def request_rate_query(window: str = DEFAULT_WINDOW) -> str:
-    """Request rate of every webscale app, one series per (namespace, app)."""
-    return f"sum by (namespace, app) (rate({request_selector()}[{validate_window(window)}]))"
-
-
-def cpu_query(source: CpuSource, window: str = DEFAULT_WINDOW) -> str:
-    """CPU cores (webscale_signal="cpu") and distinct pods reporting ("pods") per (namespace, app)."""
-    rate = f"rate({cpu_selector(source)}[{validate_window(window)}])"
-    if source == "app":
-        per_pod = f"sum by (namespace, app, pod) ({rate})"
-    else:
-        per_pod = (
-            f'label_replace(sum by (namespace, pod) ({rate}), "app", "$1", "pod", {escape_string(CADVISOR_POD_REGEX)})'
-        )
-    return (
-        f'label_replace(sum by (namespace, app) ({per_pod}), "{SIGNAL_LABEL}", "cpu", "", "")'
-        f' or label_replace(count by (namespace, app) ({per_pod}), "{SIGNAL_LABEL}", "pods", "", "")'
-    )
-
-
-# ---- user templates (see "Request-rate templates" above) -------------------------------------
-
-
-_PLACEHOLDER_RE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+# ---- lexing ----------------------------------------------------------------------------------
 
 
 def scan(text: str) -> list[tuple[str, str]]:
@@ -299,148 +230,68 @@ def scan(text: str) -> list[tuple[str, str]]:
     return [(kind, part) for kind, part in segments if part]
 
 
-def template_error(template: str) -> str | None:
-    """None when `template` is a usable requestRate template, else a reason to show the user.
+# ---- durations and windows -------------------------------------------------------------------
 
-    Rules: placeholders are {namespace}, {app} (each the value of an = or !=
-    label matcher: `app={app}`) and {window} (inside a range: `[{window}]`);
-    they are not written inside quotes; brackets balance. PromQL syntax beyond
-    that is checked by Prometheus, whose parse error becomes the app's failure.
+_DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
+
+
+def validate_window(window: str) -> str:
+    """`window` if it is a positive PromQL duration ("1m", "90s", "1m30s"), else PromQLError."""
+    if not isinstance(window, str) or not _DURATION_RE.match(window) or not re.search(r"[1-9]", window):
+        raise PromQLError(f"rate window {window!r} is not a positive PromQL duration such as 1m or 30s")
+    return window
+
+
+def rate_window_for(scrape_interval_seconds: float, samples: int = RATE_SAMPLES) -> str:
+    """A window covering `samples` scrapes: 15 s -> "1m", 1 s -> "4s", 20 s -> "80s" (samples=4).
+
+    rate() needs at least two samples in the window; four tolerate a missed scrape,
+    two (`RECENT_SAMPLES`) give the freshest rate: 15 s -> "30s".
     """
-    if not template.strip():
-        return "spec.metrics.requestRate is empty"
-    try:
-        segments = scan(template)
-    except PromQLError as exc:
-        return f"spec.metrics.requestRate: {exc}"
-    code_only = []
-    for kind, part in segments:
-        if kind == "string":
-            for match in _PLACEHOLDER_RE.finditer(part):
-                if match.group(1) in PLACEHOLDERS:
-                    name = match.group(1)
-                    return (
-                        f"spec.metrics.requestRate: placeholder {{{name}}} is inside quotes; write it bare "
-                        f"(e.g. {name}={{{name}}}): it is replaced by a quoted, escaped string"
-                    )
-            code_only.append('""')
-        elif kind == "code":
-            for match in _PLACEHOLDER_RE.finditer(part):
-                problem = _placeholder_problem(match.group(1), part[: match.start()])
-                if problem:
-                    return f"spec.metrics.requestRate: {problem}"
-            code_only.append(_PLACEHOLDER_RE.sub("X", part))
-    if not "".join(code_only).strip():
-        return "spec.metrics.requestRate has no query (only comments)"
-    return _bracket_problem("".join(code_only))
+    if scrape_interval_seconds <= 0 or samples < 2:
+        raise PromQLError("scrape interval must be > 0 and samples >= 2")
+    total = int(-(-scrape_interval_seconds * samples // 1))  # ceil to whole seconds
+    return f"{total // 60}m" if total % 60 == 0 else f"{total}s"
 
 
-def _placeholder_problem(name: str, before: str) -> str | None:
-    known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-    if name not in PLACEHOLDERS:
-        return f"unknown placeholder {{{name}}} (known: {known})"
-    tail = before.rstrip()
-    if name == "window":
-        if not (tail.endswith(("[", ":")) or tail.lower().endswith("offset")):
-            return "{window} must be a range or offset duration, e.g. rate(x[{window}])"
-    elif not (tail.endswith("=") and not tail.endswith(("==", ">=", "<="))):
-        return f"{{{name}}} must be the value of an = or != label matcher, e.g. {name}={{{name}}}"
-    return None
+# ---- the batched queries ---------------------------------------------------------------------
 
 
-def _bracket_problem(code: str) -> str | None:
-    pairs = {")": "(", "]": "[", "}": "{"}
-    stack: list[str] = []
-    for ch in code:
-        if ch in "([{":
-            stack.append(ch)
-        elif ch in pairs and (not stack or stack.pop() != pairs[ch]):
-            return f"spec.metrics.requestRate: unbalanced {ch!r}"
-    if stack:
-        return f"spec.metrics.requestRate: unclosed {stack[-1]!r}"
-    return None
+def request_selector() -> str:
+    return f"{REQUESTS_METRIC}{{managed_by={escape_string(MANAGED_BY)}}}"
 
 
-def render_template(template: str, namespace: str, app: str, window: str = DEFAULT_WINDOW) -> str:
-    """The PromQL of a requestRate template for one app (PromQLError if the template is invalid).
+def cpu_selector(source: CpuSource) -> str:
+    if source == "app":
+        return f"{APP_CPU_METRIC}{{managed_by={escape_string(MANAGED_BY)}}}"
+    if source == "cadvisor":
+        return f'{CADVISOR_CPU_METRIC}{{container!="",container!="POD",pod!=""}}'
+    raise PromQLError(f"unknown cpu source {source!r}")
 
-    {namespace} and {app} become escaped double-quoted string literals and
-    {window} a validated duration, so no name can change the query's structure.
-    Only code is substituted: strings and comments are copied unchanged.
+
+def request_rate_query(window: str = DEFAULT_WINDOW, recent_window: str | None = None) -> str:
+    """Request rate of every webscale app, one series per (namespace, app).
+
+    With `recent_window`, also the rate over that (short) window, labelled
+    webscale_signal="recent", in the same query.
     """
-    problem = template_error(template)
-    if problem:
-        raise PromQLError(problem)
-    values = {
-        "namespace": escape_string(namespace),
-        "app": escape_string(app),
-        "window": validate_window(window),
-    }
-    out = []
-    for kind, part in scan(template):
-        if kind == "code":
-            part = _PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], part)
-        out.append(part)
-    return "".join(out)
+    rate = f"sum by (namespace, app) (rate({request_selector()}[{validate_window(window)}]))"
+    if recent_window is None:
+        return rate
+    recent = f"sum by (namespace, app) (rate({request_selector()}[{validate_window(recent_window)}]))"
+    return f'{rate} or label_replace({recent}, "{SIGNAL_LABEL}", "recent", "", "")'
 
 
-# ---- scrape configuration --------------------------------------------------------------------
-
-
-def relabel_configs() -> list[dict[str, Any]]:
-    """`relabel_configs` for a kubernetes_sd (role: pod) scrape job that honours the label contract.
-
-    Keeps running pods labelled app.kubernetes.io/managed-by=webscale and
-    annotated prometheus.io/scrape: "true"; scrapes prometheus.io/port (else
-    the declared container port) and prometheus.io/path (else /metrics); sets
-    namespace, app, pod and managed_by from the pod's metadata.
-    """
-    meta = "__meta_kubernetes_pod_"
-    managed_by = f"{meta}label_app_kubernetes_io_managed_by"
-    return [
-        {"source_labels": [managed_by], "regex": MANAGED_BY, "action": "keep"},
-        {"source_labels": [f"{meta}annotation_prometheus_io_scrape"], "regex": "true", "action": "keep"},
-        {"source_labels": [f"{meta}phase"], "regex": "Pending|Succeeded|Failed", "action": "drop"},
-        {
-            "source_labels": [f"{meta}annotation_prometheus_io_path"],
-            "regex": "(.+)",
-            "target_label": "__metrics_path__",
-            "replacement": "$1",
-            "action": "replace",
-        },
-        {  # IPv4 pod IP + annotated port
-            "source_labels": [f"{meta}ip", f"{meta}annotation_prometheus_io_port"],
-            "regex": r"(\d+\.\d+\.\d+\.\d+);(\d+)",
-            "target_label": "__address__",
-            "replacement": "$1:$2",
-            "action": "replace",
-        },
-        {  # IPv6 pod IP + annotated port
-            "source_labels": [f"{meta}ip", f"{meta}annotation_prometheus_io_port"],
-            "regex": r"([0-9a-fA-F]*:[0-9a-fA-F:.]*);(\d+)",
-            "target_label": "__address__",
-            "replacement": "[$1]:$2",
-            "action": "replace",
-        },
-        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace", "action": "replace"},
-        {
-            "source_labels": [f"{meta}label_app_kubernetes_io_instance"],
-            "target_label": "app",
-            "action": "replace",
-        },
-        {"source_labels": [f"{meta}name"], "target_label": "pod", "action": "replace"},
-        {"source_labels": [managed_by], "target_label": "managed_by", "action": "replace"},
-    ]
-
-
-def scrape_config(job_name: str = "webscale-pods", namespaces: list[str] | None = None) -> dict[str, Any]:
-    """A complete scrape_configs entry for webscale pods (all namespaces unless given)."""
-    sd: dict[str, Any] = {"role": "pod"}
-    if namespaces:
-        sd["namespaces"] = {"names": list(namespaces)}
-    return {
-        "job_name": job_name,
-        "honor_labels": False,
-        "kubernetes_sd_configs": [sd],
-        "relabel_configs": relabel_configs(),
-    }
+def cpu_query(source: CpuSource, window: str = DEFAULT_WINDOW) -> str:
+    """CPU cores (webscale_signal="cpu") and distinct pods reporting ("pods") per (namespace, app)."""
+    rate = f"rate({cpu_selector(source)}[{validate_window(window)}])"
+    if source == "app":
+        per_pod = f"sum by (namespace, app, pod) ({rate})"
+    else:
+        per_pod = (
+            f'label_replace(sum by (namespace, pod) ({rate}), "app", "$1", "pod", {escape_string(CADVISOR_POD_REGEX)})'
+        )
+    return (
+        f'label_replace(sum by (namespace, app) ({per_pod}), "{SIGNAL_LABEL}", "cpu", "", "")'
+        f' or label_replace(count by (namespace, app) ({per_pod}), "{SIGNAL_LABEL}", "pods", "", "")'
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kubernetes.utils import parse_quantity
 
 from webscale.models import ScaledWebAppSpec
+from webscale.promql_template import template_error
 
 RESERVED_ENV = {
     "PORT": "spec.port",
@@ -33,4 +34,8 @@ def semantic_errors(spec: ScaledWebAppSpec) -> list[str]:
             errors.append(f"{where}: set by the operator from {RESERVED_ENV[var.name]}; remove it from env")
         if var.value is not None and var.value_from is not None:
             errors.append(f"{where}: give value or valueFrom, not both")
+    if spec.metrics.request_rate is not None:
+        problem = template_error(spec.metrics.request_rate)  # starts with "spec.metrics.requestRate"
+        if problem:
+            errors.append(problem)
     return errors

@@ -24,13 +24,16 @@ from fixtures.ports import free_port
 from fixtures.prometheus import PrometheusHandle, start_prometheus
 from waiting import eventually
 
-from webscale import promql
+from webscale import promql, promql_relabel
 from webscale.metrics import AppQuery, PrometheusSource
 from webscale.observation import AppKey, Observation
+from webscale.promql_template import render_template
 
 pytestmark = pytest.mark.e2e
 
-WINDOW = promql.rate_window_for(1.0)  # 4s for a 1 s scrape interval
+SCRAPE_INTERVAL = 1.0  # seconds, as the prometheus fixture scrapes
+WINDOW = promql.rate_window_for(SCRAPE_INTERVAL)  # 4s
+RECENT = promql.rate_window_for(SCRAPE_INTERVAL, promql.RECENT_SAMPLES)  # 2s
 HOSTILE = 'a"} or vector(1) or {x="\\\n'
 
 
@@ -45,10 +48,23 @@ class Pod:
     cpu: float
     managed: bool = True
     started: float = field(default_factory=time.monotonic)
+    _counted: tuple[float, float] = (5.0, 0.0)  # (requests, at elapsed seconds) when rps last changed
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _requests(self, elapsed: float) -> float:
+        count, since = self._counted
+        return count + self.rps * (elapsed - since)
+
+    def set_rps(self, rps: float) -> None:
+        """Serve `rps` from now on; the counter goes on from where it is (never a reset)."""
+        with self._lock:
+            elapsed = time.monotonic() - self.started
+            self._counted, self.rps = (self._requests(elapsed), elapsed), rps
 
     def exposition(self) -> str:
-        elapsed = time.monotonic() - self.started
-        requests = 5.0 + self.rps * elapsed
+        with self._lock:
+            elapsed = time.monotonic() - self.started
+            requests = self._requests(elapsed)
         # Two series per pod (the query must sum them): 3/4 of requests succeed, 1/4 fail.
         return (
             "# HELP http_requests_total Requests served.\n# TYPE http_requests_total counter\n"
@@ -73,6 +89,7 @@ PODS = [
     Pod("default", "idle", "idle-1", rps=0.0, cpu=0.0),  # zero traffic: a series with rate 0
     Pod("default", HOSTILE, "hostile-1", rps=3.0, cpu=0.0),
     Pod("default", "api", "unmanaged-1", rps=1000.0, cpu=4.0, managed=False),  # not ours: ignored
+    Pod("default", "burst", "burst-1", rps=10.0, cpu=0.1),  # its rate changes in a test
 ]
 CADVISOR_PODS = {"shop-7d9f8b6c5d-x2k9p": 0.3, "shop-7d9f8b6c5d-q8w4z": 0.2}  # default/shop, cores
 
@@ -157,7 +174,7 @@ def query(url: str, key: AppKey, **kwargs: object) -> AppQuery:
 
 
 SHOP, API, BILLING_SHOP = AppKey("default", "shop"), AppKey("default", "api"), AppKey("billing", "shop")
-IDLE, GHOST = AppKey("default", "idle"), AppKey("default", "ghost")
+IDLE, GHOST, BURST = AppKey("default", "idle"), AppKey("default", "ghost"), AppKey("default", "burst")
 TRUTH = {SHOP: (40.0, 0.5, 2), API: (7.0, 0.1, 1), BILLING_SHOP: (13.0, 0.05, 1), IDLE: (0.0, 0.0, 1)}
 
 
@@ -170,7 +187,9 @@ def settled(source: PrometheusSource, apps: list[AppQuery]) -> dict[AppKey, Obse
     observed = source.observe(apps, now=time.time())
     for key, (rps, cores, _pods) in TRUTH.items():
         if key in observed and not (
-            close(observed[key].requests_per_second, rps) and close(observed[key].cpu_cores, cores)
+            close(observed[key].requests_per_second, rps)
+            and close(observed[key].recent_requests_per_second, rps)
+            and close(observed[key].cpu_cores, cores)
         ):
             return None
     return observed
@@ -179,7 +198,7 @@ def settled(source: PrometheusSource, apps: list[AppQuery]) -> dict[AppKey, Obse
 @pytest.fixture(scope="module")
 def warm(prometheus: PrometheusHandle) -> PrometheusHandle:
     """Prometheus once it holds enough samples for rate() over WINDOW for every pod."""
-    source = PrometheusSource(rate_window=WINDOW)
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(prometheus.url, key) for key in TRUTH]
     eventually(lambda: settled(source, apps), timeout=30, what="rates close to the truth")
     return prometheus
@@ -189,7 +208,7 @@ def warm(prometheus: PrometheusHandle) -> PrometheusHandle:
 
 
 def test_batched_observe_reads_real_rates(warm: PrometheusHandle):
-    source = PrometheusSource(rate_window=WINDOW)
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(warm.url, key) for key in [*TRUTH, GHOST]]
     before = len(warm.queries())
     observed = eventually(lambda: settled(source, apps), timeout=30, what="rates close to the truth")
@@ -197,6 +216,7 @@ def test_batched_observe_reads_real_rates(warm: PrometheusHandle):
         observation = observed[key]
         assert observation.ok, observation
         assert close(observation.requests_per_second, rps), (key, observation)
+        assert close(observation.recent_requests_per_second, rps), (key, observation)
         assert close(observation.cpu_cores, cores), (key, observation)
         assert observation.pods_reporting == pods, (key, observation)
     # Zero traffic is a reading of 0, not a failure...
@@ -206,13 +226,15 @@ def test_batched_observe_reads_real_rates(warm: PrometheusHandle):
         observed[GHOST].at,
         'no series for app "ghost" in namespace "default" (http_requests_total{managed_by="webscale"})',
     )
+    assert observed[GHOST].recent_requests_per_second is None
     assert source.last_poll_queries == 2
     logged = warm.queries()[before:]
-    assert len(logged) % 2 == 0 and logged[-2:] == [promql.request_rate_query(WINDOW), promql.cpu_query("app", WINDOW)]
+    expected = [promql.request_rate_query(WINDOW, RECENT), promql.cpu_query("app", WINDOW)]
+    assert len(logged) % 2 == 0 and logged[-2:] == expected
 
 
 def test_one_app_and_ten_apps_cost_the_same_queries(warm: PrometheusHandle):
-    source = PrometheusSource(rate_window=WINDOW)
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     one = [query(warm.url, SHOP)]
     ten = [query(warm.url, key) for key in TRUTH] + [query(warm.url, AppKey("default", f"g{i}")) for i in range(6)]
     assert len(ten) == 10
@@ -223,12 +245,47 @@ def test_one_app_and_ten_apps_cost_the_same_queries(warm: PrometheusHandle):
         return len(warm.queries()) - before
 
     assert logged_by(one) == logged_by(ten) == source.last_poll_queries == 2
-    hundred = ten + [query(warm.url, AppKey(f"ns{i}", "app")) for i in range(90)]
-    assert logged_by(hundred) == 2
+    five_hundred = ten + [query(warm.url, AppKey(f"ns{i}", "app")) for i in range(490)]
+    assert logged_by(five_hundred) == 2
+    assert warm.queries()[-2:] == [promql.request_rate_query(WINDOW, RECENT), promql.cpu_query("app", WINDOW)]
+
+
+def test_recent_rate_sees_a_burst_before_the_rate_window(warm: PrometheusHandle, exposition: Exposition):
+    """The recent rate (2 scrapes) reaches a new load while the rate window (4 scrapes) still averages it down."""
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
+    apps = [query(warm.url, BURST)]
+    pod = exposition.pods["/pods/default/burst-1"]
+
+    def steady() -> bool:
+        observation = source.observe(apps, now=time.time())[BURST]
+        return close(observation.requests_per_second, 10.0) and close(observation.recent_requests_per_second, 10.0)
+
+    eventually(steady, timeout=30, what="a steady 10 req/s")
+    readings: list[tuple[float | None, float | None]] = []
+
+    def recent_leads() -> bool:
+        observation = source.observe(apps, now=time.time())[BURST]
+        recent, windowed = observation.recent_requests_per_second, observation.requests_per_second
+        readings.append((recent, windowed))
+        return recent is not None and windowed is not None and recent >= 150.0 and windowed <= 0.8 * recent
+
+    pod.set_rps(200.0)
+    try:
+        eventually(recent_leads, timeout=15, interval=0.1, what="the recent rate to lead the rate window")
+        eventually(
+            lambda: close(source.observe(apps, now=time.time())[BURST].requests_per_second, 200.0),
+            timeout=15,
+            what="the rate window to catch up",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; (recent, windowed) readings: {readings}") from None
+    finally:
+        pod.set_rps(10.0)
+    assert source.last_poll_queries == 2
 
 
 def test_cadvisor_cpu_source(warm: PrometheusHandle):
-    source = PrometheusSource(rate_window=WINDOW)
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(warm.url, SHOP, cpu_source="cadvisor"), query(warm.url, API, cpu_source="cadvisor")]
 
     def read() -> dict[AppKey, Observation] | None:
@@ -259,7 +316,7 @@ def parsed(prom: PrometheusHandle, promql_text: str) -> list[tuple[str, str]]:
 
 
 def test_hostile_names_cannot_alter_a_template_query(warm: PrometheusHandle):
-    source = PrometheusSource(rate_window=WINDOW)
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     present = query(warm.url, AppKey("default", HOSTILE), request_rate_template=TEMPLATE, cpu_source=None)
     absent = query(warm.url, AppKey("default", 'x"} or vector(1) or {x="'), request_rate_template=TEMPLATE)
 
@@ -273,14 +330,14 @@ def test_hostile_names_cannot_alter_a_template_query(warm: PrometheusHandle):
         what="the hostile-named app's rate",
     )
     # The escaped name matched exactly the series labelled with it...
-    assert observed[present.key].ok
+    assert observed[present.key].ok and observed[present.key].recent_requests_per_second is None
     # ...and the name that tries to inject `or vector(1)` finds no series instead of reading 1.
     assert observed[absent.key].error is not None and observed[absent.key].error.startswith("no series for app")
     assert source.last_poll_queries == 3  # two templated apps + the CPU query of `absent`
 
     # Prometheus parses the rendered query to the same AST as with a harmless name.
-    rendered = promql.render_template(TEMPLATE, "default", HOSTILE, WINDOW)
-    harmless = promql.render_template(TEMPLATE, "default", "harmless", WINDOW)
+    rendered = render_template(TEMPLATE, "default", HOSTILE, WINDOW)
+    harmless = render_template(TEMPLATE, "default", "harmless", WINDOW)
     assert rendered in warm.queries()
     expected = [(kind, HOSTILE if part == "harmless" else part) for kind, part in parsed(warm, harmless)]
     assert parsed(warm, rendered) == expected
@@ -288,7 +345,7 @@ def test_hostile_names_cannot_alter_a_template_query(warm: PrometheusHandle):
 
 
 def test_template_rejected_by_prometheus_fails_only_that_app(warm: PrometheusHandle):
-    source = PrometheusSource(rate_window=WINDOW)
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     broken = query(warm.url, AppKey("default", "api"), request_rate_template="sum(rate(x{app={app}}[{window}])) +")
     observed = source.observe([broken, query(warm.url, SHOP)], now=time.time())
     assert observed[SHOP].ok
@@ -303,7 +360,7 @@ def test_template_rejected_by_prometheus_fails_only_that_app(warm: PrometheusHan
 
 def test_prometheus_stopped_fails_every_app(exposition: Exposition, tmp_path: Path):
     with start_prometheus(tmp_path, targets(exposition)) as prom:
-        source = PrometheusSource(rate_window=WINDOW)
+        source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
         apps = [query(prom.url, key) for key in [*TRUTH, GHOST]]
         assert len(source.observe(apps, now=1.0)) == len(apps)
         prom.stop()
@@ -389,7 +446,7 @@ def test_misbehaving_server_gives_failures_not_exceptions(misbehaving: str, mode
 
 
 def test_concurrent_polls_are_safe(warm: PrometheusHandle):
-    source = PrometheusSource(rate_window=WINDOW)
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(warm.url, key) for key in TRUTH]
     results: list[dict[AppKey, Observation]] = []
     lock = threading.Lock()
@@ -437,7 +494,7 @@ def test_relabel_configs_in_a_real_prometheus(exposition: Exposition, tmp_path: 
             {"targets": ["127.0.0.1:1"], "labels": meta},  # port 1: only the annotation makes it scrapeable
             {"targets": ["127.0.0.1:2"], "labels": other},
         ],
-        "relabel_configs": promql.relabel_configs(),
+        "relabel_configs": promql_relabel.relabel_configs(),
     }
     with start_prometheus(tmp_path, [], extra_scrape_configs=[job]) as prom:
         prom.wait_for_targets_up(1)
@@ -452,7 +509,7 @@ def test_relabel_configs_in_a_real_prometheus(exposition: Exposition, tmp_path: 
             "managed_by": "webscale",
         }
         # The relabelled series answer the batched query like any other app (api-1 serves 7 rps).
-        source = PrometheusSource(rate_window=WINDOW)
+        source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
         key = AppKey("relabel-ns", "web")
         observed = eventually(
             lambda: (
@@ -467,12 +524,12 @@ def test_relabel_configs_in_a_real_prometheus(exposition: Exposition, tmp_path: 
 
 
 def test_query_log_records_the_exact_batched_queries(warm: PrometheusHandle):
-    source = PrometheusSource(rate_window=WINDOW)
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     source.observe([query(warm.url, SHOP, cpu_source="cadvisor")], now=time.time())
     params = urllib.parse.urlencode({"query": promql.cpu_query("cadvisor", WINDOW)})
     with urllib.request.urlopen(f"{warm.url}/api/v1/query?{params}", timeout=5) as resp:
         assert json.load(resp)["status"] == "success"
-    assert warm.queries()[-3:-1] == [promql.request_rate_query(WINDOW), promql.cpu_query("cadvisor", WINDOW)]
+    assert warm.queries()[-3:-1] == [promql.request_rate_query(WINDOW, RECENT), promql.cpu_query("cadvisor", WINDOW)]
 
 
 # ---- the fixture itself ----------------------------------------------------------------------

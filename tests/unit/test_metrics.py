@@ -1,4 +1,4 @@
-"""The Prometheus adapter without a server: result parsing, failure reasons, batching and counting.
+"""The Prometheus adapter without a server: batching, counting, windows and per-app failures.
 
 The adapter's HTTP side is exercised against a real Prometheus in
 tests/e2e/test_metrics_prometheus.py; here a recording client stands in for
@@ -7,222 +7,21 @@ PrometheusConnect so grouping and counting can be checked exactly.
 
 from __future__ import annotations
 
-import json
 import math
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
-from prometheus_api_client.exceptions import PrometheusApiClientException
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
+from test_metrics_failure import api_error
+from test_metrics_parse import sample
 
 from webscale import promql
-from webscale.metrics import (
-    AppQuery,
-    MalformedResult,
-    MetricsSource,
-    PrometheusSource,
-    cpu_usage,
-    describe_failure,
-    parse_vector,
-    request_rates,
-    template_rate,
-)
+from webscale.metrics import AppQuery, MetricsSource, PrometheusSource
 from webscale.models import parse_spec
 from webscale.observation import AppKey, Observation
 
 URL = "http://prometheus.test:9090"
-SHOP, API, OTHER_SHOP = AppKey("default", "shop"), AppKey("default", "api"), AppKey("billing", "shop")
-WHAT = 'http_requests_total{managed_by="webscale"}'
-
-
-def sample(namespace: str, app: str, value: str, **labels: str) -> dict[str, Any]:
-    return {"metric": {"namespace": namespace, "app": app, **labels}, "value": [1700000000.0, value]}
-
-
-# ---- parsing ---------------------------------------------------------------------------------
-
-
-def test_multiple_apps_in_one_vector():
-    result = [
-        sample("default", "shop", "40.5"),
-        sample("billing", "shop", "13"),
-        sample("default", "api", "0"),
-        sample("default", "not-asked-for", "99"),
-    ]
-    assert request_rates(result, [SHOP, API, OTHER_SHOP], WHAT) == {SHOP: 40.5, API: 0.0, OTHER_SHOP: 13.0}
-
-
-def test_empty_result_is_a_failure_for_every_app_not_zero():
-    assert request_rates([], [SHOP, API], WHAT) == {
-        SHOP: 'no series for app "shop" in namespace "default" (http_requests_total{managed_by="webscale"})',
-        API: 'no series for app "api" in namespace "default" (http_requests_total{managed_by="webscale"})',
-    }
-
-
-def test_zero_is_zero_traffic():
-    rates = request_rates([sample("default", "shop", "0")], [SHOP], WHAT)
-    assert rates == {SHOP: 0.0} and isinstance(rates[SHOP], float)
-
-
-@pytest.mark.parametrize("value", ["NaN", "+Inf", "-Inf"])
-def test_nan_and_inf_are_failures(value):
-    reason = request_rates([sample("default", "shop", value)], [SHOP], WHAT)[SHOP]
-    assert isinstance(reason, str) and "shop" in reason
-    assert str(float(value)) in reason
-
-
-def test_hostile_names_in_messages_are_quoted():
-    key = AppKey("default", 'a"\nb')
-    reason = request_rates([], [key], WHAT)[key]
-    assert reason.startswith('no series for app "a\\"\\nb" in namespace "default"')
-    assert "\n" not in reason
-
-
-@pytest.mark.parametrize(
-    ("result", "message"),
-    [
-        ({"resultType": "vector"}, "expected an instant vector"),
-        ([1700000000.0, "1"], "scalar or string"),
-        ([{"metric": {}, "values": [[1, "1"]]}], "range vector"),
-        ([{"metric": {}}], "malformed sample"),
-        ([{"metric": "x", "value": [1, "1"]}], "malformed sample"),
-        ([sample("default", "shop", "fast")], "is not a number"),
-        (None, "expected an instant vector"),
-    ],
-)
-def test_unexpected_result_shapes(result, message):
-    with pytest.raises(MalformedResult, match=message):
-        parse_vector(result)
-    with pytest.raises(MalformedResult):
-        request_rates(result, [SHOP], WHAT)
-
-
-def test_cpu_usage_reads_cores_and_pods():
-    result = [
-        sample("default", "shop", "0.5", webscale_signal="cpu"),
-        sample("default", "shop", "2", webscale_signal="pods"),
-        sample("default", "api", "0", webscale_signal="cpu"),
-        sample("default", "api", "1", webscale_signal="pods"),
-    ]
-    usage = cpu_usage(result, [SHOP, API, OTHER_SHOP], "cpu")
-    assert usage[SHOP] == (0.5, 2)
-    assert usage[API] == (0.0, 1)
-    assert usage[OTHER_SHOP] == 'no series for app "shop" in namespace "billing" (cpu)'
-
-
-def test_cpu_nan_is_a_failure():
-    result = [
-        sample("default", "shop", "NaN", webscale_signal="cpu"),
-        sample("default", "shop", "1", webscale_signal="pods"),
-    ]
-    assert "is nan" in cpu_usage(result, [SHOP], "cpu")[SHOP]
-
-
-def test_template_results():
-    assert template_rate([1700000000.0, "12.5"], SHOP) == 12.5  # scalar
-    assert template_rate([sample("default", "shop", "1"), sample("x", "y", "2.5")], SHOP) == 3.5  # summed
-    assert template_rate([], SHOP).startswith('no series for app "shop"')
-    assert "nan" in template_rate([1700000000.0, "NaN"], SHOP)
-    with pytest.raises(MalformedResult):
-        template_rate([{"metric": {}, "values": []}], SHOP)
-
-
-# ---- failure reasons -------------------------------------------------------------------------
-
-
-def api_error(status: int, body: bytes) -> PrometheusApiClientException:
-    """The exception prometheus-api-client raises for a non-200 answer (same message format)."""
-    return PrometheusApiClientException(f"HTTP Status Code {status} ({body!r})")
-
-
-@pytest.mark.parametrize(
-    ("exc", "reason"),
-    [
-        (
-            requests.exceptions.ConnectionError(
-                "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded "
-                "(Caused by NewConnectionError('[Errno 111] Connection refused'))"
-            ),
-            f"Prometheus unreachable at {URL}: connection refused",
-        ),
-        (requests.exceptions.ReadTimeout("read timed out"), f"Prometheus at {URL} did not answer within 5s (timeout)"),
-        (requests.exceptions.ConnectTimeout("connect"), f"Prometheus at {URL} did not answer within 5s (timeout)"),
-        (
-            requests.exceptions.ConnectionError("Failed to resolve 'prometheus.test'"),
-            f"Prometheus unreachable at {URL}: cannot resolve the host name",
-        ),
-        (
-            api_error(400, json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error"}).encode()),
-            f"Prometheus at {URL} rejected the query (HTTP 400): bad_data: parse error",
-        ),
-        (
-            api_error(503, b"Service Unavailable\n"),
-            f"Prometheus at {URL} answered HTTP 503: Service Unavailable",
-        ),
-        (
-            api_error(
-                422, json.dumps({"status": "error", "errorType": "execution", "error": "too many samples"}).encode()
-            ),
-            f"Prometheus at {URL} rejected the query (HTTP 422): execution: too many samples",
-        ),
-        (
-            requests.exceptions.JSONDecodeError("Expecting value", "<html>", 0),
-            f"Prometheus at {URL} sent a malformed answer: not JSON",
-        ),
-        (
-            json.JSONDecodeError("Expecting value", "<html>", 0),
-            f"Prometheus at {URL} sent a malformed answer: not JSON",
-        ),
-        (KeyError("data"), f"Prometheus at {URL} sent a malformed answer: KeyError: 'data'"),
-        (
-            MalformedResult("unexpected result type: range vector"),
-            f"Prometheus at {URL} gave an unexpected answer: unexpected result type: range vector",
-        ),
-        (RuntimeError("boom"), f"reading Prometheus at {URL} failed: RuntimeError: boom"),
-    ],
-)
-def test_describe_failure(exc, reason):
-    assert describe_failure(exc, URL, 5.0) == reason
-
-
-def wrapped(reason: BaseException) -> requests.exceptions.ConnectionError:
-    """How requests reports a failure when urllib3 may not retry: ConnectionError(MaxRetryError(reason))."""
-    return requests.exceptions.ConnectionError(MaxRetryError(None, "/api/v1/query", reason))  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("exc", "reason"),
-    [
-        (wrapped(ReadTimeoutError(None, "/api/v1/query", "Read timed out.")), "did not answer within 5s (timeout)"),  # type: ignore[arg-type]
-        (wrapped(ConnectTimeoutError("connect timed out")), "did not answer within 5s (timeout)"),
-        (
-            wrapped(NewConnectionError(None, "[Errno 111] Connection refused")),
-            "unreachable at {url}: connection refused",
-        ),  # type: ignore[arg-type]
-        (wrapped(ConnectionRefusedError(111, "refused")), "unreachable at {url}: connection refused"),
-        (
-            wrapped(socket.gaierror(-2, "Name or service not known")),
-            "unreachable at {url}: cannot resolve the host name",
-        ),
-        (
-            wrapped(ConnectionResetError(104, "Connection reset by peer")),
-            "unreachable at {url}: ConnectionResetError: [Errno 104] Connection reset by peer",
-        ),
-    ],
-)
-def test_describe_wrapped_network_failures(exc, reason):
-    assert reason.format(url=URL) in describe_failure(exc, URL, 5.0)
-
-
-def test_reasons_are_short_single_lines():
-    reason = describe_failure(api_error(400, ("x\n" * 1000).encode()), URL, 5.0)
-    assert len(reason) <= 300 and "\n" not in reason and reason.endswith("...")
-
-
-# ---- the adapter with a recording client -----------------------------------------------------
 
 
 class RecordingClient:
@@ -243,10 +42,18 @@ class RecordingClient:
         self.closed = True
 
 
+def is_cpu_query(query: str) -> bool:
+    return "cpu_" in query
+
+
 def healthy(query: str) -> Any:
+    """Rate i for app{i}; recent rate 3*i for even i only; CPU i/10 cores on 2 pods."""
     if query.startswith("sum by (namespace, app) (rate(http_requests_total"):
-        return [sample("default", f"app{i}", str(float(i))) for i in range(20)]
-    if "webscale_signal" in query:
+        rates = [sample("default", f"app{i}", str(float(i))) for i in range(20)]
+        if "recent" in query:
+            rates += [sample("default", f"app{i}", str(3.0 * i), webscale_signal="recent") for i in range(0, 20, 2)]
+        return rates
+    if is_cpu_query(query):
         out = []
         for i in range(20):
             out.append(sample("default", f"app{i}", str(i / 10), webscale_signal="cpu"))
@@ -279,19 +86,20 @@ def test_prometheus_source_is_a_metrics_source():
 
 
 def test_one_app_and_ten_apps_cost_the_same_queries():
-    source, clients = make_source(rate_window="4s")
+    source, clients = make_source(scrape_interval=1.0)
     one = source.observe(apps(1), now=100.0)
     assert source.last_poll_queries == 2
     ten = source.observe(apps(10), now=101.0)
     assert source.last_poll_queries == 2
     assert source.queries_total == 4
     assert one[AppKey("default", "app0")] == Observation(
-        at=100.0, requests_per_second=0.0, cpu_cores=0.0, pods_reporting=2
+        at=100.0, requests_per_second=0.0, cpu_cores=0.0, pods_reporting=2, recent_requests_per_second=0.0
     )
     assert ten[AppKey("default", "app7")] == Observation(
         at=101.0, requests_per_second=7.0, cpu_cores=0.7, pods_reporting=2
     )
-    assert clients[URL].queries[:2] == [promql.request_rate_query("4s"), promql.cpu_query("app", "4s")]
+    assert ten[AppKey("default", "app8")].recent_requests_per_second == 24.0
+    assert clients[URL].queries[:2] == [promql.request_rate_query("4s", "2s"), promql.cpu_query("app", "4s")]
     assert clients[URL].params[0] == {"timeout": "5.0"}
 
 
@@ -306,7 +114,7 @@ def test_each_prometheus_url_and_cpu_source_gets_its_own_batched_query():
     source.observe(mixed, now=1.0)
     assert source.last_poll_queries == 3 + 2 + 1
     assert sorted(clients) == sorted(["http://other:9090", "http://third:9090", URL])
-    assert clients["http://third:9090"].queries == [promql.request_rate_query("1m")]
+    assert clients["http://third:9090"].queries == [promql.request_rate_query("1m", "30s")]
 
 
 def test_templates_cost_one_query_per_app_and_are_escaped():
@@ -317,6 +125,7 @@ def test_templates_cost_one_query_per_app_and_are_escaped():
     assert source.last_poll_queries == 3
     assert clients[URL].queries[1] == 'custom(x{app="a\\"} or vector(1) or {x=\\"",namespace="default"}[1m])'
     assert observed[hostile].requests_per_second == 7.0
+    assert observed[hostile].recent_requests_per_second is None  # a template has no recent rate
 
 
 def test_all_templated_apps_skip_the_batched_request_query():
@@ -338,7 +147,7 @@ def test_invalid_template_fails_only_that_app_without_a_query():
 
 def test_failed_cpu_query_keeps_the_request_rate():
     def answer(query: str) -> Any:
-        if "webscale_signal" in query:
+        if is_cpu_query(query):
             raise api_error(503, b"overloaded")
         return healthy(query)
 
@@ -346,6 +155,28 @@ def test_failed_cpu_query_keeps_the_request_rate():
     observation = source.observe(apps(2), now=1.0)[AppKey("default", "app1")]
     assert observation.ok
     assert (observation.requests_per_second, observation.cpu_cores, observation.pods_reporting) == (1.0, None, None)
+    assert observation.cpu_error == f"Prometheus at {URL} answered HTTP 503: overloaded"
+
+
+def test_missing_cpu_series_is_explained_on_a_good_observation():
+    def answer(query: str) -> Any:
+        return [s for s in healthy(query) if s["metric"]["app"] != "app1"] if is_cpu_query(query) else healthy(query)
+
+    source, _ = make_source(answer)
+    observed = source.observe(apps(2), now=1.0)
+    assert observed[AppKey("default", "app0")].cpu_error is None
+    app1 = observed[AppKey("default", "app1")]
+    assert app1.ok and app1.cpu_cores is None
+    assert app1.cpu_error == (
+        'no series for app "app1" in namespace "default" (process_cpu_seconds_total{managed_by="webscale"})'
+    )
+
+
+def test_no_cpu_error_when_cpu_is_not_wanted():
+    source, clients = make_source()
+    observation = source.observe(apps(1, cpu_source=None), now=1.0)[AppKey("default", "app0")]
+    assert observation.ok and observation.cpu_cores is None and observation.cpu_error is None
+    assert len(clients[URL].queries) == 1
 
 
 def test_failed_request_query_keeps_the_cpu():
@@ -359,6 +190,7 @@ def test_failed_request_query_keeps_the_cpu():
     assert not observation.ok
     assert observation.error == f"Prometheus at {URL} did not answer within 0.5s (timeout)"
     assert (observation.cpu_cores, observation.pods_reporting) == (0.1, 2)
+    assert observation.recent_requests_per_second is None
 
 
 @pytest.mark.parametrize(
@@ -380,6 +212,7 @@ def test_any_failure_becomes_an_observation_for_every_app(failure):
     for observation in observed.values():
         assert not observation.ok and observation.at == 3.0
         assert observation.error.startswith(("Prometheus", "reading Prometheus"))
+        assert observation.cpu_error is None  # the request rate's error already says it
 
 
 def test_unexpected_answers_become_failures():
@@ -412,6 +245,24 @@ def test_close_closes_clients():
 def test_invalid_rate_window_is_rejected_at_construction():
     with pytest.raises(ValueError, match="rate window"):
         PrometheusSource(rate_window="1m) or vector(1")
+    with pytest.raises(ValueError, match="scrape interval"):
+        PrometheusSource(scrape_interval=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "windows"),
+    [
+        ({}, ("1m", "30s")),
+        ({"scrape_interval": 1.0}, ("4s", "2s")),
+        ({"scrape_interval": 30}, ("2m", "1m")),
+        ({"scrape_interval": 10, "rate_window": "5m"}, ("5m", "20s")),  # an explicit rate window wins
+    ],
+)
+def test_windows_derive_from_the_scrape_interval(kwargs, windows):
+    source, clients = make_source(**kwargs)
+    assert (source.rate_window, source.recent_window) == windows
+    source.observe(apps(1), now=1.0)
+    assert clients[URL].queries == [promql.request_rate_query(*windows), promql.cpu_query("app", windows[0])]
 
 
 def test_app_query_from_spec():

@@ -1,4 +1,4 @@
-"""PromQL building: escaping, windows, the batched queries, templates, relabelling (pure)."""
+"""PromQL building: escaping, lexing, windows, the batched queries (pure)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from webscale import promql
-from webscale.promql import (
-    PromQLError,
-    escape_string,
-    render_template,
-    scan,
-    template_error,
-    unescape_string,
-)
+from webscale.promql import PromQLError, escape_string, scan, unescape_string
 
 # Names that would break out of a naively spliced "..." literal, plus awkward text.
 HOSTILE = [
@@ -148,12 +141,37 @@ def test_rate_window_for_scrape_interval(scrape, window):
     assert promql.rate_window_for(scrape) == window
 
 
+@pytest.mark.parametrize(("scrape", "window"), [(15, "30s"), (1, "2s"), (30, "1m"), (0.5, "1s"), (10, "20s")])
+def test_recent_window_covers_two_scrapes(scrape, window):
+    assert promql.rate_window_for(scrape, promql.RECENT_SAMPLES) == window
+
+
+def test_default_windows_follow_the_default_scrape_interval():
+    assert promql.rate_window_for(promql.DEFAULT_SCRAPE_INTERVAL) == promql.DEFAULT_WINDOW
+    recent = promql.rate_window_for(promql.DEFAULT_SCRAPE_INTERVAL, promql.RECENT_SAMPLES)
+    assert recent == promql.DEFAULT_RECENT_WINDOW
+
+
+@pytest.mark.parametrize(("scrape", "samples"), [(0, 4), (-1, 4), (15, 1)])
+def test_rate_window_for_rejects_nonsense(scrape, samples):
+    with pytest.raises(PromQLError):
+        promql.rate_window_for(scrape, samples)
+
+
 # ---- the batched queries (exact text) --------------------------------------------------------
 
 
 def test_request_rate_query():
     assert promql.request_rate_query("1m") == (
         'sum by (namespace, app) (rate(http_requests_total{managed_by="webscale"}[1m]))'
+    )
+
+
+def test_request_rate_query_with_the_recent_rate_folded_in():
+    selector = 'http_requests_total{managed_by="webscale"}'
+    assert promql.request_rate_query("1m", "30s") == (
+        f"sum by (namespace, app) (rate({selector}[1m]))"
+        f' or label_replace(sum by (namespace, app) (rate({selector}[30s])), "webscale_signal", "recent", "", "")'
     )
 
 
@@ -186,90 +204,17 @@ def test_cadvisor_pod_regex_strips_generated_suffixes(pod, app):
     assert match and match.group(1) == app
 
 
-def test_queries_reject_a_bad_window():
+@pytest.mark.parametrize("bad", ["1m]) or vector(1) or rate(x[1m", "", "0s"])
+def test_queries_reject_a_bad_window(bad):
     with pytest.raises(PromQLError):
-        promql.request_rate_query("1m]) or vector(1) or rate(x[1m")
+        promql.request_rate_query(bad)
+    with pytest.raises(PromQLError):
+        promql.request_rate_query("1m", bad)
+    with pytest.raises(PromQLError):
+        promql.cpu_query("app", bad)
 
 
-# ---- templates -------------------------------------------------------------------------------
-
-TEMPLATE = (
-    'sum(rate(nginx_requests_total{namespace={namespace}, service={app}, job="ingress"}[{window}]))'
-    "  # per-app ingress traffic {not_a_placeholder}"
-)
-
-
-def test_render_template_substitutes_escaped_literals():
-    assert render_template(TEMPLATE, "shop", "web", "2m") == (
-        'sum(rate(nginx_requests_total{namespace="shop", service="web", job="ingress"}[2m]))'
-        "  # per-app ingress traffic {not_a_placeholder}"
-    )
-
-
-def shape(query: str) -> list[tuple[str, str]]:
-    """The query's tokens with every string literal's content blanked out."""
-    return [(kind, '"…"' if kind == "string" else part) for kind, part in scan(query)]
-
-
-@pytest.mark.parametrize("name", HOSTILE)
-def test_hostile_names_cannot_alter_a_template_query(name):
-    benign = render_template(TEMPLATE, "ns", "app", "1m")
-    for namespace, app in [(name, "web"), ("shop", name), (name, name)]:
-        rendered = render_template(TEMPLATE, namespace, app, "1m")
-        # Same structure as with harmless names: only the literals' contents differ...
-        assert shape(rendered) == shape(benign)
-        # ...and the literals hold exactly the names (plus the template's own "ingress").
-        strings = [unescape_string(part) for kind, part in scan(rendered) if kind == "string"]
-        assert strings == [namespace, app, "ingress"]
-        assert "vector(1)" not in "".join(part for kind, part in scan(rendered) if kind == "code")
-
-
-def test_names_are_not_rescanned_for_placeholders():
-    rendered = render_template("x{namespace={namespace}, app={app}}", "{app}", "{namespace}")
-    assert rendered == 'x{namespace="{app}", app="{namespace}"}'
-
-
-@pytest.mark.parametrize(
-    "template",
-    [
-        TEMPLATE,
-        "sum(rate(http_requests_total{namespace={namespace},app={app}}[{window}]))",
-        'sum(rate(x{app!={app}, pod=~"web-[a-z]{5}"}[{ window }]))',
-        "sum(rate(x{app={app}}[{window}:{window}]))",
-        "sum(rate(x{app={app}}[5m] offset {window}))",
-        "sum(up{})",
-        'sum(x{job=~"[a-z]{2}-{name}-braces-in-strings-are-left-alone"})',
-        "scalar(vector(1))",
-    ],
-)
-def test_valid_templates(template):
-    assert template_error(template) is None
-
-
-@pytest.mark.parametrize(
-    ("template", "message"),
-    [
-        ("", "is empty"),
-        ("   \n", "is empty"),
-        ("# only a comment", "no query"),
-        ("sum(x{app={application}})", "unknown placeholder {application} (known: {namespace}, {app}, {window})"),
-        ('sum(x{app="{app}"})', "placeholder {app} is inside quotes"),
-        ("sum(x{app=~{app}})", "{app} must be the value of an = or != label matcher"),
-        ("sum(x{app}) ", "{app} must be the value of an = or != label matcher"),
-        ("sum(x{app={{app}}})", "{app} must be the value of an = or != label matcher"),
-        ("sum(rate(x{app={app}}[5m])) > {window}", "{window} must be a range or offset duration"),
-        ('sum(x{app={app}, job="x})', "unterminated string literal"),
-        ("sum(rate(x{app={app}}[{window}])", "unclosed '('"),
-        ("sum(x{app={app}}))", "unbalanced ')'"),
-        ("sum(x{app={app}]", "unbalanced ']'"),
-    ],
-)
-def test_template_errors(template, message):
-    error = template_error(template)
-    assert error is not None and message in error
-    assert error.startswith("spec.metrics.requestRate")
-    with pytest.raises(PromQLError, match=re.escape(message)):
-        render_template(template, "ns", "app")
+# ---- lexing ----------------------------------------------------------------------------------
 
 
 def test_scan_keeps_every_character():
@@ -287,81 +232,3 @@ def test_scan_keeps_every_character():
         "string",
         "code",
     ]
-
-
-# ---- relabelling -----------------------------------------------------------------------------
-
-
-def apply_relabel(labels: dict[str, str], configs: list[dict]) -> dict[str, str] | None:
-    """Prometheus relabelling (keep/drop/replace) as documented, for checking the rules' effect."""
-    labels = dict(labels)
-    for cfg in configs:
-        value = cfg.get("separator", ";").join(labels.get(name, "") for name in cfg.get("source_labels", []))
-        match = re.fullmatch(cfg.get("regex", "(.*)"), value)
-        action = cfg.get("action", "replace")
-        if action == "keep" and not match:
-            return None
-        if action == "drop" and match:
-            return None
-        if action == "replace" and match:
-            result = re.sub(r"\$(\d+)", lambda g, m=match: m.group(int(g.group(1))) or "", cfg.get("replacement", "$1"))
-            if result:
-                labels[cfg["target_label"]] = result
-            else:
-                labels.pop(cfg["target_label"], None)
-    return {k: v for k, v in labels.items() if not k.startswith("__meta_")}
-
-
-POD = {
-    "__address__": "10.1.2.3:3000",
-    "__metrics_path__": "/metrics",
-    "__meta_kubernetes_namespace": "shop-ns",
-    "__meta_kubernetes_pod_name": "web-7d9f8b6c5d-x2k9p",
-    "__meta_kubernetes_pod_ip": "10.1.2.3",
-    "__meta_kubernetes_pod_phase": "Running",
-    "__meta_kubernetes_pod_label_app_kubernetes_io_instance": "web",
-    "__meta_kubernetes_pod_label_app_kubernetes_io_managed_by": "webscale",
-    "__meta_kubernetes_pod_annotation_prometheus_io_scrape": "true",
-    "__meta_kubernetes_pod_annotation_prometheus_io_port": "9100",
-    "__meta_kubernetes_pod_annotation_prometheus_io_path": "/custom-metrics",
-}
-
-
-def test_relabel_configs_produce_the_label_contract():
-    assert apply_relabel(POD, promql.relabel_configs()) == {
-        "__address__": "10.1.2.3:9100",
-        "__metrics_path__": "/custom-metrics",
-        "namespace": "shop-ns",
-        "app": "web",
-        "pod": "web-7d9f8b6c5d-x2k9p",
-        "managed_by": "webscale",
-    }
-
-
-def test_relabel_defaults_and_ipv6():
-    pod = {k: v for k, v in POD.items() if "prometheus_io_path" not in k and "prometheus_io_port" not in k}
-    out = apply_relabel(pod, promql.relabel_configs())
-    assert out is not None
-    assert (out["__address__"], out["__metrics_path__"]) == ("10.1.2.3:3000", "/metrics")
-    v6 = dict(POD, __address__="[fd00::5]:3000", __meta_kubernetes_pod_ip="fd00::5")
-    assert apply_relabel(v6, promql.relabel_configs())["__address__"] == "[fd00::5]:9100"
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"__meta_kubernetes_pod_label_app_kubernetes_io_managed_by": "helm"},
-        {"__meta_kubernetes_pod_annotation_prometheus_io_scrape": "false"},
-        {"__meta_kubernetes_pod_phase": "Pending"},
-        {"__meta_kubernetes_pod_phase": "Succeeded"},
-    ],
-)
-def test_relabel_drops_other_pods(change):
-    assert apply_relabel(dict(POD, **change), promql.relabel_configs()) is None
-
-
-def test_scrape_config():
-    config = promql.scrape_config(namespaces=["a", "b"])
-    assert config["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["a", "b"]}}]
-    assert config["honor_labels"] is False
-    assert config["relabel_configs"] == promql.relabel_configs()

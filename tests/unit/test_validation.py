@@ -11,6 +11,8 @@ from webscale.validation import semantic_errors
 def test_a_sound_spec_has_no_errors():
     spec = {"image": "a", "resources": {"cpu": "1", "limits": {"cpu": "2"}}, "env": [{"name": "A", "value": "1"}]}
     assert semantic_errors(parse_spec(spec)) == []
+    template = 'sum(rate(nginx_requests_total{namespace={namespace}, service={app}, code!~"5.."}[{window}]))'
+    assert semantic_errors(parse_spec({"image": "a", "metrics": {"requestRate": template}})) == []
 
 
 @pytest.mark.parametrize(
@@ -31,6 +33,23 @@ def test_a_sound_spec_has_no_errors():
             {"env": [{"name": "B", "value": "1", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]},
             "spec.env[0] (B): give value or valueFrom, not both",
         ),
+        (
+            {"metrics": {"requestRate": "sum(rate(x{app={application}}[{window}]))"}},
+            "spec.metrics.requestRate: unknown placeholder {application} (known: {namespace}, {app}, {window})",
+        ),
+        (
+            {"metrics": {"requestRate": 'sum(rate(x{app="{app}"}[{window}]))'}},
+            "spec.metrics.requestRate: placeholder {app} is inside quotes",
+        ),
+        (
+            {"metrics": {"requestRate": "sum(rate(x{app={app}}[{window}])"}},
+            "spec.metrics.requestRate: unclosed '('",
+        ),
+        (
+            {"metrics": {"requestRate": "sum(x{app={app}}))"}},
+            "spec.metrics.requestRate: unbalanced ')'",
+        ),
+        ({"metrics": {"requestRate": "  "}}, "spec.metrics.requestRate is empty"),
     ],
 )
 def test_semantic_errors(spec, expected):

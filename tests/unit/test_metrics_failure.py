@@ -1,0 +1,105 @@
+"""Failure reasons: whatever a query raised, as one short line naming Prometheus and the cause."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import requests
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
+
+from webscale.metrics_failure import describe_failure
+from webscale.metrics_parse import MalformedResult
+
+URL = "http://prometheus.test:9090"
+
+
+def api_error(status: int, body: bytes) -> PrometheusApiClientException:
+    """The exception prometheus-api-client raises for a non-200 answer (same message format)."""
+    return PrometheusApiClientException(f"HTTP Status Code {status} ({body!r})")
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (
+            requests.exceptions.ConnectionError(
+                "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded "
+                "(Caused by NewConnectionError('[Errno 111] Connection refused'))"
+            ),
+            f"Prometheus unreachable at {URL}: connection refused",
+        ),
+        (requests.exceptions.ReadTimeout("read timed out"), f"Prometheus at {URL} did not answer within 5s (timeout)"),
+        (requests.exceptions.ConnectTimeout("connect"), f"Prometheus at {URL} did not answer within 5s (timeout)"),
+        (
+            requests.exceptions.ConnectionError("Failed to resolve 'prometheus.test'"),
+            f"Prometheus unreachable at {URL}: cannot resolve the host name",
+        ),
+        (
+            api_error(400, json.dumps({"status": "error", "errorType": "bad_data", "error": "parse error"}).encode()),
+            f"Prometheus at {URL} rejected the query (HTTP 400): bad_data: parse error",
+        ),
+        (
+            api_error(503, b"Service Unavailable\n"),
+            f"Prometheus at {URL} answered HTTP 503: Service Unavailable",
+        ),
+        (
+            api_error(
+                422, json.dumps({"status": "error", "errorType": "execution", "error": "too many samples"}).encode()
+            ),
+            f"Prometheus at {URL} rejected the query (HTTP 422): execution: too many samples",
+        ),
+        (
+            requests.exceptions.JSONDecodeError("Expecting value", "<html>", 0),
+            f"Prometheus at {URL} sent a malformed answer: not JSON",
+        ),
+        (
+            json.JSONDecodeError("Expecting value", "<html>", 0),
+            f"Prometheus at {URL} sent a malformed answer: not JSON",
+        ),
+        (KeyError("data"), f"Prometheus at {URL} sent a malformed answer: KeyError: 'data'"),
+        (
+            MalformedResult("unexpected result type: range vector"),
+            f"Prometheus at {URL} gave an unexpected answer: unexpected result type: range vector",
+        ),
+        (RuntimeError("boom"), f"reading Prometheus at {URL} failed: RuntimeError: boom"),
+    ],
+)
+def test_describe_failure(exc, reason):
+    assert describe_failure(exc, URL, 5.0) == reason
+
+
+def wrapped(reason: BaseException) -> requests.exceptions.ConnectionError:
+    """How requests reports a failure when urllib3 may not retry: ConnectionError(MaxRetryError(reason))."""
+    return requests.exceptions.ConnectionError(MaxRetryError(None, "/api/v1/query", reason))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason"),
+    [
+        (wrapped(ReadTimeoutError(None, "/api/v1/query", "Read timed out.")), "did not answer within 5s (timeout)"),  # type: ignore[arg-type]
+        (wrapped(ConnectTimeoutError("connect timed out")), "did not answer within 5s (timeout)"),
+        (
+            wrapped(NewConnectionError(None, "[Errno 111] Connection refused")),
+            "unreachable at {url}: connection refused",
+        ),  # type: ignore[arg-type]
+        (wrapped(ConnectionRefusedError(111, "refused")), "unreachable at {url}: connection refused"),
+        (
+            wrapped(socket.gaierror(-2, "Name or service not known")),
+            "unreachable at {url}: cannot resolve the host name",
+        ),
+        (
+            wrapped(ConnectionResetError(104, "Connection reset by peer")),
+            "unreachable at {url}: ConnectionResetError: [Errno 104] Connection reset by peer",
+        ),
+    ],
+)
+def test_describe_wrapped_network_failures(exc, reason):
+    assert reason.format(url=URL) in describe_failure(exc, URL, 5.0)
+
+
+def test_reasons_are_short_single_lines():
+    reason = describe_failure(api_error(400, ("x\n" * 1000).encode()), URL, 5.0)
+    assert len(reason) <= 300 and "\n" not in reason and reason.endswith("...")
