@@ -183,18 +183,26 @@ class ScaleUp(Model):
     """The period the limits apply to."""
     tolerance: float | None = Field(default=None, ge=0, le=1)
     """Dead band for scaling up; defaults to autoscaling.tolerance."""
+    lead_time: Duration = "30s"
+    """How long a new pod takes to serve (start-up plus readiness). While load rises steadily, scale-up
+    sizes for the load expected leadTime + pollingInterval ahead; 0s turns the forecast off."""
 
 
 class ScaleDown(Model):
     """How fast replicas may fall."""
 
     stabilization_window: Duration = "300s"
-    """Use the highest recommendation seen in this window before scaling down."""
+    """Use the highest recommendation seen in this window before scaling down. 300s is the Kubernetes
+    HPA's default: load must stay lower for five minutes before pods go, which guards against scaling
+    down and then having to panic when load comes back (knative/serving#15121). A shorter window
+    trades that safety for cost: fewer pod-seconds after every drop, less headroom for a rebound or
+    for noise (see the 120s what-if row in bench/results/scaling.md)."""
     max_pods: int | None = Field(default=None, ge=1)
     """Remove at most this many pods per period."""
-    max_percent: int | None = Field(default=50, ge=1, le=100)
-    """Remove at most this percent of current pods per period (the larger of the two limits applies)."""
-    period: Duration = "60s"
+    max_percent: int | None = Field(default=100, ge=1, le=100)
+    """Remove at most this percent of current pods per period (the larger of the two limits applies).
+    100 (the HPA's default): the window already proved load stayed lower for its whole length."""
+    period: Duration = "15s"
     """The period the limits apply to."""
     tolerance: float | None = Field(default=None, ge=0, le=1)
     """Dead band for scaling down; defaults to autoscaling.tolerance."""
@@ -272,8 +280,8 @@ class Metrics(Model):
     prometheus: Prometheus = Field(default_factory=Prometheus)
     """Prometheus server."""
     request_rate: str | None = Field(default=None, max_length=4096)
-    """Optional PromQL for this app's request rate. Placeholders {namespace}, {app} and
-    {window} are substituted as escaped string literals / a duration; never spliced raw."""
+    """Optional PromQL for this app's request rate, e.g. sum(rate(x{namespace={namespace},app={app}}[{window}])).
+    Placeholders go bare, never quoted: {namespace}/{app} as = or != matcher values, {window} as a range or offset."""
     cpu_source: Literal["app", "cadvisor"] = "app"
     """app: the app's process_cpu_seconds_total; cadvisor: container_cpu_usage_seconds_total."""
 

@@ -9,24 +9,27 @@ The order of the rules is the Kubernetes HPA v2 controller's
 (https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/):
 recommendation per signal (with a tolerance dead band), the larger wins, stabilisation
 windows, rate limits per period, then replicas.min/max. On top of it: burst mode (react at
-once to load far above capacity), capacity counted on ready pods only, and metric failures
-that never lower replicas.
+once to load far above capacity), a trend forecast for scale-up (size for the load expected when
+new pods will serve, while load rises steadily), capacity counted on ready pods only, and metric
+failures that never lower replicas.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from webscale.models import ScaledWebAppSpec
+from webscale.models import ScaledWebAppSpec, seconds
 from webscale.observation import Observation
 from webscale.scaling_history import History, stabilize
 from webscale.scaling_rules import (
+    TREND_READINGS,
     Limit,
     Signal,
     burst_state,
     cpu_signal,
     rate_limit,
     rate_signal,
+    trend,
     windows,
 )
 from webscale.scaling_text import (
@@ -52,10 +55,15 @@ from webscale.scaling_text import (
     describe,
     detail,
     fmt,
+    forecast_text,
+    recently,
 )
 from webscale.workers import workers_per_pod
 
 __all__ = ["REASONS", "Current", "Decision", "History", "decide"]
+
+WINDOWED, RECENT, TREND = "window", "recent", "trend"
+"""Decision.sized_by: the reading that sized the request-rate recommendation."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,12 @@ class Decision:
     limited: a rate limit or replicas.min/max changed the count (ScalingLimited).
     metrics_available: the reading was usable. burst: burst mode is on.
     history: the History to pass to the next call.
+    recent_rps: the rate over the last two scrapes, as given (None when not).
+    forecast_rps: the rising trend's forecast for leadTime + pollingInterval ahead (None when the
+        load is not rising at every one of the last polls).
+    sized_by: which reading sized the request-rate recommendation when it won: "window" (the rate
+        window), "recent" (the last two scrapes, scale-up only) or "trend" (the forecast, scale-up
+        only); None when CPU won or there was no reading.
     """
 
     replicas: int
@@ -105,6 +119,9 @@ class Decision:
     metrics_available: bool
     burst: bool
     history: History
+    recent_rps: float | None = None
+    forecast_rps: float | None = None
+    sized_by: str | None = None
 
     @property
     def scaled(self) -> bool:
@@ -124,9 +141,14 @@ def decide(
     """Decide replicas and workers per pod for one app at time `now` (Unix seconds).
 
     recent_rps: optionally, the request rate over the shortest window the metrics source offers
-    (a rate over the last two scrapes). It only starts and sizes burst mode: a surge is exactly
-    what a long rate window hides for most of a minute (Knative's KPA keeps a panic window of 10 %
-    of its stable window for the same reason). It never lowers anything; None ignores it.
+    (a rate over the last two scrapes). It starts and sizes burst mode (a surge is exactly what a
+    long rate window hides for most of a minute; Knative's KPA keeps a panic window of 10 % of its
+    stable window for the same reason), and it is what the load trend is fitted to when every
+    recent poll had it (it lags the load least). It never lowers anything; None ignores it.
+
+    Scale-up also looks ahead: while the load rose at every one of the last polls, the
+    recommendation is sized for the load expected autoscaling.behavior.scaleUp.leadTime +
+    pollingInterval from now (see `scaling_rules.trend`). Scale-down never does.
 
     The returned History assumes the decision is applied when autoscaling.mode is auto; if
     applying fails, keep passing the previous History (one lost sample is harmless).
@@ -135,7 +157,8 @@ def decide(
     wpp = workers_per_pod(spec)
     capacity = current.ready_replicas * current.workers_per_pod * auto.target.requests_per_second_per_worker
     up_window, down_window, longest_period = windows(auto)
-    history = history.pruned(now, max(up_window, down_window), longest_period)
+    span = TREND_READINGS * seconds(auto.polling_interval)  # consecutive polls only: a gap breaks a trend
+    history = history.pruned(now, max(up_window, down_window), longest_period, span)
     cpu = cpu_signal(auto, observation, current.replicas, current.ready_replicas, current.cpu_request_cores)
     base = Decision(
         replicas=current.replicas,
@@ -175,10 +198,34 @@ def _with_metrics(
 ) -> Decision:
     auto = spec.autoscaling
     windowed = observation.requests_per_second or 0.0
+    # Three readings of the request rate, each for its own purpose:
+    # * windowed: the rate over the metrics source's rate window. Smooth, but a change needs most
+    #   of the window to show. It sizes every decision, and it is the only one that may LOWER the count.
+    # * recent (recent_rps): the rate over the last two scrapes. Sees a surge a window earlier, so it
+    #   starts and sizes burst mode. It does not size ordinary scale-ups: measured in the simulator
+    #   (bench/results/scaling.md), on a noisy load every noisy scrape then asks for pods that the
+    #   scale-down window keeps for its whole length (more pod-seconds for less time over capacity: the
+    #   'recent rate for every scale-up' what-if there).
+    # * forecast: while the load rose at EVERY one of the last TREND_READINGS polls, the fitted trend
+    #   read leadTime + pollingInterval ahead (`trend`): pods asked for now serve only after their
+    #   start-up and must carry the load until the next poll's pods do, so on a rising load a
+    #   decision sized on the present reading is short every time. Scale-up only, bounded.
     peak = max(windowed, recent_rps or 0.0)
+    history = history.with_reading(now, windowed, recent_rps)
+    poll = seconds(auto.polling_interval)
+    lead = seconds(auto.behavior.scale_up.lead_time)
+    rising = trend(history.readings, now, lead + poll) if lead > 0 else None
     burst = burst_state(auto, peak, base.capacity_rps, current.ready_replicas, history.burst_until, now)
-    rps = peak if burst.now else windowed  # a burst is sized by the freshest reading
-    rate = rate_signal(auto, rps, current.replicas, base.workers_per_pod)
+    workers = base.workers_per_pod
+    rate, basis, rps = rate_signal(auto, windowed, current.replicas, workers), WINDOWED, windowed
+    if burst.now:
+        rate, basis, rps = rate_signal(auto, peak, current.replicas, workers), RECENT, peak
+    if rising is not None and rising.forecast > rps:
+        # A rise seen at every poll is not noise, so the dead band (a noise filter) does not apply
+        # to it: at 1000 req/s a 10 % band would otherwise let 100 req/s of a ramp run over capacity.
+        ahead = rate_signal(auto, rising.forecast, current.replicas, workers, dead_band=0.0)
+        if ahead.recommendation(current.replicas) > rate.recommendation(current.replicas):
+            rate, basis, rps = ahead, TREND, rising.forecast
     signals = [s for s in (rate, cpu) if s is not None]
     winner = max(signals, key=lambda s: s.recommendation(current.replicas))
     raw = winner.recommendation(current.replicas)
@@ -219,10 +266,12 @@ def _with_metrics(
     history = replace(history, failures=0, last_good=final, burst_until=burst.until)
     if final != current.replicas and auto.mode == "auto":
         history = history.with_event(now, current.replicas, final)
-    windowed_if_less = windowed if rps > windowed else None
-    need = describe(
-        rps, rate, cpu, base.workers_per_pod, auto, base.capacity_rps, current.ready_replicas, windowed_if_less
-    )
+    basis_text = None
+    if basis == RECENT and rps > windowed:
+        basis_text = recently(windowed)
+    elif basis == TREND and rising is not None:
+        basis_text = forecast_text(rising, peak, windowed, recent_rps)
+    need = describe(rps, rate, cpu, workers, auto, base.capacity_rps, current.ready_replicas, basis_text)
     why = detail(spec, reason, winner, raw, stab, limit, burst.ratio, burst.until, now)
     return replace(
         base,
@@ -234,6 +283,9 @@ def _with_metrics(
         limited=reason in LIMITED_REASONS,
         burst=burst.now or burst.holding,
         history=history,
+        recent_rps=recent_rps,
+        forecast_rps=rising.forecast if rising is not None else None,
+        sized_by=basis if winner is rate else None,
     )
 
 

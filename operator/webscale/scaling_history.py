@@ -20,6 +20,8 @@ MAX_RECOMMENDATIONS = 256
 """Hard cap on remembered recommendations (one is added per poll; pruning by age keeps far fewer)."""
 MAX_EVENTS = 64
 """Hard cap on remembered scale events."""
+MAX_READINGS = 16
+"""Hard cap on remembered load readings (the trend needs a handful; pruning by age keeps fewer)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class ScaleEvent:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """The request rate of one good poll: over the rate window, and over the last two scrapes
+    (`recent`, None when the metrics source did not give it). What the load trend is fitted to."""
+
+    at: float
+    rps: float
+    recent: float | None = None
+
+
+@dataclass(frozen=True)
 class History:
     """Everything `decide` needs from earlier polls.
 
@@ -49,6 +61,7 @@ class History:
     failures: consecutive polls without usable metrics.
     last_good: replicas decided from the last good reading (what a hold fallback keeps).
     burst_until: Unix time until which burst mode blocks scale-down.
+    readings: request-rate readings of the last polls (oldest first), for the load trend.
     """
 
     recommendations: tuple[Recommendation, ...] = ()
@@ -56,6 +69,10 @@ class History:
     failures: int = 0
     last_good: int | None = None
     burst_until: float | None = None
+    readings: tuple[Reading, ...] = ()
+
+    def with_reading(self, at: float, rps: float, recent: float | None) -> History:
+        return replace(self, readings=(*self.readings, Reading(at, rps, recent))[-MAX_READINGS:])
 
     def with_recommendation(self, at: float, replicas: int) -> History:
         kept = tuple(r for r in self.recommendations if r.replicas != replicas)
@@ -65,16 +82,19 @@ class History:
         event = ScaleEvent(at, from_replicas, to_replicas)
         return replace(self, events=(*self.events, event)[-MAX_EVENTS:])
 
-    def pruned(self, now: float, window: float, period: float) -> History:
-        """Drop recommendations older than `window` seconds and events older than `period`."""
+    def pruned(self, now: float, window: float, period: float, span: float = 0.0) -> History:
+        """Drop recommendations older than `window` seconds, events older than `period` and readings
+        older than `span` (readings also go when they are from the future: a clock that jumped back)."""
         return replace(
             self,
             recommendations=tuple(r for r in self.recommendations if r.at > now - window),
             events=tuple(e for e in self.events if e.at > now - period),
+            readings=tuple(o for o in self.readings if now - span < o.at < now),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A compact JSON-able form: {"r": [[at, n]...], "e": [[at, from, to]...], "f", "g", "b"}."""
+        """A compact JSON-able form: {"r": [[at, n]...], "e": [[at, from, to]...], "f", "g", "b",
+        "o": [[at, rps(, recent)]...]}."""
         data: dict[str, Any] = {
             "r": [[_num(r.at), r.replicas] for r in self.recommendations],
             "e": [[_num(e.at), e.from_replicas, e.to_replicas] for e in self.events],
@@ -84,6 +104,8 @@ class History:
             data["g"] = self.last_good
         if self.burst_until is not None:
             data["b"] = _num(self.burst_until)
+        if self.readings:
+            data["o"] = [_reading_row(o) for o in self.readings]
         return data
 
     @classmethod
@@ -94,15 +116,25 @@ class History:
             events = tuple(ScaleEvent(float(at), int(a), int(b)) for at, a, b in data.get("e", []))
             last_good = data.get("g")
             burst = data.get("b")
+            readings = tuple(_reading(*row) for row in data.get("o", []))
             return cls(
                 recommendations=recs[-MAX_RECOMMENDATIONS:],
                 events=events[-MAX_EVENTS:],
                 failures=max(0, int(data.get("f", 0))),
                 last_good=None if last_good is None else int(last_good),
                 burst_until=None if burst is None else float(burst),
+                readings=readings[-MAX_READINGS:],
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a scaling history: {exc}") from exc
+
+
+def _reading_row(o: Reading) -> list[float | int]:
+    return [_num(o.at), _num(o.rps), *([] if o.recent is None else [_num(o.recent)])]
+
+
+def _reading(at: Any, rps: Any, recent: Any = None) -> Reading:
+    return Reading(float(at), float(rps), None if recent is None else float(recent))
 
 
 def _num(value: float) -> float | int:

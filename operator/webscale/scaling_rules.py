@@ -9,12 +9,13 @@ recommendation follows load, not the number of pods that happen to exist (kubern
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 from webscale.models import Autoscaling, Behavior, seconds
 from webscale.observation import Observation
-from webscale.scaling_history import ScaleEvent, period_start, scale_down_floor, scale_up_limit
+from webscale.scaling_history import Reading, ScaleEvent, period_start, scale_down_floor, scale_up_limit
 
 _EPSILON = 1e-9
 """Float slack: 300.0000000001 req/s at 100 req/s per pod still needs 3 pods, and a ratio of
@@ -61,11 +62,68 @@ def tolerance(auto: Autoscaling, ratio: float) -> float:
     return auto.tolerance if rule.tolerance is None else rule.tolerance
 
 
-def rate_signal(auto: Autoscaling, rps: float, replicas: int, workers: int) -> Signal:
-    """Request rate: pods needed = ceil(rps / (workers x target per worker))."""
+def rate_signal(auto: Autoscaling, rps: float, replicas: int, workers: int, dead_band: float | None = None) -> Signal:
+    """Request rate: pods needed = ceil(rps / (workers x target per worker)).
+    dead_band: overrides the tolerance (the trend forecast uses 0, see `trend`)."""
     per_pod = workers * auto.target.requests_per_second_per_worker
     ratio = rps / (replicas * per_pod) if replicas > 0 else (math.inf if rps > 0 else 1.0)
-    return Signal("requestRate", ratio, ceil(rps / per_pod), tolerance(auto, ratio))
+    band = tolerance(auto, ratio) if dead_band is None else dead_band
+    return Signal("requestRate", ratio, ceil(rps / per_pod), band)
+
+
+TREND_READINGS = 4
+"""Readings (this poll's included) that must EACH be higher than the one before for load to count
+as rising: three rises in a row, 45 s at the default 15 s poll. A step shows as one jump in the
+recent rate, and noise rarely rises three times running with a slope that survives the cap."""
+TREND_CAP = 0.5
+"""The forecast adds at most 50 % to the freshest reading: a steep, short rise cannot explode it."""
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A consistently rising load, extrapolated.
+
+    slope: req/s per second (least squares over the last TREND_READINGS readings).
+    horizon: seconds ahead of now the forecast is for. forecast: req/s expected then.
+    capped: TREND_CAP bounded the forecast.
+    """
+
+    slope: float
+    horizon: float
+    forecast: float
+    capped: bool
+
+
+def trend(readings: tuple[Reading, ...], now: float, horizon: float) -> Trend | None:
+    """The load `horizon` seconds from now if the rise of the last readings goes on; None unless
+    every one of the last TREND_READINGS readings is higher than the one before.
+
+    Why: a pod asked for now serves only after its start-up, and the one asked for at the next poll
+    a polling interval later; on a rising load a decision sized on the present reading is short
+    by the rise over that time, every time (what `autoscaling.behavior.scaleUp.leadTime` says).
+    The fit is a least-squares line through the readings (robust to one odd reading), read at
+    now + horizon, and bounded by TREND_CAP. It only ever raises the scale-up recommendation:
+    a falling trend is never extrapolated (scale-down waits for the window, as it always has)."""
+    last = readings[-TREND_READINGS:]
+    if horizon <= 0 or len(last) < TREND_READINGS:
+        return None
+    # The recent rate when every reading has it (it lags the load by about one scrape, where the
+    # windowed rate lags by half its window and bends a step into a ramp); else the windowed rate.
+    fresh = all(o.recent is not None for o in last)
+    values = [(o.recent or 0.0) if fresh else o.rps for o in last]
+    if any(later <= earlier for earlier, later in itertools.pairwise(values)):
+        return None
+    times = [o.at for o in last]
+    mean_t, mean_v = sum(times) / len(times), sum(values) / len(values)
+    spread = sum((t - mean_t) ** 2 for t in times)
+    if spread <= 0:
+        return None
+    slope = sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True)) / spread
+    if slope <= 0:
+        return None
+    line = mean_v + slope * (now + horizon - mean_t)
+    cap = values[-1] * (1.0 + TREND_CAP)
+    return Trend(slope, horizon, min(line, cap), line > cap)
 
 
 def cpu_signal(

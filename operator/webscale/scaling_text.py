@@ -4,7 +4,7 @@ understands, with the numbers in it."""
 from __future__ import annotations
 
 from webscale.models import Autoscaling, ScaledWebAppSpec
-from webscale.scaling_rules import Limit, Signal
+from webscale.scaling_rules import TREND_CAP, TREND_READINGS, Limit, Signal, Trend
 
 AUTOSCALING_OFF = "AutoscalingOff"
 METRICS_UNAVAILABLE = "MetricsUnavailable"
@@ -59,6 +59,23 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def recently(windowed: float) -> str:
+    """Says the recent rate (the last two scrapes) sized the recommendation, above the windowed one."""
+    return f" recently ({fmt(windowed)} req/s over the rate window)"
+
+
+def forecast_text(rising: Trend, peak: float, windowed: float, recent: float | None) -> str:
+    """Says the trend forecast sized the recommendation, and from what."""
+    now = f"{fmt(windowed)} req/s over the rate window"
+    if recent is not None and recent > windowed:
+        now = f"{fmt(peak)} req/s recently, {now}"
+    cap = f", capped at +{fmt(TREND_CAP * 100)} %" if rising.capped else ""
+    return (
+        f" expected in {fmt(rising.horizon)}s (load rose at each of the last {TREND_READINGS} polls, "
+        f"+{fmt(rising.slope * 60)} req/s per minute{cap}; {now})"
+    )
+
+
 def describe(
     rps: float,
     rate: Signal,
@@ -67,16 +84,15 @@ def describe(
     auto: Autoscaling,
     capacity: float,
     ready: int,
-    windowed: float | None = None,
+    basis: str | None = None,
 ) -> str:
     """What load needs and what is there now, e.g. "310.5 req/s needs 4 pods of 2 workers at 50 req/s
     per worker (capacity now 200 req/s on 2 ready pods); CPU at 85% of request (target 70%) needs 5 pods".
-    `windowed`: the rate-window reading when `rps` is the (higher) recent one that sized a burst.
+    `basis`: what `rps` is when it is not the rate-window reading (`recently`, `forecast_text`).
     """
     per_worker = fmt(auto.target.requests_per_second_per_worker)
-    recent = "" if windowed is None else f" recently ({fmt(windowed)} req/s over the rate window)"
     text = (
-        f"{fmt(rps)} req/s{recent} needs {plural(rate.needed, 'pod')} of {plural(workers, 'worker')} "
+        f"{fmt(rps)} req/s{basis or ''} needs {plural(rate.needed, 'pod')} of {plural(workers, 'worker')} "
         f"at {per_worker} req/s per worker (capacity now {fmt(capacity)} req/s on {ready} ready "
         f"{'pod' if ready == 1 else 'pods'})"
     )

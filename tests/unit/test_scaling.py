@@ -170,7 +170,7 @@ CASES = [
         id="ScaleUpLimited",
     ),
     pytest.param(
-        make_spec(NO_DOWN_WINDOW),
+        make_spec({"behavior": {"scaleDown": {"stabilizationWindow": "0s", "maxPercent": 50, "period": "60s"}}}),
         reading(100),
         running(10),
         History(),

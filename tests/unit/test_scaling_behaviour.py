@@ -63,8 +63,11 @@ def test_a_fresh_history_does_not_scale_down_at_once():
     spec = make_spec()
     first = decide_now(spec, reading(150), running(6), History())
     assert (first.replicas, first.reason) == (6, "ScaleDownStabilized")
-    later = decide(spec, reading(150, at=NOW + 301), running(6), first.history, NOW + 301)
-    assert (later.replicas, later.reason) == (3, "ScaleDownLimited")
+    still = decide(spec, reading(150, at=NOW + 299), running(6), first.history, NOW + 299)
+    assert (still.replicas, still.reason) == (6, "ScaleDownStabilized")
+    # After the 300s window the HPA's default rate (-100 % per 15s) removes the surplus at once.
+    later = decide(spec, reading(150, at=NOW + 301), running(6), still.history, NOW + 301)
+    assert (later.replicas, later.reason) == (2, "RequestRateBelowTarget")
 
 
 def test_recovery_after_failures_is_automatic():
@@ -119,7 +122,7 @@ def test_burst_blocks_scale_down_until_hold_expires():
     held = decide(spec, reading(200, at=NOW + 45), running(9), burst.history, NOW + 45)
     assert (held.replicas, held.reason) == (9, "BurstMode")
     free = decide(spec, reading(200, at=NOW + 75), running(9), held.history, NOW + 75)
-    assert (free.replicas, free.reason) == (4, "ScaleDownLimited")  # 9 x 50% rounds down
+    assert (free.replicas, free.reason) == (2, "RequestRateBelowTarget")  # -100 % per 15s by default
     assert free.history.burst_until is None
 
 
@@ -137,6 +140,14 @@ def test_recent_rate_starts_and_sizes_a_burst():
 
 @pytest.mark.parametrize("recent", [None, 100.0, 350.0, 399.0])
 def test_recent_rate_below_the_burst_threshold_changes_nothing(recent):
+    """Below the burst threshold the recent rate sizes nothing (only the trend and burst mode read it)."""
     with_recent = decide(make_spec(), reading(300), running(2), History(), NOW, recent_rps=recent)
     without = decide_now(make_spec(), reading(300), running(2), History())
-    assert with_recent == without
+    assert (with_recent.replicas, with_recent.reason, with_recent.message) == (
+        without.replicas,
+        without.reason,
+        without.message,
+    )
+    assert with_recent.recommended_replicas == without.recommended_replicas == 3
+    assert with_recent.sized_by == without.sized_by == "window"
+    assert with_recent.recent_rps == recent

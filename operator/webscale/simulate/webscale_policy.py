@@ -2,9 +2,9 @@
 
 Every autoscaling.pollingInterval it reads two rates from Prometheus (both lagged, see
 engine.World): rate over the world's rate window for the decision, and rate over the last two
-scrapes as `recent_rps`, which only starts and sizes burst mode. The spec has its defaults; only
-what must match the simulated world is set: CPU per pod (so workers_per_pod gives the world's
-workers), the per-worker target and the replica bounds.
+scrapes as `recent_rps` (it starts and sizes burst mode, and the trend forecast is fitted to it).
+The spec has its defaults; only what must match the simulated world is set: CPU per pod (so
+workers_per_pod gives the world's workers), the per-worker target and the replica bounds.
 """
 
 from __future__ import annotations
