@@ -8,12 +8,12 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 PIP       := $(VENV)/bin/pip
 CLUSTER   := $(PY) tests/cluster/launcher.py
-APT_PKGS  := prometheus haproxy redis-server wrk
+APT_PKGS  := prometheus haproxy redis-server wrk shellcheck openssl
 # binaries that tell whether the Debian packages above are installed
-APT_BINS  := prometheus haproxy redis-server wrk
+APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: docs help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
+.PHONY: docs manifests helm-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
         test-unit test-node test-integration test-e2e lint fmt crd bench demo kind-deploy clean
 
 help:
@@ -56,6 +56,11 @@ deps-node: $(if $(wildcard sample-app/package-lock.json),sample-app/node_modules
 cluster-build:
 	@bash tests/cluster/build.sh >/dev/null
 
+# helm, built from its Go module (no Debian package), for the chart tests
+helm-build:
+	@bash scripts/build_helm.sh >/dev/null
+HELM_BIN = $(shell bash scripts/build_helm.sh 2>/dev/null)
+
 ## ---- running --------------------------------------------------------------------------------
 
 cluster: deps-python cluster-build
@@ -69,30 +74,40 @@ run: deps cluster-build
 
 ## ---- tests ----------------------------------------------------------------------------------
 
-test: deps cluster-build lint test-unit test-node test-integration test-e2e
+test: deps cluster-build helm-build lint test-unit test-node test-integration test-e2e
 
 lint: deps-python
-	$(VENV)/bin/ruff check operator tests bench scripts
-	$(VENV)/bin/ruff format --check operator tests bench scripts
+	$(VENV)/bin/ruff check operator tests bench scripts manifests
+	$(VENV)/bin/ruff format --check operator tests bench scripts manifests
+	shellcheck scripts/*.sh tests/cluster/build.sh
 
 fmt: deps-python
-	$(VENV)/bin/ruff format operator tests bench
-	$(VENV)/bin/ruff check --fix operator tests bench
+	$(VENV)/bin/ruff format operator tests bench scripts manifests
+	$(VENV)/bin/ruff check --fix operator tests bench scripts manifests
 
-test-unit: deps-python
-	$(PY) -m pytest tests/unit -q -W error
+test-unit: deps-python helm-build
+	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/unit -q -W error
 
 test-node: deps-node
 	@if [ -f sample-app/package.json ]; then cd sample-app && npm test; fi
 
-test-integration: deps-python cluster-build
-	$(PY) -m pytest tests/integration -q
+test-integration: deps-python cluster-build helm-build
+	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/integration -q
 
 test-e2e: deps cluster-build
 	$(PY) -m pytest tests/e2e -q
 
 crd: deps-python
 	$(PY) -m webscale.cli crd > crds/scaledwebapps.webscale.dev.yaml
+	$(PY) manifests/generate.py
+
+# the CRD copies under manifests/ and prometheus-kind's scrape job, from the code
+manifests: deps-python
+	$(PY) manifests/generate.py
+
+# on a machine with docker and kind or minikube: images, operator, Prometheus, the example
+kind-deploy:
+	bash scripts/kind_deploy.sh
 
 ## ---- benchmarks -----------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 from kubernetes import client, config
 from launcher import LocalCluster
 from operator_process import OperatorProcess
+from waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +42,21 @@ def namespace(cluster: LocalCluster, api_client: client.ApiClient, request: pyte
 def crd_installed(cluster: LocalCluster) -> None:
     """The ScaledWebApp CRD from crds/, established."""
     cluster.kubectl("apply", "-f", str(ROOT / "crds"))
-    cluster.kubectl("wait", "--for=condition=Established", "crd/scaledwebapps.webscale.dev", "--timeout=30s")
+    # `kubectl wait` right after the apply can see a CRD without conditions yet: poll instead
+    eventually(
+        lambda: (
+            "True"
+            in cluster.kubectl(
+                "get",
+                "crd/scaledwebapps.webscale.dev",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+                check=False,
+            )
+        ),
+        30,
+        "the ScaledWebApp CRD to be established",
+    )
 
 
 @pytest.fixture()

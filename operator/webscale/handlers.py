@@ -51,13 +51,31 @@ async def start_scaling(memo: kopf.Memo, **_: Any) -> None:
 
 
 async def _scaling_loop(memo: kopf.Memo) -> None:
-    """One loop for all apps: each tick polls (in one batch) the apps whose interval has passed."""
+    """One loop for all apps: each tick polls (in one batch) the apps whose interval has passed,
+    and every resync period it checks every app's children for drift. (A kopf timer would do the
+    resync too, but kopf puts a finalizer on every object with a timer, which leaves apps stuck
+    in deletion whenever the operator is not running.)"""
+    next_resync = time.monotonic() + memo.settings.resync_seconds
     while True:
         try:
             await asyncio.to_thread(memo.autoscaler.poll, list(memo.registry.values()), time.time())
         except Exception:
             log.exception("scaling loop: tick failed; continuing")
+        if time.monotonic() >= next_resync:
+            next_resync = time.monotonic() + memo.settings.resync_seconds
+            await asyncio.to_thread(_resync, memo, list(memo.registry.values()))
         await asyncio.sleep(memo.settings.scaling_tick_seconds)
+
+
+def _resync(memo: kopf.Memo, apps: list[AppRef]) -> None:
+    """Drift check of every app; writes nothing where everything already matches."""
+    changed = 0
+    for app in apps:
+        try:
+            changed += 1 if _reconcile(memo, app) else 0
+        except Exception as exc:  # one app's failure never stops the others
+            log.warning("%s/%s: resync failed, next period retries: %s", app.namespace, app.name, exc)
+    log.info("resync: checked %d app(s), repaired %d", len(apps), changed)
 
 
 @kopf.on.cleanup()
@@ -83,18 +101,19 @@ def track_app(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> N
         memo.registry[key] = app
 
 
-def _reconcile(memo: kopf.Memo, app: AppRef) -> None:
+def _reconcile(memo: kopf.Memo, app: AppRef) -> list[str]:
     try:
         changed = memo.reconciler.reconcile(app)
     except Exception as exc:
         if k8s.is_gone(exc):
             log.info("%s/%s: going away (%s); nothing to do", app.namespace, app.name, exc.reason)
-            return
+            return []
         if k8s.is_transient(exc):
             raise kopf.TemporaryError(f"transient API error, will retry: {exc}", delay=5) from exc
         raise
     if changed:
         log.info("%s/%s: applied %s", app.namespace, app.name, ", ".join(changed))
+    return changed
 
 
 @kopf.index(*APP)
@@ -107,12 +126,6 @@ def apps(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str
 @kopf.on.update(*APP)
 @kopf.on.resume(*APP)
 def reconcile_app(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    _reconcile(memo, AppRef.from_body(body))
-
-
-@kopf.timer(*APP, interval=Settings().resync_seconds, idle=5)
-def resync_app(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Periodic drift check; writes nothing when everything already matches."""
     _reconcile(memo, AppRef.from_body(body))
 
 

@@ -47,7 +47,7 @@ GOBIN="$out/bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwo
 
 # kwok >= 0.8 ships no built-in stages: assemble node and pod stages from its module.
 stages="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
-[ -d "$stages" ] || GOFLAGS= go mod download "sigs.k8s.io/kwok@$KWOK_VERSION" >/dev/null 2>&1 || true
+[ -d "$stages" ] || GOFLAGS='' go mod download "sigs.k8s.io/kwok@$KWOK_VERSION" >/dev/null 2>&1 || true
 [ -d "$stages" ] || fail "kwok stage files not found under $stages"
 {
   for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \

@@ -44,8 +44,11 @@ def test_create_builds_deployment_and_services_with_owner_refs(api_client, names
     assert headless.spec.cluster_ip == "None" and svc.spec.ports[0].port == 80
     ready = eventually(lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True", 60, "Ready")
     assert ready
-    status = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["status"]
+    obj = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")
+    status = obj["status"]
     assert (status["readyReplicas"], status["workersPerPod"], status["observedGeneration"]) == (2, 2, 1)
+    # no finalizer: deleting an app never waits for the operator to be running
+    assert not obj["metadata"].get("finalizers")
 
 
 def test_update_image_env_cpu_is_followed(api_client, namespace, operator, swa):

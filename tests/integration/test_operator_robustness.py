@@ -102,9 +102,9 @@ def _operator_writes(audit_log, since_line: int, namespace: str) -> list[dict]:
 def test_noop_resync_makes_no_write(cluster, namespace, running_app, operator):
     time.sleep(3)  # let the last status write of the rollout land
     mark = len(cluster.audit_log.read_text().splitlines())
-    resyncs_before = operator.log().count("Timer 'resync_app' succeeded")
+    resyncs_before = operator.log().count("resync: checked")
     time.sleep(8)  # four resync periods of 2 s
-    assert operator.log().count("Timer 'resync_app' succeeded") >= resyncs_before + 3, "resync did not run"
+    assert operator.log().count("resync: checked") >= resyncs_before + 3, "resync did not run"
     writes = _operator_writes(cluster.audit_log, mark, namespace)
     assert writes == [], [(w["verb"], w["requestURI"]) for w in writes]
 

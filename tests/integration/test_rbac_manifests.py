@@ -1,0 +1,415 @@
+"""manifests/: the operator's RBAC is enough and no more, on a real API server with RBAC on.
+
+The ServiceAccount, ClusterRole and ClusterRoleBinding come from the rendered
+kustomize base (`kubectl kustomize manifests/base`). The operator runs as that
+ServiceAccount (a TokenRequest token in its own kubeconfig) and every request it
+makes is read back from the API server's audit log: no request may be denied, and
+every permission granted must have been used (least privilege, checked, not
+claimed). Then the ServiceAccount is refused what the operator never does, and the
+whole base (and the Helm chart, when a helm binary is available) applies with the
+operator pod admitted under the "restricted" Pod Security Standard. Last, Prometheus
+for kind discovers the app pods with its own ServiceAccount and the committed scrape
+job (when a Prometheus with Kubernetes discovery is available).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from fixtures.ports import free_port
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from operator_process import OperatorProcess
+from test_operator import G, P, V, app_body, condition
+from waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = ROOT / "manifests" / "base"
+CHART = ROOT / "manifests" / "helm" / "webscale-operator"
+SYSTEM_NS = "webscale-system"
+SA = "webscale-operator"
+SA_USER = f"system:serviceaccount:{SYSTEM_NS}:{SA}"
+RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+# kopf lists and watches namespaces only when it serves some namespaces, not all.
+NAMESPACED_MODE_ONLY = {("", "namespaces", "list"), ("", "namespaces", "watch")}
+
+Permission = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
+
+
+# ---- rendering and applying ---------------------------------------------------------------------
+def kubectl_bin(cluster) -> str:
+    return str(cluster.bin_dir / "bin" / "webscale-k8s")
+
+
+def run_kubectl(cluster, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """kubectl as the admin, keeping stderr (Pod Security warnings arrive there)."""
+    cmd = [kubectl_bin(cluster), "kubectl", f"--kubeconfig={cluster.kubeconfig}", *args]
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
+    return proc
+
+
+def render(cluster, path: Path = BASE) -> list[dict]:
+    return [d for d in yaml.safe_load_all(cluster.kubectl("kustomize", str(path))) if d]
+
+
+def render_base(cluster) -> list[dict]:
+    return render(cluster, BASE)
+
+
+def one(docs: list[dict], kind: str) -> dict:
+    (doc,) = [d for d in docs if d["kind"] == kind]
+    return doc
+
+
+def granted(cluster_role: dict) -> set[Permission]:
+    return {
+        (group, resource, verb)
+        for rule in cluster_role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def helm_binary() -> str | None:
+    return os.environ.get("WEBSCALE_HELM") or shutil.which("helm")
+
+
+# ---- the audit log ------------------------------------------------------------------------------
+def audit_mark(cluster) -> int:
+    return len(cluster.audit_log.read_text().splitlines())
+
+
+def sa_requests(cluster, since: int) -> list[dict]:
+    """Audit entries of requests made as the operator's ServiceAccount since `since`."""
+    lines = cluster.audit_log.read_text().splitlines()[since:]
+    entries = [json.loads(x) for x in lines if x.strip()]
+    return [e for e in entries if e.get("user", {}).get("username") == SA_USER and "objectRef" in e]
+
+
+def permission(entry: dict) -> Permission:
+    ref = entry["objectRef"]
+    resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+    return (ref.get("apiGroup", ""), resource, entry["verb"])
+
+
+def denied(entries: list[dict]) -> list[str]:
+    """Requests refused for want of a permission: by the authorizer, or inside the request (an
+    apply that would create its object without "create"). A 403 because the namespace is being
+    deleted is not one."""
+    out = []
+    for e in entries:
+        status = e.get("responseStatus", {})
+        if e.get("annotations", {}).get("authorization.k8s.io/decision") == "forbid" or (
+            status.get("code") == 403 and "being terminated" not in status.get("message", "")
+        ):
+            out.append(f"{e['verb']} {e['requestURI']}: {status.get('message', '')}")
+    return out
+
+
+def used(entries: list[dict]) -> set[Permission]:
+    """Permissions exercised. A server-side apply that creates its object (a PATCH answered
+    201) is authorized as "create" too, inside the request: it counts as both."""
+    out: set[Permission] = set()
+    for e in entries:
+        if e.get("annotations", {}).get("authorization.k8s.io/decision") != "allow":
+            continue
+        group, resource, verb = permission(e)
+        out.add((group, resource, verb))
+        if verb == "patch" and e.get("responseStatus", {}).get("code") == 201:
+            out.add((group, resource, "create"))
+    return out
+
+
+def forbidden_lines(log: str) -> list[str]:
+    """Operator log lines about a refused request."""
+    return [
+        line
+        for line in log.splitlines()
+        if "Not enough permissions" in line or "403" in line or "Forbidden" in line or f'"{SA_USER}" cannot' in line
+    ]
+
+
+def release_leftovers(api_client, namespace: str) -> None:
+    """Earlier tests' apps in namespaces being deleted keep kopf's finalizer once their operator
+    has stopped. A cluster-wide operator would finalize them, and its writes into a namespace
+    being deleted are refused (403, for a reason that is not RBAC): drop those finalizers as the
+    admin and wait for the apps to go, so the operator's log speaks of this test's apps only."""
+    api, core = client.CustomObjectsApi(api_client), client.CoreV1Api(api_client)
+
+    def leftovers() -> list[dict]:
+        terminating = {n.metadata.name for n in core.list_namespace().items if n.status.phase == "Terminating"}
+        items = [i["metadata"] for i in api.list_cluster_custom_object(G, V, P)["items"]]
+        return [m for m in items if m["namespace"] in terminating or "deletionTimestamp" in m]
+
+    def released() -> bool:
+        found = leftovers()
+        for meta in found:
+            if meta.get("finalizers"):
+                with contextlib.suppress(ApiException):  # gone meanwhile
+                    api.patch_namespaced_custom_object(
+                        G, V, meta["namespace"], P, meta["name"], {"metadata": {"finalizers": None}}
+                    )
+        return not found
+
+    eventually(released, 60, "earlier tests' ScaledWebApps in deleted namespaces to go", interval=0.5)
+
+
+# ---- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def base_rbac(cluster, crd_installed):
+    """The base's Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding, applied; removed afterwards."""
+    docs = render_base(cluster)
+    rbac = [d for d in docs if d["kind"] in RBAC_KINDS]
+    assert sorted(d["kind"] for d in rbac) == sorted(RBAC_KINDS)
+    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(rbac))
+    yield docs
+    for kind in ("clusterrolebinding", "clusterrole"):
+        cluster.kubectl("delete", kind, SA, "--ignore-not-found", check=False)
+    cluster.kubectl("delete", "namespace", SYSTEM_NS, "--ignore-not-found", "--wait=false", check=False)
+
+
+def mint_token(api_client, namespace: str, name: str) -> str:
+    """A ServiceAccount token from the TokenRequest API (audience: the API server), valid 1 h."""
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    return client.CoreV1Api(api_client).create_namespaced_service_account_token(name, namespace, request).status.token
+
+
+@pytest.fixture(scope="module")
+def sa_kubeconfig(cluster, api_client, base_rbac, tmp_path_factory) -> Path:
+    """A kubeconfig that authenticates as the ServiceAccount with a TokenRequest token."""
+    token = mint_token(api_client, SYSTEM_NS, SA)
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "local",
+                "cluster": {
+                    "server": cluster.server,
+                    "certificate-authority": str(cluster.state_dir / "pki" / "apiserver.crt"),
+                },
+            }
+        ],
+        "users": [{"name": SA, "user": {"token": token}}],
+        "contexts": [{"name": SA, "context": {"cluster": "local", "user": SA, "namespace": SYSTEM_NS}}],
+        "current-context": SA,
+    }
+    path = tmp_path_factory.mktemp("sa") / "kubeconfig"
+    path.write_text(yaml.safe_dump(kubeconfig))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sa_client(sa_kubeconfig) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(sa_kubeconfig))
+
+
+def start_operator(cluster, sa_kubeconfig: Path, log: Path, **env: str) -> OperatorProcess:
+    return OperatorProcess(
+        cluster,
+        log,
+        KUBECONFIG=str(sa_kubeconfig),
+        WEBSCALE_RESYNC_SECONDS="2",
+        WEBSCALE_METRICS_TIMEOUT_SECONDS="1",
+        **env,
+    ).start()
+
+
+def fast_app(name: str, **spec: object) -> dict:
+    """An app polled every second against a Prometheus that is not there (connection refused)."""
+    metrics = {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}
+    return app_body(name, autoscaling={"pollingInterval": "1s"}, metrics=metrics, **spec)
+
+
+def ready(swa, namespace: str, name: str) -> bool:
+    return (condition(swa, namespace, name, "Ready") or {}).get("status") == "True"
+
+
+# ---- the operator under the base's RBAC ---------------------------------------------------------
+def test_operator_runs_on_exactly_the_base_permissions(cluster, api_client, namespace, sa_kubeconfig, tmp_path):
+    admin_apps, admin_core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    swa = client.CustomObjectsApi(api_client)
+    release_leftovers(api_client, namespace)
+    mark = audit_mark(cluster)
+    op = start_operator(cluster, sa_kubeconfig, tmp_path / "operator.log")
+    try:
+        swa.create_namespaced_custom_object(G, V, namespace, P, fast_app("shop"))
+        eventually(lambda: admin_apps.read_namespaced_deployment("shop", namespace), 30, "the Deployment")
+        eventually(lambda: admin_core.read_namespaced_service("shop", namespace), 30, "the Service")
+        eventually(lambda: admin_core.read_namespaced_service("shop-pods", namespace), 30, "the headless Service")
+        eventually(lambda: ready(swa, namespace, "shop"), 60, "Ready=True")
+        workers = str(swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["status"]["workersPerPod"])
+
+        # Live worker resize: a pod with the wrong worker count is annotated back (list + patch pods).
+        pods = eventually(
+            lambda: admin_core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/instance=shop").items,
+            30,
+            "the app's pods",
+        )
+        pod = pods[0].metadata.name
+        admin_core.patch_namespaced_pod(pod, namespace, {"metadata": {"annotations": {"webscale.dev/workers": "7"}}})
+        eventually(
+            lambda: (
+                admin_core.read_namespaced_pod(pod, namespace).metadata.annotations.get("webscale.dev/workers")
+                == workers
+            ),
+            30,
+            f"the pod's worker annotation to return to {workers}",
+        )
+
+        # A spec the API admits but the operator refuses: Invalid=True and a Warning Event (create events).
+        dup_env = [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]
+        swa.create_namespaced_custom_object(G, V, namespace, P, fast_app("broken", env=dup_env))
+        eventually(
+            lambda: (condition(swa, namespace, "broken", "Invalid") or {}).get("status") == "True", 30, "Invalid=True"
+        )
+        eventually(
+            lambda: admin_core.list_namespaced_event(namespace, field_selector="reason=InvalidSpec").items,
+            30,
+            "the InvalidSpec Event",
+        )
+    finally:
+        op.stop()
+    log = op.log()
+    print(log[-4000:])
+    assert forbidden_lines(log) == []
+
+    requests = sa_requests(cluster, mark)
+    assert requests, "no request of the ServiceAccount in the audit log"
+    assert denied(requests) == []
+    rules = granted(one(render_base(cluster), "ClusterRole"))
+    unused = rules - used(requests)
+    assert unused == NAMESPACED_MODE_ONLY, f"granted but never used (remove them, or explain): {sorted(unused)}"
+
+
+def test_operator_watching_one_namespace_uses_the_rest(cluster, api_client, namespace, sa_kubeconfig, tmp_path):
+    """WEBSCALE_NAMESPACE: kopf lists and watches namespaces; nothing is denied either way."""
+    swa = client.CustomObjectsApi(api_client)
+    mark = audit_mark(cluster)
+    op = start_operator(cluster, sa_kubeconfig, tmp_path / "operator.log", WEBSCALE_NAMESPACE=namespace)
+    try:
+        swa.create_namespaced_custom_object(G, V, namespace, P, fast_app("shop"))
+        eventually(lambda: ready(swa, namespace, "shop"), 60, "Ready=True")
+    finally:
+        op.stop()
+    log = op.log()
+    print(log[-4000:])
+    assert forbidden_lines(log) == []
+    requests = sa_requests(cluster, mark)
+    assert denied(requests) == []
+    assert used(requests) >= NAMESPACED_MODE_ONLY
+    assert used(requests) <= granted(one(render_base(cluster), "ClusterRole"))
+
+
+# ---- least privilege: what the ServiceAccount must not do ---------------------------------------
+def test_service_account_is_refused_what_the_operator_never_does(sa_client, namespace):
+    core, apps = client.CoreV1Api(sa_client), client.AppsV1Api(sa_client)
+    crds, rbac = client.ApiextensionsV1Api(sa_client), client.RbacAuthorizationV1Api(sa_client)
+    swa = client.CustomObjectsApi(sa_client)
+    configmap = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="x"))
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="x"), spec=client.V1PodSpec(containers=[client.V1Container(name="x")])
+    )
+    deployment = client.V1Deployment(
+        metadata=client.V1ObjectMeta(name="x"),
+        spec=client.V1DeploymentSpec(
+            selector=client.V1LabelSelector(match_labels={"a": "b"}),
+            template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels={"a": "b"}), spec=pod.spec),
+        ),
+    )
+    binding = client.V1ClusterRoleBinding(
+        metadata=client.V1ObjectMeta(name="x"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="cluster-admin"),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name=SA, namespace=SYSTEM_NS)],
+    )
+    forbidden = {
+        "list secrets": lambda: core.list_namespaced_secret(namespace),
+        "list secrets everywhere": lambda: core.list_secret_for_all_namespaces(),
+        "get a secret": lambda: core.read_namespaced_secret("x", namespace),
+        "create a configmap": lambda: core.create_namespaced_config_map(namespace, configmap),
+        "create a pod": lambda: core.create_namespaced_pod(namespace, pod),
+        "delete a pod": lambda: core.delete_namespaced_pod("x", namespace),
+        "get a node": lambda: core.read_node("x"),
+        "delete a service": lambda: core.delete_namespaced_service("x", namespace),
+        "delete a deployment": lambda: apps.delete_namespaced_deployment("x", namespace),
+        "update (PUT) a deployment": lambda: apps.replace_namespaced_deployment("x", namespace, deployment),
+        "scale a deployment": lambda: apps.patch_namespaced_deployment_scale("x", namespace, {"spec": {"replicas": 3}}),
+        "create a ScaledWebApp": lambda: swa.create_namespaced_custom_object(G, V, namespace, P, app_body("x")),
+        "delete a ScaledWebApp": lambda: swa.delete_namespaced_custom_object(G, V, namespace, P, "x"),
+        "delete a CRD": lambda: crds.delete_custom_resource_definition("scaledwebapps.webscale.dev"),
+        "bind cluster-admin": lambda: rbac.create_cluster_role_binding(binding),
+        "mint tokens": lambda: core.create_namespaced_service_account_token(
+            SA, SYSTEM_NS, client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[]))
+        ),
+    }
+    allowed_anyway = []
+    for what, call in forbidden.items():
+        try:
+            call()
+        except ApiException as exc:
+            if exc.status != 403:
+                allowed_anyway.append(f"{what}: {exc.status} {exc.reason}")
+        else:
+            allowed_anyway.append(f"{what}: succeeded")
+    assert allowed_anyway == []
+    # ...while what it does need works with the same credentials.
+    assert apps.list_namespaced_deployment(namespace).items == []
+    assert swa.list_cluster_custom_object(G, V, P)["kind"] == "ScaledWebAppList"
+
+
+# ---- the whole base, and the Helm chart ---------------------------------------------------------
+def test_base_applies_and_the_operator_pod_is_admitted_as_restricted(cluster, api_client, base_rbac):
+    # The CRD only as a server-side dry run: the session's CRD (crd_installed) stays as crds/ has it.
+    crd = [d for d in base_rbac if d["kind"] == "CustomResourceDefinition"]
+    rest = [d for d in base_rbac if d["kind"] != "CustomResourceDefinition"]
+    assert len(crd) == 1
+    run_kubectl(cluster, "apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump_all(crd))
+    applied = run_kubectl(cluster, "apply", "-f", "-", stdin=yaml.safe_dump_all(rest))
+    assert "PodSecurity" not in applied.stderr, applied.stderr
+    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    selector = "app.kubernetes.io/name=webscale-operator"
+
+    def pods() -> list:
+        return core.list_namespaced_pod(SYSTEM_NS, label_selector=selector).items
+
+    # The namespace enforces "restricted": a non-compliant template would leave the ReplicaSet with FailedCreate.
+    (pod,) = eventually(pods, 60, "the operator pod (admitted under Pod Security 'restricted')")
+    assert pod.spec.service_account_name == SA
+    assert pod.spec.containers[0].image == "ghcr.io/webscale-dev/webscale-operator:0.1.0"
+    dep = eventually(
+        lambda: (d := apps.read_namespaced_deployment(SA, SYSTEM_NS)).status.available_replicas == 1 and d,
+        60,
+        "the operator Deployment to be available",
+    )
+    assert dep.spec.replicas == 1 and dep.spec.strategy.type == "Recreate"
+
+
+def test_helm_chart_passes_server_side_validation_and_pod_security(cluster, base_rbac, tmp_path):
+    helm = helm_binary()
+    if helm is None:
+        pytest.skip("no helm binary (set WEBSCALE_HELM or put helm on PATH); tests/unit/test_manifests.py checks it")
+    version = json.loads(cluster.kubectl("version", "-o", "json"))["serverVersion"]["gitVersion"]
+    rendered = subprocess.run(
+        [helm, "template", "rbac-check", str(CHART), "--namespace", SYSTEM_NS, "--kube-version", version],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    assert granted(one(docs, "ClusterRole")) == granted(one(render_base(cluster), "ClusterRole"))
+    dry = run_kubectl(cluster, "apply", "--dry-run=server", "-f", "-", stdin=rendered)
+    assert "PodSecurity" not in dry.stderr, dry.stderr
+    assert "deployment.apps/rbac-check-webscale-operator created (server dry run)" in dry.stdout
