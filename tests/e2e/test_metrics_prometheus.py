@@ -14,13 +14,10 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from fixtures import prometheus as prometheus_fixture
-from fixtures.ports import free_port
+from fixtures.exposition import HOSTILE, PODS, Exposition, targets
 from fixtures.prometheus import PrometheusHandle, start_prometheus
 from waiting import eventually
 
@@ -34,114 +31,6 @@ pytestmark = pytest.mark.e2e
 SCRAPE_INTERVAL = 1.0  # seconds, as the prometheus fixture scrapes
 WINDOW = promql.rate_window_for(SCRAPE_INTERVAL)  # 4s
 RECENT = promql.rate_window_for(SCRAPE_INTERVAL, promql.RECENT_SAMPLES)  # 2s
-HOSTILE = 'a"} or vector(1) or {x="\\\n'
-
-
-@dataclass
-class Pod:
-    """One scrape target: counters growing at `rps` requests/s and `cpu` cores."""
-
-    namespace: str
-    app: str
-    name: str
-    rps: float
-    cpu: float
-    managed: bool = True
-    started: float = field(default_factory=time.monotonic)
-    _counted: tuple[float, float] = (5.0, 0.0)  # (requests, at elapsed seconds) when rps last changed
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def _requests(self, elapsed: float) -> float:
-        count, since = self._counted
-        return count + self.rps * (elapsed - since)
-
-    def set_rps(self, rps: float) -> None:
-        """Serve `rps` from now on; the counter goes on from where it is (never a reset)."""
-        with self._lock:
-            elapsed = time.monotonic() - self.started
-            self._counted, self.rps = (self._requests(elapsed), elapsed), rps
-
-    def exposition(self) -> str:
-        with self._lock:
-            elapsed = time.monotonic() - self.started
-            requests = self._requests(elapsed)
-        # Two series per pod (the query must sum them): 3/4 of requests succeed, 1/4 fail.
-        return (
-            "# HELP http_requests_total Requests served.\n# TYPE http_requests_total counter\n"
-            f'http_requests_total{{code="200"}} {requests * 0.75!r}\n'
-            f'http_requests_total{{code="500"}} {requests * 0.25!r}\n'
-            "# HELP process_cpu_seconds_total CPU seconds.\n# TYPE process_cpu_seconds_total counter\n"
-            f"process_cpu_seconds_total {1.0 + self.cpu * elapsed!r}\n"
-        )
-
-    def labels(self) -> dict[str, str]:
-        labels = {"namespace": self.namespace, "app": self.app, "pod": self.name}
-        if self.managed:
-            labels["managed_by"] = "webscale"
-        return {**labels, "__metrics_path__": f"/pods/{self.namespace}/{self.name}"}
-
-
-PODS = [
-    Pod("default", "shop", "shop-1", rps=20.0, cpu=0.25),
-    Pod("default", "shop", "shop-2", rps=20.0, cpu=0.25),
-    Pod("default", "api", "api-1", rps=7.0, cpu=0.1),
-    Pod("billing", "shop", "shop-1", rps=13.0, cpu=0.05),  # same app name, other namespace
-    Pod("default", "idle", "idle-1", rps=0.0, cpu=0.0),  # zero traffic: a series with rate 0
-    Pod("default", HOSTILE, "hostile-1", rps=3.0, cpu=0.0),
-    Pod("default", "api", "unmanaged-1", rps=1000.0, cpu=4.0, managed=False),  # not ours: ignored
-    Pod("default", "burst", "burst-1", rps=10.0, cpu=0.1),  # its rate changes in a test
-]
-CADVISOR_PODS = {"shop-7d9f8b6c5d-x2k9p": 0.3, "shop-7d9f8b6c5d-q8w4z": 0.2}  # default/shop, cores
-
-
-def cadvisor_exposition(started: float) -> str:
-    """What a kubelet's /metrics/cadvisor exposes: namespace/pod/container, no app label."""
-    elapsed = time.monotonic() - started
-    lines = ["# TYPE container_cpu_usage_seconds_total counter"]
-    for pod, cores in CADVISOR_PODS.items():
-        series = {"app": cores, "": cores * 1.1, "POD": 0.01}  # "" = pod total, POD = pause container
-        for container, rate in series.items():
-            lines.append(
-                f'container_cpu_usage_seconds_total{{namespace="default",pod="{pod}",container="{container}"}} '
-                f"{rate * elapsed!r}"
-            )
-    lines.append(
-        'container_cpu_usage_seconds_total{namespace="kube-system",pod="coredns-5d78c9869d-abcde",'
-        f'container="coredns"}} {0.05 * elapsed!r}'
-    )
-    return "\n".join(lines) + "\n"
-
-
-class Exposition(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, pods: list[Pod]) -> None:
-        self.pods = {f"/pods/{p.namespace}/{p.name}": p for p in pods}
-        self.started = time.monotonic()
-        super().__init__(("127.0.0.1", 0), ExpositionHandler)
-
-
-class ExpositionHandler(BaseHTTPRequestHandler):
-    server: Exposition
-
-    def do_GET(self) -> None:
-        pod = self.server.pods.get(self.path)
-        if pod is not None:
-            body = pod.exposition()
-        elif self.path == "/cadvisor":
-            body = cadvisor_exposition(self.server.started)
-        else:
-            self.send_error(404)
-            return
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -155,11 +44,6 @@ def exposition() -> Iterator[Exposition]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def targets(server: Exposition) -> list[tuple[str, dict[str, str]]]:
-    address = f"127.0.0.1:{server.server_address[1]}"
-    return [*((address, pod.labels()) for pod in PODS), (address, {"__metrics_path__": "/cadvisor"})]
 
 
 @pytest.fixture(scope="module")
@@ -372,79 +256,6 @@ def test_prometheus_stopped_fails_every_app(exposition: Exposition, tmp_path: Pa
         assert observation == Observation.failed(2.0, f"Prometheus unreachable at {prom.url}: connection refused")
 
 
-def test_closed_port_is_connection_refused():
-    url = f"http://127.0.0.1:{free_port()}"
-    observed = PrometheusSource().observe([query(url, SHOP), query(url, API, request_rate_template=TEMPLATE)], now=5.0)
-    assert {o.error for o in observed.values()} == {f"Prometheus unreachable at {url}: connection refused"}
-
-
-class Misbehaving(BaseHTTPRequestHandler):
-    """Answers /<mode>/api/v1/query the wrong way: slow, 503, not JSON, a matrix, 400."""
-
-    def do_GET(self) -> None:
-        mode = self.path.split("/")[1]
-        if mode == "slow":
-            time.sleep(2.0)
-            return self._send(200, b'{"status":"success","data":{"resultType":"vector","result":[]}}')
-        if mode == "unavailable":
-            return self._send(503, b"Service Unavailable")
-        if mode == "html":
-            return self._send(200, b"<html>login</html>", "text/html")
-        if mode == "matrix":
-            body = {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": []}]}}
-            return self._send(200, json.dumps(body).encode())
-        if mode == "nodata":
-            return self._send(200, b'{"status":"success"}')
-        body = {"status": "error", "errorType": "bad_data", "error": "invalid parameter"}
-        return self._send(400, json.dumps(body).encode())
-
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture()
-def misbehaving() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.mark.parametrize(
-    ("mode", "reason"),
-    [
-        ("slow", "did not answer within 0.5s (timeout)"),
-        ("unavailable", "answered HTTP 503: Service Unavailable"),
-        ("html", "sent a malformed answer: not JSON"),
-        ("matrix", "gave an unexpected answer: unexpected result type: range vector, expected an instant vector"),
-        ("nodata", "sent a malformed answer: KeyError: 'data'"),
-        ("bad", "rejected the query (HTTP 400): bad_data: invalid parameter"),
-    ],
-)
-def test_misbehaving_server_gives_failures_not_exceptions(misbehaving: str, mode: str, reason: str):
-    url = f"{misbehaving}/{mode}"
-    source = PrometheusSource(timeout=0.5)
-    started = time.monotonic()
-    observed = source.observe([query(url, SHOP), query(url, API)], now=1.0)
-    assert time.monotonic() - started < 4  # two queries, each bounded by the timeout, no retries
-    assert source.last_poll_queries == 2
-    for observation in observed.values():
-        assert observation == Observation.failed(1.0, f"Prometheus at {url} {reason}")
-
-
 def test_concurrent_polls_are_safe(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(warm.url, key) for key in TRUTH]
@@ -533,17 +344,3 @@ def test_query_log_records_the_exact_batched_queries(warm: PrometheusHandle):
 
 
 # ---- the fixture itself ----------------------------------------------------------------------
-
-
-def test_missing_prometheus_is_a_clear_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.setattr(prometheus_fixture, "PROMETHEUS", str(tmp_path / "no-such-prometheus"))
-    monkeypatch.setenv("PATH", str(tmp_path))
-    missing = pytest.raises(prometheus_fixture.PrometheusMissing, match=r"make deps.*Debian package `prometheus`")
-    with missing, start_prometheus(tmp_path, []):
-        pass
-
-
-def test_failed_start_shows_the_log(tmp_path: Path):
-    failed = pytest.raises(RuntimeError, match=r"(?s)Prometheus did not start: process exited.*last log lines")
-    with failed, start_prometheus(tmp_path, [("127.0.0.1:1", {"0-not-a-label-name": "x"})]):
-        pass

@@ -1,0 +1,114 @@
+"""The Prometheus adapter against servers that fail: closed ports, slow, wrong answers; the fixture's own errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from fixtures import prometheus as prometheus_fixture
+from fixtures.ports import free_port
+from fixtures.prometheus import start_prometheus
+
+from webscale.metrics import AppQuery, PrometheusSource
+from webscale.observation import AppKey, Observation
+
+pytestmark = pytest.mark.e2e
+
+SHOP, API = AppKey("default", "shop"), AppKey("default", "api")
+TEMPLATE = 'sum(rate(http_requests_total{namespace={namespace},app={app},managed_by="webscale"}[{window}]))'
+
+
+def query(url: str, key: AppKey, **kwargs: object) -> AppQuery:
+    return AppQuery(key, url, **kwargs)  # type: ignore[arg-type]
+
+
+def test_closed_port_is_connection_refused():
+    url = f"http://127.0.0.1:{free_port()}"
+    observed = PrometheusSource().observe([query(url, SHOP), query(url, API, request_rate_template=TEMPLATE)], now=5.0)
+    assert {o.error for o in observed.values()} == {f"Prometheus unreachable at {url}: connection refused"}
+
+
+class Misbehaving(BaseHTTPRequestHandler):
+    """Answers /<mode>/api/v1/query the wrong way: slow, 503, not JSON, a matrix, 400."""
+
+    def do_GET(self) -> None:
+        mode = self.path.split("/")[1]
+        if mode == "slow":
+            time.sleep(2.0)
+            return self._send(200, b'{"status":"success","data":{"resultType":"vector","result":[]}}')
+        if mode == "unavailable":
+            return self._send(503, b"Service Unavailable")
+        if mode == "html":
+            return self._send(200, b"<html>login</html>", "text/html")
+        if mode == "matrix":
+            body = {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": []}]}}
+            return self._send(200, json.dumps(body).encode())
+        if mode == "nodata":
+            return self._send(200, b'{"status":"success"}')
+        body = {"status": "error", "errorType": "bad_data", "error": "invalid parameter"}
+        return self._send(400, json.dumps(body).encode())
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def misbehaving() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("slow", "did not answer within 0.5s (timeout)"),
+        ("unavailable", "answered HTTP 503: Service Unavailable"),
+        ("html", "sent a malformed answer: not JSON"),
+        ("matrix", "gave an unexpected answer: unexpected result type: range vector, expected an instant vector"),
+        ("nodata", "sent a malformed answer: KeyError: 'data'"),
+        ("bad", "rejected the query (HTTP 400): bad_data: invalid parameter"),
+    ],
+)
+def test_misbehaving_server_gives_failures_not_exceptions(misbehaving: str, mode: str, reason: str):
+    url = f"{misbehaving}/{mode}"
+    source = PrometheusSource(timeout=0.5)
+    started = time.monotonic()
+    observed = source.observe([query(url, SHOP), query(url, API)], now=1.0)
+    assert time.monotonic() - started < 4  # two queries, each bounded by the timeout, no retries
+    assert source.last_poll_queries == 2
+    for observation in observed.values():
+        assert observation == Observation.failed(1.0, f"Prometheus at {url} {reason}")
+
+
+def test_missing_prometheus_is_a_clear_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setattr(prometheus_fixture, "PROMETHEUS", str(tmp_path / "no-such-prometheus"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    missing = pytest.raises(prometheus_fixture.PrometheusMissing, match=r"make deps.*Debian package `prometheus`")
+    with missing, start_prometheus(tmp_path, []):
+        pass
+
+
+def test_failed_start_shows_the_log(tmp_path: Path):
+    failed = pytest.raises(RuntimeError, match=r"(?s)Prometheus did not start: process exited.*last log lines")
+    with failed, start_prometheus(tmp_path, [("127.0.0.1:1", {"0-not-a-label-name": "x"})]):
+        pass
