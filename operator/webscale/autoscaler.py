@@ -8,19 +8,21 @@ their worker count, write status and Events). Blocking: run `poll` in a thread.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.utils import parse_quantity
 
 from webscale import models
+from webscale.conditions import owned, status_holds
 from webscale.k8s import Kube
 from webscale.metrics import AppQuery, MetricsSource
 from webscale.observation import AppKey, Observation
-from webscale.reconcile import AppRef, status_update
+from webscale.reconcile import AppRef
 from webscale.resources import WORKERS_ANNOTATION, selector_string
 from webscale.scaling import Current, Decision, History, decide
-from webscale.scaling_status import decision_status, meaningful, paused_status
+from webscale.scaling_status import STATUS_CONDITIONS, STATUS_FIELDS, decision_status, meaningful, paused_status
 from webscale.validation import semantic_errors
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,14 @@ class AppState:
 
     history: History = field(default_factory=History)
     last_poll: float = float("-inf")
+
+
+def due_now(last_poll: float, now: float, interval: float) -> bool:
+    """Polls fall on a grid shared by every app with the same interval (multiples of it since
+    the epoch), so apps created at different times are still measured in the same batch."""
+    if interval <= 0:
+        return True
+    return math.floor(now / interval) > math.floor(last_poll / interval) if last_poll > float("-inf") else True
 
 
 def cpu_request_cores(spec: models.ScaledWebAppSpec) -> float | None:
@@ -67,7 +77,7 @@ class Autoscaler:
             if spec is None:
                 continue
             state = self.states.setdefault(AppKey(app.namespace, app.name), AppState())
-            if now - state.last_poll >= models.seconds(spec.autoscaling.polling_interval):
+            if due_now(state.last_poll, now, models.seconds(spec.autoscaling.polling_interval)):
                 due.append((app, spec))
         if not due:
             return 0
@@ -129,9 +139,12 @@ class Autoscaler:
         for event in events:
             self.kube.event(app.involved(), event.type, event.reason, event.message)
 
-    def _write_status(self, app: AppRef, old: dict[str, Any], new: dict[str, Any]) -> None:
-        if meaningful(old, new) and status_update(old, new) is not None:
-            self.kube.patch_status(app.namespace, app.name, new)
+    def _write_status(self, app: AppRef, old: dict[str, Any], update: dict[str, Any]) -> None:
+        """Apply the loop's whole part of status (what it said before, updated) when a reader
+        would learn something from it."""
+        new = owned({**old, **update}, STATUS_FIELDS, STATUS_CONDITIONS)
+        if meaningful(old, new) and not status_holds(new, old):
+            self.kube.apply_status(app.namespace, app.name, new, self.kube.settings.scaler_field_manager)
 
     def _scale(self, app: AppRef, decision: Decision) -> None:
         body = {

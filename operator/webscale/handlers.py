@@ -90,8 +90,9 @@ async def stop_scaling(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(*APP)
-def track_app(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Keep the scaling loop's list of apps current (kopf indices reach handlers only)."""
+async def track_app(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Keep the list of apps current for the scaling loop and the children's handlers
+    (async: the registry is only changed in the event loop)."""
     app = AppRef.from_body(body)
     key = (app.namespace, app.name)
     if type == "DELETED":
@@ -116,12 +117,6 @@ def _reconcile(memo: kopf.Memo, app: AppRef) -> list[str]:
     return changed
 
 
-@kopf.index(*APP)
-def apps(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], AppRef]:
-    """The latest copy of every ScaledWebApp, for handlers of the objects it owns."""
-    return {(namespace, name): AppRef.from_body(body)}
-
-
 @kopf.on.create(*APP)
 @kopf.on.update(*APP)
 @kopf.on.resume(*APP)
@@ -138,15 +133,16 @@ def _owner(body: kopf.Body) -> str | None:
 
 @kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
 @kopf.on.event("", "v1", "services", labels=MANAGED)
-def child_changed(
-    body: kopf.Body, type: str | None, namespace: str, apps: kopf.Index, memo: kopf.Memo, **_: Any
-) -> None:
-    """An owned child changed (a hand edit, a rollout, pods getting ready): converge its owner."""
+async def child_changed(body: kopf.Body, type: str | None, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+    """An owned child changed (a hand edit, a rollout, pods getting ready): converge its owner.
+
+    Async on purpose: the registry is read here, in the event loop that updates it; only the
+    blocking reconcile goes to a thread."""
     owner = _owner(body)
-    if type == "DELETED" and owner is None:
+    app = memo.registry.get((namespace, owner)) if owner else None
+    if app is None or (type == "DELETED" and app.deleting):
         return
-    for app in apps.get((namespace, owner), []) if owner else []:
-        try:
-            _reconcile(memo, app)
-        except kopf.TemporaryError as exc:
-            log.warning("%s/%s: %s", namespace, owner, exc)
+    try:
+        await asyncio.to_thread(_reconcile, memo, app)
+    except kopf.TemporaryError as exc:
+        log.warning("%s/%s: %s", namespace, owner, exc)

@@ -40,6 +40,14 @@ def is_gone(exc: BaseException) -> bool:
     return exc.status == 404 or (exc.status == 403 and "NamespaceTerminating" in (exc.body or ""))
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def new_api_client() -> client.ApiClient:
     """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
     try:
@@ -118,10 +126,23 @@ class Kube:
         body = {"metadata": {"annotations": values}}
         self._call("PATCH", _path(api_version, kind, namespace, name), body, "application/merge-patch+json")
 
-    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
-        """Merge-patch the ScaledWebApp's status subresource."""
-        path = _path(f"{models.GROUP}/{models.VERSION}", models.KIND, namespace, name) + "/status"
-        return self._call("PATCH", path, {"status": status}, "application/merge-patch+json")
+    def apply_status(self, namespace: str, name: str, status: dict[str, Any], manager: str) -> dict[str, Any]:
+        """Server-side apply `status` to the ScaledWebApp's status subresource as `manager`.
+
+        Each writer (reconciler, scaling loop) owns its own fields and condition types, so
+        neither can overwrite the other's with a stale copy (conditions are a list-map by type).
+        """
+        api_version = f"{models.GROUP}/{models.VERSION}"
+        path = _path(api_version, models.KIND, namespace, name) + "/status"
+        body = {
+            "apiVersion": api_version,
+            "kind": models.KIND,
+            "metadata": {"name": name, "namespace": namespace},
+            "status": _without_nulls(status),
+        }
+        return self._call(
+            "PATCH", path, body, "application/apply-patch+yaml", [("fieldManager", manager), ("force", "true")]
+        )
 
     def event(self, involved: dict[str, Any], type_: str, reason: str, message: str) -> None:
         """Record a Kubernetes Event on `involved` (apiVersion/kind/name/namespace/uid)."""

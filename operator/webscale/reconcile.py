@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from webscale import models
-from webscale.conditions import get_condition, set_condition
+from webscale.conditions import get_condition, owned, set_condition, status_holds
 from webscale.drift import drifted_paths, holds
 from webscale.k8s import Kube
 from webscale.resources import Parent, build_children, initial_replicas, selector_string, template_workers
@@ -73,16 +73,18 @@ def validate(app: AppRef) -> tuple[models.ScaledWebAppSpec | None, list[str]]:
     return spec, semantic_errors(spec)
 
 
-def status_update(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
-    """The merge patch that turns `old` into `new`, or None when `old` already holds it."""
-    return None if holds(new, old) else new
+# The status fields and condition types the reconciler owns (the scaling loop owns the rest).
+STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", "workersPerPod")
+STATUS_CONDITIONS = ("Invalid", "Ready")
 
 
 def invalid_status(app: AppRef, errors: list[str], now: str) -> dict[str, Any]:
+    """The reconciler's status part for an invalid spec: what it said before, plus Invalid=True."""
     conditions = set_condition(
         list(app.status.get("conditions", [])), "Invalid", True, "InvalidSpec", "; ".join(errors), now, app.generation
     )
-    return {"observedGeneration": app.generation, "conditions": conditions}
+    status = {**app.status, "observedGeneration": app.generation, "conditions": conditions}
+    return owned(status, STATUS_FIELDS, STATUS_CONDITIONS)
 
 
 def ready_status(
@@ -99,7 +101,7 @@ def ready_status(
     conditions = set_condition(
         conditions, "Ready", is_ready, "PodsReady" if is_ready else "PodsNotReady", message, now, app.generation
     )
-    return {
+    status = {
         "observedGeneration": app.generation,
         "replicas": replicas,
         "readyReplicas": ready,
@@ -107,6 +109,7 @@ def ready_status(
         "workersPerPod": workers_per_pod(spec),
         "conditions": conditions,
     }
+    return owned(status, STATUS_FIELDS, STATUS_CONDITIONS)
 
 
 class Reconciler:
@@ -137,9 +140,7 @@ class Reconciler:
                 changed.append(f"{desired['kind']}/{desired['metadata']['name']}")
             if desired["kind"] == "Deployment":
                 deployment = result
-        patch = status_update(app.status, ready_status(app, spec, deployment, now))
-        if patch is not None:
-            self.kube.patch_status(app.namespace, app.name, patch)
+        self._write_status(app, ready_status(app, spec, deployment, now))
         return changed
 
     def _converge(
@@ -170,14 +171,18 @@ class Reconciler:
         }
         return self.kube.apply(ownership, manager=self.kube.settings.scaler_field_manager)
 
+    def _write_status(self, app: AppRef, status: dict[str, Any]) -> bool:
+        """Apply the reconciler's part of status unless the object already shows it."""
+        if status_holds(status, app.status):
+            return False
+        self.kube.apply_status(app.namespace, app.name, status, self.kube.settings.status_field_manager)
+        return True
+
     def _mark_invalid(self, app: AppRef, errors: list[str], now: str) -> None:
         """Invalid=True with the reasons and one Warning Event per new problem; children untouched."""
         old = get_condition(list(app.status.get("conditions", [])), "Invalid")
-        new = invalid_status(app, errors, now)
-        patch = status_update(app.status, new)
-        if patch is None:
+        if not self._write_status(app, invalid_status(app, errors, now)):
             return
-        self.kube.patch_status(app.namespace, app.name, patch)
         message = "; ".join(errors)
         if not (old and old.get("status") == "True" and old.get("message") == message):
             log.warning("%s/%s is invalid: %s", app.namespace, app.name, message)

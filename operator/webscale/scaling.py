@@ -309,10 +309,10 @@ def _without_metrics(
     elif fallback.action == "hold":
         floor, reason = max(current.replicas, history.last_good or 0), METRICS_UNAVAILABLE_HOLDING
         good = history.last_good or current.replicas
-        what = f"{failures} failed polls, fallback hold: the last good count is {good} (never lower)"
+        what = f"{fallback.after_failures}+ failed polls, fallback hold: the last good count is {good} (never lower)"
     else:
         floor, reason = max(current.replicas, fallback.replicas or 0), FALLBACK_REPLICAS
-        what = f"{failures} failed polls, fallback.replicas={fallback.replicas} (never below the current)"
+        what = f"{fallback.after_failures}+ failed polls, fallback.replicas={fallback.replicas} (never below the current)"
     target, limit, signal = floor, None, None
     if cpu is not None and not cpu.within and cpu.needed > floor:
         # Never fight a higher CPU need with the fallback (kedacore/keda#6659, #6887).

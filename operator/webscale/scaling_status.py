@@ -15,6 +15,10 @@ from webscale.observation import Observation
 from webscale.scaling import Decision
 from webscale.scaling_text import LIMITED_REASONS
 
+# The status fields and condition types the scaling loop owns (the reconciler owns the rest).
+STATUS_FIELDS = ("desiredReplicas", "capacityRequestsPerSecond", "observed", "lastScale")
+STATUS_CONDITIONS = ("MetricsAvailable", "ScalingActive", "ScalingLimited")
+
 
 @dataclass(frozen=True)
 class EventSpec:
@@ -48,7 +52,6 @@ def decision_status(
     events: list[EventSpec] = []
     status: dict[str, Any] = {
         "desiredReplicas": decision.replicas,
-        "workersPerPod": decision.workers_per_pod,
         "capacityRequestsPerSecond": _round(decision.capacity_rps),
     }
     if observation.ok:

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     """Field manager for server-side apply of the objects the operator owns."""
     scaler_field_manager: str = "webscale-scaler"
     """Field manager that owns the Deployment's spec.replicas."""
+    status_field_manager: str = "webscale-status"
+    """Field manager of the status fields the reconciler writes (Ready, Invalid, replicas)."""
     resync_seconds: float = Field(default=60.0, gt=0)
     """How often every app's children are checked for drift even without events."""
     log_format: str = Field(default="json", pattern="^(json|plain)$")

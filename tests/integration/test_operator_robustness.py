@@ -46,7 +46,9 @@ MARKED_INVALID = [
 @pytest.fixture()
 def running_app(api_client, namespace, operator, swa):
     apps = client.AppsV1Api(api_client)
-    swa.create_namespaced_custom_object(G, V, namespace, P, app_body())
+    # autoscaling off: this Prometheus-less cluster would otherwise report its outage in status,
+    # which is a real change (see tests/e2e); here only the reconciler is under test
+    swa.create_namespaced_custom_object(G, V, namespace, P, app_body(autoscaling={"mode": "off"}))
     eventually(lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True", 60, "Ready")
     return apps.read_namespaced_deployment("shop", namespace)
 
@@ -59,7 +61,7 @@ def _replace_spec(swa, namespace: str, spec: dict) -> None:
 
 def test_invalid_specs_are_refused_and_leave_the_deployment_alone(api_client, namespace, swa, running_app):
     apps = client.AppsV1Api(api_client)
-    good = app_body()["spec"]
+    good = app_body(autoscaling={"mode": "off"})["spec"]
     before = running_app.metadata.resource_version
     for bad, message in REJECTED_AT_ADMISSION:
         with pytest.raises(ApiException) as refused:

@@ -243,7 +243,7 @@ CASES = [
         History(failures=2, last_good=6),
         6,
         "MetricsUnavailableHolding",
-        "metrics unavailable (no series): 3 failed polls, fallback hold: the last good count is 6 "
+        "metrics unavailable (no series): 3+ failed polls, fallback hold: the last good count is 6 "
         "(never lower); scaling 5 -> 6",
         id="MetricsUnavailableHolding",
     ),
@@ -254,7 +254,7 @@ CASES = [
         History(failures=2),
         8,
         "FallbackReplicas",
-        "metrics unavailable (no series): 3 failed polls, fallback.replicas=8 (never below the current); "
+        "metrics unavailable (no series): 3+ failed polls, fallback.replicas=8 (never below the current); "
         "scaling 5 -> 8",
         id="FallbackReplicas",
     ),

@@ -94,7 +94,7 @@ def test_fallback_does_not_fight_a_higher_cpu_need():
     assert (decision.replicas, decision.reason) == (8, "CPUAboveTarget")
     assert not decision.metrics_available
     assert decision.message == (
-        "metrics unavailable (the reading has no request rate): 3 failed polls, fallback.replicas=3 "
+        "metrics unavailable (the reading has no request rate): 3+ failed polls, fallback.replicas=3 "
         "(never below the current); CPU at 140% of request needs 8 pods; scaling 4 -> 8"
     )
 

@@ -66,3 +66,12 @@ def test_observed_time_alone_is_not_worth_a_write():
 def test_paused():
     cond = get_condition(paused_status({}, NOW, 1)["conditions"], "ScalingActive")
     assert (cond["status"], cond["reason"]) == ("False", "Paused")
+
+
+def test_polls_fall_on_a_shared_grid():
+    from webscale.autoscaler import due_now
+
+    assert due_now(float("-inf"), 100.0, 15)  # never polled: now
+    assert not due_now(91.0, 100.0, 15)  # 91 and 100 are in the same 15 s slot (90..105)
+    assert due_now(91.0, 105.0, 15)  # next slot: due, whenever the app was created
+    assert due_now(104.9, 105.0, 15)  # an app polled just before the boundary joins the batch
