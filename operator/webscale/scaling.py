@@ -312,7 +312,9 @@ def _without_metrics(
         what = f"{fallback.after_failures}+ failed polls, fallback hold: the last good count is {good} (never lower)"
     else:
         floor, reason = max(current.replicas, fallback.replicas or 0), FALLBACK_REPLICAS
-        what = f"{fallback.after_failures}+ failed polls, fallback.replicas={fallback.replicas} (never below the current)"
+        what = (
+            f"{fallback.after_failures}+ failed polls, fallback.replicas={fallback.replicas} (never below the current)"
+        )
     target, limit, signal = floor, None, None
     if cpu is not None and not cpu.within and cpu.needed > floor:
         # Never fight a higher CPU need with the fallback (kedacore/keda#6659, #6887).
