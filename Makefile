@@ -13,7 +13,7 @@ APT_PKGS  := prometheus haproxy redis-server wrk shellcheck openssl
 APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: docs manifests helm-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
+.PHONY: demo docs manifests helm-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
         test-unit test-node test-integration test-e2e lint fmt crd bench demo kind-deploy clean
 
 help:
@@ -71,6 +71,10 @@ cluster-down: deps-python
 
 run: deps cluster-build
 	$(PY) scripts/run_local.py
+
+# local control plane + real Prometheus + real sample-app processes + the operator + a bounded load ramp
+demo: deps cluster-build
+	$(PY) scripts/demo.py
 
 ## ---- tests ----------------------------------------------------------------------------------
 
