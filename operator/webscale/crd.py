@@ -57,6 +57,10 @@ def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             merged = {**merged, **rest}
             if merged.get("default", 0) is None:
                 merged.pop("default")
+            elif "default" in merged:
+                # optional with a default: null must stay null ("no limit", "no CPU target")
+                # rather than be pruned and then defaulted
+                merged["nullable"] = True
             return structural(merged, defs)
         raise ValueError(f"cannot express anyOf {branches} structurally")
     out: dict[str, Any] = {}

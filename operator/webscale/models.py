@@ -167,7 +167,7 @@ class Target(Model):
     requests_per_second_per_worker: float = Field(default=50.0, gt=0, le=1_000_000)
     """Requests per second one worker process should serve."""
     cpu_utilization: int | None = Field(default=70, ge=1, le=100)
-    """Percent of the pod's requested CPU to aim for; omit to scale on request rate alone."""
+    """Percent of the pod's requested CPU to aim for; null scales on request rate alone."""
 
 
 class ScaleUp(Model):

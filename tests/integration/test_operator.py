@@ -104,3 +104,14 @@ def test_delete_removes_children(api_client, namespace, operator, swa):
         60,
         "the Services to be collected",
     )
+
+
+def test_null_keeps_an_optional_default_off(namespace, crd_installed, swa):
+    """cpuUtilization: null means "request rate alone"; the API server keeps the null."""
+    body = app_body(autoscaling={"target": {"cpuUtilization": None}, "behavior": {"scaleUp": {"maxPods": None}}})
+    created = swa.create_namespaced_custom_object(G, V, namespace, P, body)
+    autoscaling = created["spec"]["autoscaling"]
+    assert autoscaling["target"]["cpuUtilization"] is None
+    assert autoscaling["target"]["requestsPerSecondPerWorker"] == 50  # defaults still apply around it
+    assert autoscaling["behavior"]["scaleUp"]["maxPods"] is None
+    assert swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["spec"]["resources"]["cpu"] == "2"
