@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,11 +24,12 @@ from typing import Any
 import pytest
 from fixtures.load import Load
 from fixtures.ports import free_port
-from fixtures.prometheus import PrometheusHandle, prometheus_binary, write_config
+from fixtures.prometheus import PrometheusHandle, prometheus_binary, wait_ready, write_config
 from fixtures.sample_app import SampleApp, start_sample_app
 from kubernetes import client
 from launcher import LocalCluster
 from operator_process import OperatorProcess
+from scenario import APP, app_targets, scaling_spec, wait_for_series
 from waiting import eventually
 
 G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
@@ -121,7 +121,7 @@ class RestartablePrometheus:
                 log_path=self.log_path,
                 process=process,
             )
-            error = self._wait_ready(self.handle)
+            error = wait_ready(self.handle)
             if not error:
                 self.port = port
                 return self
@@ -131,22 +131,6 @@ class RestartablePrometheus:
     def stop(self) -> None:
         if self.handle is not None:
             self.handle.stop()
-
-    @staticmethod
-    def _wait_ready(handle: PrometheusHandle) -> str:
-        deadline = time.monotonic() + START_TIMEOUT
-        reason = "not ready"
-        while time.monotonic() < deadline:
-            if handle.process.poll() is not None:
-                return f"process exited with code {handle.process.returncode}"
-            try:
-                with urllib.request.urlopen(f"{handle.url}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        return ""
-            except (urllib.error.URLError, OSError) as exc:
-                reason = str(exc)
-            time.sleep(0.1)
-        return f"/-/ready not answering after {START_TIMEOUT}s ({reason})"
 
     def wait_for_targets_up(self, count: int | None = None, timeout: float = START_TIMEOUT) -> None:
         assert self.handle is not None
@@ -289,3 +273,17 @@ class Apps:
 @pytest.fixture()
 def swa_apps(namespace: str, api_client: client.ApiClient) -> Apps:
     return Apps(namespace, api_client)
+
+
+# ---- a running app ----------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def running_app(namespace, sample_apps, prometheus_factory, autoscaling_operator, swa_apps):
+    """APP with 1 pod, its real processes scraped, the operator reading its (zero) request rate."""
+    prom = prometheus_factory(app_targets(sample_apps, namespace, APP))
+    wait_for_series(prom, namespace, APP)
+    autoscaling_operator()
+    swa_apps.create(APP, scaling_spec(prom.url))
+    swa_apps.wait_running(APP, 1)
+    return prom

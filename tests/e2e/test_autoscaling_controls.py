@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from test_autoscaling import APP, NEEDED, app_targets, load_on, replicas_over, scaling_spec, wait_for_series
+from scenario import APP, NEEDED, load_on, replicas_over
 from waiting import eventually
 
 pytestmark = pytest.mark.e2e
 G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
-
-
-@pytest.fixture()
-def started(namespace, sample_apps, prometheus_factory, autoscaling_operator, swa_apps):
-    prom = prometheus_factory(app_targets(sample_apps, namespace, APP))
-    wait_for_series(prom, namespace, APP)
-    autoscaling_operator()
-    swa_apps.create(APP, scaling_spec(prom.url))
-    swa_apps.wait_running(APP, 1)
-    return prom
 
 
 def _annotate(swa_apps, value: str | None) -> None:
@@ -26,7 +16,7 @@ def _annotate(swa_apps, value: str | None) -> None:
     swa_apps.custom.patch_namespaced_custom_object(G, V, swa_apps.namespace, P, APP, body)
 
 
-def test_paused_app_keeps_its_replicas_under_load_and_resumes(sample_apps, started, swa_apps):
+def test_paused_app_keeps_its_replicas_under_load_and_resumes(sample_apps, running_app, swa_apps):
     _annotate(swa_apps, "true")
     eventually(
         lambda: (swa_apps.condition(APP, "ScalingActive") or {}).get("reason") == "Paused", 10, "ScalingActive=Paused"
@@ -39,7 +29,7 @@ def test_paused_app_keeps_its_replicas_under_load_and_resumes(sample_apps, start
         eventually(lambda: swa_apps.replicas(APP) == NEEDED, 20, f"{NEEDED} replicas once resumed")
 
 
-def test_worker_change_resizes_running_pods_without_a_rollout(api_client, namespace, started, swa_apps):
+def test_worker_change_resizes_running_pods_without_a_rollout(api_client, namespace, running_app, swa_apps):
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
     before = apps.read_namespaced_deployment(APP, namespace)
     pods_before = {p.metadata.name for p in core.list_namespaced_pod(namespace).items}
