@@ -12,7 +12,7 @@ cd "$here"
 
 fail() { echo "cluster build: $*" >&2; exit 1; }
 
-command -v go >/dev/null 2>&1 || fail "no Go toolchain on PATH. Install Go >= 1.24 (Debian: apt-get install -y golang-1.24-go, or from go.dev) and run again."
+command -v go >/dev/null 2>&1 || fail "no Go toolchain on PATH. Install Go >= 1.24 (Debian's golang-go is 1.19, too old: use the Go project's release) and run again."
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 [ "${go_minor:-0}" -ge 24 ] 2>/dev/null || fail "Go $(go env GOVERSION) is too old; k8s.io/kubernetes $(awk '$1=="k8s.io/kubernetes"{print $2; exit}' go.mod) needs Go >= 1.24."
