@@ -10,7 +10,7 @@
 * prometheus-kind/prometheus.yml is the scrape job of `webscale.promql_relabel`
   (the label contract) rendered as YAML, with the operator's default scrape interval.
 
-tests/unit/test_manifests.py fails when any of them differs from what this prints.
+tests/unit/test_manifests_base.py fails when any of them differs from what this prints.
 """
 
 from __future__ import annotations

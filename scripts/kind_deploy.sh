@@ -17,7 +17,7 @@
 # cluster's own context (kind-<name> / <profile>), never to whatever is current.
 set -euo pipefail
 
-# Must match the image in manifests/base/deployment.yaml (tests/unit/test_manifests.py checks).
+# Must match the image in manifests/base/deployment.yaml (tests/unit/test_manifests_base.py checks).
 OPERATOR_IMAGE=ghcr.io/webscale-dev/webscale-operator:0.1.0
 SAMPLE_APP_IMAGE=${SAMPLE_APP_IMAGE:-ghcr.io/webscale-dev/webscale-sample-app:0.1.0}
 KIND_CLUSTER_NAME=${KIND_CLUSTER_NAME:-kind}

@@ -5,20 +5,14 @@ kustomize base (`kubectl kustomize manifests/base`). The operator runs as that
 ServiceAccount (a TokenRequest token in its own kubeconfig) and every request it
 makes is read back from the API server's audit log: no request may be denied, and
 every permission granted must have been used (least privilege, checked, not
-claimed). Then the ServiceAccount is refused what the operator never does, and the
-whole base (and the Helm chart, when a helm binary is available) applies with the
-operator pod admitted under the "restricted" Pod Security Standard. Last, Prometheus
-for kind discovers the app pods with its own ServiceAccount and the committed scrape
-job (when a Prometheus with Kubernetes discovery is available).
+claimed). Then the ServiceAccount is refused what the operator never does.
+Applying the whole base and the Helm chart is tests/integration/test_manifests_apply.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,63 +20,16 @@ import yaml
 from fixtures.ports import free_port
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
+from manifest_helpers import SA, SYSTEM_NS, Permission, applied_base_rbac, granted, one_kind, render_base
 from operator_process import OperatorProcess
 from test_operator import G, P, V, app_body, condition
 from waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE = ROOT / "manifests" / "base"
-CHART = ROOT / "manifests" / "helm" / "webscale-operator"
-SYSTEM_NS = "webscale-system"
-SA = "webscale-operator"
 SA_USER = f"system:serviceaccount:{SYSTEM_NS}:{SA}"
-RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
 # kopf lists and watches namespaces only when it serves some namespaces, not all.
 NAMESPACED_MODE_ONLY = {("", "namespaces", "list"), ("", "namespaces", "watch")}
-
-Permission = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
-
-
-# ---- rendering and applying ---------------------------------------------------------------------
-def kubectl_bin(cluster) -> str:
-    return str(cluster.bin_dir / "bin" / "webscale-k8s")
-
-
-def run_kubectl(cluster, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """kubectl as the admin, keeping stderr (Pod Security warnings arrive there)."""
-    cmd = [kubectl_bin(cluster), "kubectl", f"--kubeconfig={cluster.kubeconfig}", *args]
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
-    return proc
-
-
-def render(cluster, path: Path = BASE) -> list[dict]:
-    return [d for d in yaml.safe_load_all(cluster.kubectl("kustomize", str(path))) if d]
-
-
-def render_base(cluster) -> list[dict]:
-    return render(cluster, BASE)
-
-
-def one(docs: list[dict], kind: str) -> dict:
-    (doc,) = [d for d in docs if d["kind"] == kind]
-    return doc
-
-
-def granted(cluster_role: dict) -> set[Permission]:
-    return {
-        (group, resource, verb)
-        for rule in cluster_role["rules"]
-        for group in rule["apiGroups"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
-
-
-def helm_binary() -> str | None:
-    return os.environ.get("WEBSCALE_HELM") or shutil.which("helm")
 
 
 # ---- the audit log ------------------------------------------------------------------------------
@@ -169,14 +116,7 @@ def release_leftovers(api_client, namespace: str) -> None:
 @pytest.fixture(scope="module")
 def base_rbac(cluster, crd_installed):
     """The base's Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding, applied; removed afterwards."""
-    docs = render_base(cluster)
-    rbac = [d for d in docs if d["kind"] in RBAC_KINDS]
-    assert sorted(d["kind"] for d in rbac) == sorted(RBAC_KINDS)
-    cluster.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(rbac))
-    yield docs
-    for kind in ("clusterrolebinding", "clusterrole"):
-        cluster.kubectl("delete", kind, SA, "--ignore-not-found", check=False)
-    cluster.kubectl("delete", "namespace", SYSTEM_NS, "--ignore-not-found", "--wait=false", check=False)
+    yield from applied_base_rbac(cluster)
 
 
 def mint_token(api_client, namespace: str, name: str) -> str:
@@ -289,7 +229,7 @@ def test_operator_runs_on_exactly_the_base_permissions(cluster, api_client, name
     requests = sa_requests(cluster, mark)
     assert requests, "no request of the ServiceAccount in the audit log"
     assert denied(requests) == []
-    rules = granted(one(render_base(cluster), "ClusterRole"))
+    rules = granted(one_kind(render_base(cluster), "ClusterRole"))
     unused = rules - used(requests)
     assert unused == NAMESPACED_MODE_ONLY, f"granted but never used (remove them, or explain): {sorted(unused)}"
 
@@ -310,7 +250,7 @@ def test_operator_watching_one_namespace_uses_the_rest(cluster, api_client, name
     requests = sa_requests(cluster, mark)
     assert denied(requests) == []
     assert used(requests) >= NAMESPACED_MODE_ONLY
-    assert used(requests) <= granted(one(render_base(cluster), "ClusterRole"))
+    assert used(requests) <= granted(one_kind(render_base(cluster), "ClusterRole"))
 
 
 # ---- least privilege: what the ServiceAccount must not do ---------------------------------------
@@ -367,49 +307,3 @@ def test_service_account_is_refused_what_the_operator_never_does(sa_client, name
     # ...while what it does need works with the same credentials.
     assert apps.list_namespaced_deployment(namespace).items == []
     assert swa.list_cluster_custom_object(G, V, P)["kind"] == "ScaledWebAppList"
-
-
-# ---- the whole base, and the Helm chart ---------------------------------------------------------
-def test_base_applies_and_the_operator_pod_is_admitted_as_restricted(cluster, api_client, base_rbac):
-    # The CRD only as a server-side dry run: the session's CRD (crd_installed) stays as crds/ has it.
-    crd = [d for d in base_rbac if d["kind"] == "CustomResourceDefinition"]
-    rest = [d for d in base_rbac if d["kind"] != "CustomResourceDefinition"]
-    assert len(crd) == 1
-    run_kubectl(cluster, "apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump_all(crd))
-    applied = run_kubectl(cluster, "apply", "-f", "-", stdin=yaml.safe_dump_all(rest))
-    assert "PodSecurity" not in applied.stderr, applied.stderr
-    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
-    selector = "app.kubernetes.io/name=webscale-operator"
-
-    def pods() -> list:
-        return core.list_namespaced_pod(SYSTEM_NS, label_selector=selector).items
-
-    # The namespace enforces "restricted": a non-compliant template would leave the ReplicaSet with FailedCreate.
-    (pod,) = eventually(pods, 60, "the operator pod (admitted under Pod Security 'restricted')")
-    assert pod.spec.service_account_name == SA
-    assert pod.spec.containers[0].image == "ghcr.io/webscale-dev/webscale-operator:0.1.0"
-    dep = eventually(
-        lambda: (d := apps.read_namespaced_deployment(SA, SYSTEM_NS)).status.available_replicas == 1 and d,
-        60,
-        "the operator Deployment to be available",
-    )
-    assert dep.spec.replicas == 1 and dep.spec.strategy.type == "Recreate"
-
-
-def test_helm_chart_passes_server_side_validation_and_pod_security(cluster, base_rbac, tmp_path):
-    helm = helm_binary()
-    if helm is None:
-        pytest.skip("no helm binary (set WEBSCALE_HELM or put helm on PATH); tests/unit/test_manifests.py checks it")
-    version = json.loads(cluster.kubectl("version", "-o", "json"))["serverVersion"]["gitVersion"]
-    rendered = subprocess.run(
-        [helm, "template", "rbac-check", str(CHART), "--namespace", SYSTEM_NS, "--kube-version", version],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    docs = [d for d in yaml.safe_load_all(rendered) if d]
-    assert granted(one(docs, "ClusterRole")) == granted(one(render_base(cluster), "ClusterRole"))
-    dry = run_kubectl(cluster, "apply", "--dry-run=server", "-f", "-", stdin=rendered)
-    assert "PodSecurity" not in dry.stderr, dry.stderr
-    assert "deployment.apps/rbac-check-webscale-operator created (server dry run)" in dry.stdout

@@ -1,0 +1,253 @@
+"""manifests/ kustomize base, Prometheus for kind, Dockerfile and scripts/kind_deploy.sh: consistent with
+the code and with each other.
+
+No server needed (tests/integration/test_rbac_manifests.py and test_manifests_apply.py run them against
+a real API server). The Helm chart is tests/unit/test_manifests_helm.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from manifest_helpers import BASE, CHART, CRD_NAME, KIND_DEPLOY, MANIFESTS, PROM, ROOT, VERSION, base_container, one
+
+from webscale import models
+from webscale.promql_relabel import scrape_config
+from webscale.settings import Settings
+
+
+def load_generator() -> Any:
+    spec = importlib.util.spec_from_file_location("manifests_generate", MANIFESTS / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---- generated files ----------------------------------------------------------------------------
+def test_generated_files_are_current():
+    stale = [str(p.relative_to(ROOT)) for p in load_generator().stale()]
+    assert stale == [], f"stale: {stale}; run `.venv/bin/python manifests/generate.py`"
+
+
+def test_crd_copies_are_identical_to_crds():
+    crd = (ROOT / "crds" / CRD_NAME).read_text()
+    assert (BASE / "crds" / CRD_NAME).read_text() == crd
+    assert (CHART / "crds" / CRD_NAME).read_text() == crd
+
+
+def test_prometheus_config_is_the_relabel_contract():
+    config = yaml.safe_load((PROM / "prometheus.yml").read_text())
+    assert config["scrape_configs"] == [scrape_config()]
+    assert config["global"]["scrape_interval"] == "15s"
+
+
+# ---- kustomize base -----------------------------------------------------------------------------
+def test_kustomizations_list_every_manifest_in_their_directory():
+    for directory in (BASE, PROM):
+        kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+        listed = set(kustomization["resources"])
+        listed |= {f for g in kustomization.get("configMapGenerator", []) for f in g.get("files", [])}
+        present = {str(p.relative_to(directory)) for p in directory.rglob("*.y*ml")} - {"kustomization.yaml"}
+        assert listed == present, directory
+
+
+def test_base_objects_are_named_and_bound_consistently():
+    sa = one(BASE / "serviceaccount.yaml")
+    role = one(BASE / "clusterrole.yaml")
+    binding = one(BASE / "clusterrolebinding.yaml")
+    namespace = one(BASE / "namespace.yaml")
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    pod = one(BASE / "deployment.yaml")["spec"]["template"]["spec"]
+    assert kustomization["namespace"] == namespace["metadata"]["name"] == "webscale-system"
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "webscale-operator",
+    }
+    assert role["metadata"]["name"] == "webscale-operator"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": "webscale-system"}
+    ]
+    assert pod["serviceAccountName"] == sa["metadata"]["name"]
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_base_rbac_grants_no_wildcards_and_no_secrets():
+    for rule in one(BASE / "clusterrole.yaml")["rules"]:
+        assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"], rule
+        assert not {"secrets", "configmaps"} & set(rule["resources"]), rule
+        assert not {"delete", "deletecollection", "update", "escalate", "bind", "impersonate"} & set(rule["verbs"])
+
+
+def test_operator_deployment():
+    dep = one(BASE / "deployment.yaml")
+    spec, container = dep["spec"], base_container()
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}  # kopf standalone: one at a time
+    assert container["image"] == f"ghcr.io/webscale-dev/webscale-operator:{VERSION}"
+    assert container["args"] == ["run"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    probe = container["livenessProbe"]["httpGet"]
+    port = next(p for p in container["ports"] if p["name"] == probe["port"])
+    assert probe["path"] == "/healthz" and port["containerPort"] == int(env["WEBSCALE_LIVENESS_PORT"]) == 8080
+    assert {"requests", "limits"} <= container["resources"].keys()
+    pod_sc, sc = spec["template"]["spec"]["securityContext"], container["securityContext"]
+    assert pod_sc["runAsNonRoot"] and pod_sc["runAsUser"] == 1000
+    assert pod_sc["seccompProfile"] == sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_operator_env_is_valid_settings(monkeypatch):
+    env = {e["name"]: e["value"] for e in base_container()["env"]}
+    known = {f"WEBSCALE_{name.upper()}" for name in Settings.model_fields}
+    assert set(env) <= known, f"not operator settings: {set(env) - known}"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.log_format == "json"
+    prometheus = yaml.safe_load((PROM / "prometheus.yml").read_text())
+    assert f"{settings.metrics_scrape_interval_seconds:g}s" == prometheus["global"]["scrape_interval"]
+
+
+# ---- Prometheus for kind ------------------------------------------------------------------------
+def test_prometheus_is_where_apps_look_for_it_by_default():
+    service = one(PROM / "service.yaml")
+    namespace = yaml.safe_load((PROM / "kustomization.yaml").read_text())["namespace"]
+    port = service["spec"]["ports"][0]["port"]
+    assert f"http://{service['metadata']['name']}.{namespace}:{port}" == models.Prometheus().url
+
+
+def test_prometheus_image_is_pinned_and_reads_only_pods():
+    pod = one(PROM / "deployment.yaml")["spec"]["template"]["spec"]
+    assert re.fullmatch(r"prom/prometheus:v\d+\.\d+\.\d+", pod["containers"][0]["image"])
+    assert pod["serviceAccountName"] == "prometheus"
+    role = one(PROM / "rbac.yaml", "ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+
+
+# ---- Dockerfile ---------------------------------------------------------------------------------
+def dockerfile() -> list[str]:
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def test_dockerfile_builds_a_non_root_image_from_pyproject():
+    lines = dockerfile()
+    assert [ln for ln in lines if ln.startswith("FROM ")][-1].startswith("FROM python:3.11-slim")
+    assert all(ln.split()[1].startswith("python:3.11-slim") for ln in lines if ln.startswith("FROM "))
+    assert any(re.search(r"pip install --no-cache-dir \.$", ln) for ln in lines)
+    users = [ln for ln in lines if ln.startswith("USER ")]
+    assert users and users[-1] == "USER 1000:1000"  # numeric: runAsNonRoot can check it
+    assert 'ENTRYPOINT ["webscale"]' in lines and 'CMD ["run"]' in lines
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["webscale"] == "webscale.cli:main"
+
+
+def test_dockerignore_keeps_what_the_dockerfile_copies_and_little_else():
+    rules = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()]
+    rules = [r for r in rules if r and not r.startswith("#")]
+    assert rules[0] == "*", "allow-list: ignore everything, then re-include"
+    included = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
+    copied = [ln.split()[1:-1] for ln in dockerfile() if ln.startswith("COPY ") and "--from" not in ln]
+    sources = {src.rstrip("/") for srcs in copied for src in srcs}
+    assert sources == included == {"pyproject.toml", "operator"}
+
+
+# ---- scripts/kind_deploy.sh ---------------------------------------------------------------------
+def test_kind_deploy_is_valid_bash_and_shellcheck_clean():
+    subprocess.run(["bash", "-n", str(KIND_DEPLOY)], check=True)
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck not installed (apt-get install -y shellcheck)")
+    proc = subprocess.run(["shellcheck", str(KIND_DEPLOY)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_kind_deploy_builds_the_image_the_base_runs():
+    match = re.search(r"^OPERATOR_IMAGE=(\S+)$", KIND_DEPLOY.read_text(), re.M)
+    assert match and match.group(1) == base_container()["image"]
+
+
+STUB = """#!/bin/bash
+echo "$(basename "$0") $*" >> "$STUB_LOG"
+case "$(basename "$0") $*" in
+  "docker info"*) exit "${DOCKER_INFO_RC:-0}" ;;
+  "kind get clusters"*) echo "${KIND_CLUSTERS:-kind}" ;;
+  "minikube status"*) exit "${MINIKUBE_STATUS_RC:-0}" ;;
+  *" apply -f -") cat > "$STUB_STDIN" ;;
+esac
+exit 0
+"""
+
+
+def run_kind_deploy(tmp_path: Path, tools: list[str], *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the script with only `tools` (recording stubs) and the shell utilities it needs on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for util in ("dirname", "sed", "grep", "cat", "basename"):
+        (bin_dir / util).symlink_to(shutil.which(util))
+    for tool in tools:
+        (bin_dir / tool).write_text(STUB)
+        (bin_dir / tool).chmod(0o755)
+    full_env = {"PATH": str(bin_dir), "STUB_LOG": str(tmp_path / "log"), "STUB_STDIN": str(tmp_path / "stdin"), **env}
+    return subprocess.run(
+        [shutil.which("bash"), str(KIND_DEPLOY), *args], env=full_env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("tools", "env", "message"),
+    [
+        (["docker", "kubectl"], {}, "neither kind nor minikube is installed"),
+        (["kind", "kubectl"], {}, "docker is not installed"),
+        (["kind", "docker", "kubectl"], {"DOCKER_INFO_RC": "1"}, "daemon is not reachable"),
+        (["kind", "docker"], {}, "kubectl is not installed"),
+        (["kind", "docker", "kubectl"], {"KIND_CLUSTERS": "other"}, "no kind cluster named 'kind'"),
+        (["minikube", "docker", "kubectl"], {"MINIKUBE_STATUS_RC": "7"}, "minikube profile 'minikube' is not running"),
+    ],
+)
+def test_kind_deploy_says_what_is_missing(tmp_path, tools, env, message):
+    proc = run_kind_deploy(tmp_path, tools, **env)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    log = (tmp_path / "log").read_text() if (tmp_path / "log").exists() else ""
+    assert "docker build" not in log and "apply" not in log
+
+
+def test_kind_deploy_on_kind(tmp_path):
+    sample = "registry.local/sample:test"
+    proc = run_kind_deploy(tmp_path, ["kind", "docker", "kubectl"], SAMPLE_APP_IMAGE=sample)
+    assert proc.returncode == 0, proc.stderr
+    operator = base_container()["image"]
+    log = (tmp_path / "log").read_text().splitlines()
+    k = "kubectl --context kind-kind"
+    expected = [
+        f"docker build -t {operator} {ROOT}",
+        f"docker build -t {sample} {ROOT}/sample-app",
+        f"kind load docker-image --name kind {operator} {sample}",
+        f"{k} apply -k {ROOT}/manifests/base",
+        f"{k} wait --for=condition=Established crd/scaledwebapps.webscale.dev --timeout=60s",
+        f"{k} apply -k {ROOT}/manifests/prometheus-kind",
+        f"{k} apply -f -",
+        f"{k} -n webscale-system rollout status deployment/webscale-operator --timeout=180s",
+    ]
+    assert [line for line in log if line in expected] == expected
+    example = yaml.safe_load((ROOT / "examples" / "shop.yaml").read_text())
+    applied = yaml.safe_load((tmp_path / "stdin").read_text())
+    assert applied["spec"]["image"] == sample
+    assert {**applied, "spec": {**applied["spec"], "image": example["spec"]["image"]}} == example
+
+
+def test_kind_deploy_on_minikube(tmp_path):
+    proc = run_kind_deploy(tmp_path, ["minikube", "docker", "kubectl"], "minikube", MINIKUBE_PROFILE="dev")
+    assert proc.returncode == 0, proc.stderr
+    log = (tmp_path / "log").read_text().splitlines()
+    assert f"minikube -p dev image load {base_container()['image']}" in log
+    assert f"kubectl --context dev apply -k {ROOT}/manifests/base" in log
