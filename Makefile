@@ -84,6 +84,7 @@ lint: deps-python
 	$(VENV)/bin/ruff check operator tests bench scripts manifests
 	$(VENV)/bin/ruff format --check operator tests bench scripts manifests
 	shellcheck scripts/*.sh tests/cluster/build.sh
+	$(VENV)/bin/lint-imports --no-cache
 
 fmt: deps-python
 	$(VENV)/bin/ruff format operator tests bench scripts manifests
@@ -122,4 +123,4 @@ clean:
 	rm -rf $(VENV) sample-app/node_modules .pytest_cache .ruff_cache
 
 docs: deps-python
-	$(PY) -c "from pathlib import Path; from webscale.reference import render_into; p = Path('README.md'); p.write_text(render_into(p.read_text()))"
+	$(PY) -c "from pathlib import Path; from webscale.api.reference import render_into; p = Path('README.md'); p.write_text(render_into(p.read_text()))"

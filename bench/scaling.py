@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webscale.models import seconds
-from webscale.observation import Observation
-from webscale.scaling import Current, History, decide
-from webscale.scaling_rules import TREND_CAP, TREND_READINGS
+from webscale.api.models import seconds
+from webscale.api.observation import Observation
+from webscale.api.workers import workers_per_pod
+from webscale.autoscaling.decide import Current, History, decide
+from webscale.autoscaling.rules import TREND_CAP, TREND_READINGS
 from webscale.simulate import BUILT_IN, POLICIES, Comparison, Run, World, compare
 from webscale.simulate.engine import Load, Policy, View
 from webscale.simulate.plot import plot
 from webscale.simulate.report import markdown
 from webscale.simulate.webscale_policy import Webscale, default_spec
-from webscale.workers import workers_per_pod
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PEERS = ("hpa", "keda", "kpa")
@@ -666,7 +666,7 @@ Every policy runs in the same simulated world (`webscale.simulate`): a pod carri
 samples inside the window, so a new level needs {settle} s to show fully);
 Knative's KPA reads the pods directly every {kpa_tick}, as it does in a real cluster.
 
-* **webscale**: `webscale.scaling.decide` itself with the default ScaledWebApp spec ({ws_poll} poll,
+* **webscale**: `webscale.autoscaling.decide.decide` itself with the default ScaledWebApp spec ({ws_poll} poll,
   tolerance {ws_tolerance}, scale-up {ws_up} with `leadTime` {ws_lead}, scale-down window
   {ws_window} then {ws_down}, burst at {ws_burst} ready capacity with a {ws_hold} hold). It also reads
   the rate over the last two scrapes (`recent_rps`): it starts and sizes burst mode, and while the

@@ -6,13 +6,13 @@ import argparse
 import logging
 import sys
 
-from webscale import crd
+from webscale.api import crd
 
 
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
-    from webscale import handlers  # noqa: F401 - registers the handlers
+    from webscale.runtime import handlers  # noqa: F401 - registers the handlers
     from webscale.settings import Settings
 
     settings = Settings()

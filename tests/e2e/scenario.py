@@ -12,7 +12,7 @@ from fixtures.load import Load
 from fixtures.sample_app import SampleApp
 from waiting import eventually
 
-from webscale.k8s import USER_AGENT
+from webscale.kube.client import USER_AGENT
 
 POLL = 2.0  # autoscaling.pollingInterval
 WINDOW = 10.0  # behavior.scaleDown.stabilizationWindow (test-shortened)

@@ -33,7 +33,7 @@ from scenario import (
 )
 from waiting import eventually
 
-from webscale.scaling_text import REASONS
+from webscale.autoscaling.reasons import REASONS
 
 pytestmark = pytest.mark.e2e
 

@@ -14,16 +14,17 @@ from fixtures import prometheus as prometheus_fixture
 from fixtures.ports import free_port
 from fixtures.prometheus import start_prometheus
 
-from webscale.metrics import AppQuery, PrometheusSource
-from webscale.observation import AppKey, Observation
+from webscale.api.app import App
+from webscale.api.observation import Observation
+from webscale.metrics.prometheus import AppQuery, PrometheusSource
 
 pytestmark = pytest.mark.e2e
 
-SHOP, API = AppKey("default", "shop"), AppKey("default", "api")
+SHOP, API = App.named("default", "shop"), App.named("default", "api")
 TEMPLATE = 'sum(rate(http_requests_total{namespace={namespace},app={app},managed_by="webscale"}[{window}]))'
 
 
-def query(url: str, key: AppKey, **kwargs: object) -> AppQuery:
+def query(url: str, key: App, **kwargs: object) -> AppQuery:
     return AppQuery(key, url, **kwargs)  # type: ignore[arg-type]
 
 

@@ -21,10 +21,12 @@ from fixtures.exposition import HOSTILE, PODS, Exposition, targets
 from fixtures.prometheus import PrometheusHandle, start_prometheus
 from waiting import eventually
 
-from webscale import promql, promql_relabel
-from webscale.metrics import AppQuery, PrometheusSource
-from webscale.observation import AppKey, Observation
-from webscale.promql_template import render_template
+from webscale.api.app import App
+from webscale.api.observation import Observation
+from webscale.metrics.prometheus import AppQuery, PrometheusSource
+from webscale.promql import queries as promql
+from webscale.promql import relabel as promql_relabel
+from webscale.promql.template import render_template
 
 pytestmark = pytest.mark.e2e
 
@@ -53,12 +55,12 @@ def prometheus(exposition: Exposition, tmp_path_factory: pytest.TempPathFactory)
         yield prom
 
 
-def query(url: str, key: AppKey, **kwargs: object) -> AppQuery:
+def query(url: str, key: App, **kwargs: object) -> AppQuery:
     return AppQuery(key, url, **kwargs)  # type: ignore[arg-type]
 
 
-SHOP, API, BILLING_SHOP = AppKey("default", "shop"), AppKey("default", "api"), AppKey("billing", "shop")
-IDLE, GHOST, BURST = AppKey("default", "idle"), AppKey("default", "ghost"), AppKey("default", "burst")
+SHOP, API, BILLING_SHOP = App.named("default", "shop"), App.named("default", "api"), App.named("billing", "shop")
+IDLE, GHOST, BURST = App.named("default", "idle"), App.named("default", "ghost"), App.named("default", "burst")
 TRUTH = {SHOP: (40.0, 0.5, 2), API: (7.0, 0.1, 1), BILLING_SHOP: (13.0, 0.05, 1), IDLE: (0.0, 0.0, 1)}
 
 
@@ -66,7 +68,7 @@ def close(value: float | None, expected: float) -> bool:
     return value is not None and abs(value - expected) <= 0.1 * expected + 0.05
 
 
-def settled(source: PrometheusSource, apps: list[AppQuery]) -> dict[AppKey, Observation] | None:
+def settled(source: PrometheusSource, apps: list[AppQuery]) -> dict[App, Observation] | None:
     """The observations once every app with pods has a rate close to the truth (rate() needs samples)."""
     observed = source.observe(apps, now=time.time())
     for key, (rps, cores, _pods) in TRUTH.items():
@@ -120,7 +122,7 @@ def test_batched_observe_reads_real_rates(warm: PrometheusHandle):
 def test_one_app_and_ten_apps_cost_the_same_queries(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     one = [query(warm.url, SHOP)]
-    ten = [query(warm.url, key) for key in TRUTH] + [query(warm.url, AppKey("default", f"g{i}")) for i in range(6)]
+    ten = [query(warm.url, key) for key in TRUTH] + [query(warm.url, App.named("default", f"g{i}")) for i in range(6)]
     assert len(ten) == 10
 
     def logged_by(apps: list[AppQuery]) -> int:
@@ -129,7 +131,7 @@ def test_one_app_and_ten_apps_cost_the_same_queries(warm: PrometheusHandle):
         return len(warm.queries()) - before
 
     assert logged_by(one) == logged_by(ten) == source.last_poll_queries == 2
-    five_hundred = ten + [query(warm.url, AppKey(f"ns{i}", "app")) for i in range(490)]
+    five_hundred = ten + [query(warm.url, App.named(f"ns{i}", "app")) for i in range(490)]
     assert logged_by(five_hundred) == 2
     assert warm.queries()[-2:] == [promql.request_rate_query(WINDOW, RECENT), promql.cpu_query("app", WINDOW)]
 
@@ -172,7 +174,7 @@ def test_cadvisor_cpu_source(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(warm.url, SHOP, cpu_source="cadvisor"), query(warm.url, API, cpu_source="cadvisor")]
 
-    def read() -> dict[AppKey, Observation] | None:
+    def read() -> dict[App, Observation] | None:
         observed = source.observe(apps, now=time.time())
         return observed if close(observed[SHOP].cpu_cores, 0.5) else None
 
@@ -201,8 +203,8 @@ def parsed(prom: PrometheusHandle, promql_text: str) -> list[tuple[str, str]]:
 
 def test_hostile_names_cannot_alter_a_template_query(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-    present = query(warm.url, AppKey("default", HOSTILE), request_rate_template=TEMPLATE, cpu_source=None)
-    absent = query(warm.url, AppKey("default", 'x"} or vector(1) or {x="'), request_rate_template=TEMPLATE)
+    present = query(warm.url, App.named("default", HOSTILE), request_rate_template=TEMPLATE, cpu_source=None)
+    absent = query(warm.url, App.named("default", 'x"} or vector(1) or {x="'), request_rate_template=TEMPLATE)
 
     observed = eventually(
         lambda: (
@@ -230,7 +232,7 @@ def test_hostile_names_cannot_alter_a_template_query(warm: PrometheusHandle):
 
 def test_template_rejected_by_prometheus_fails_only_that_app(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-    broken = query(warm.url, AppKey("default", "api"), request_rate_template="sum(rate(x{app={app}}[{window}])) +")
+    broken = query(warm.url, App.named("default", "api"), request_rate_template="sum(rate(x{app={app}}[{window}])) +")
     observed = source.observe([broken, query(warm.url, SHOP)], now=time.time())
     assert observed[SHOP].ok
     error = observed[broken.key].error
@@ -259,7 +261,7 @@ def test_prometheus_stopped_fails_every_app(exposition: Exposition, tmp_path: Pa
 def test_concurrent_polls_are_safe(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(warm.url, key) for key in TRUTH]
-    results: list[dict[AppKey, Observation]] = []
+    results: list[dict[App, Observation]] = []
     lock = threading.Lock()
 
     def poll() -> None:
@@ -321,7 +323,7 @@ def test_relabel_configs_in_a_real_prometheus(exposition: Exposition, tmp_path: 
         }
         # The relabelled series answer the batched query like any other app (api-1 serves 7 rps).
         source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-        key = AppKey("relabel-ns", "web")
+        key = App.named("relabel-ns", "web")
         observed = eventually(
             lambda: (
                 (o := source.observe([query(prom.url, key)], now=time.time())[key]).ok

@@ -12,7 +12,7 @@ from operator_process import OperatorProcess
 from test_operator import G, P, V, app_body, condition
 from waiting import eventually
 
-from webscale.k8s import USER_AGENT
+from webscale.kube.client import USER_AGENT
 
 pytestmark = pytest.mark.integration
 

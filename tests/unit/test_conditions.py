@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from webscale.conditions import get_condition, set_condition
+from webscale.api.conditions import get_condition, set_condition
 
 
 def test_transition_time_moves_only_when_status_flips():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from webscale.crd import crd, crd_yaml
+from webscale.api.crd import crd, crd_yaml
 
 COMMITTED = Path(__file__).resolve().parents[2] / "crds" / "scaledwebapps.webscale.dev.yaml"
 

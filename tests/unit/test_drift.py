@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webscale.drift import drifted_paths, holds
+from webscale.kube.drift import drifted_paths, holds
 
 
 @pytest.mark.parametrize(

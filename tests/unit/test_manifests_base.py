@@ -19,8 +19,8 @@ import pytest
 import yaml
 from manifest_helpers import BASE, CHART, CRD_NAME, KIND_DEPLOY, MANIFESTS, PROM, ROOT, VERSION, base_container, one
 
-from webscale import models
-from webscale.promql_relabel import scrape_config
+from webscale.api import models
+from webscale.promql.relabel import scrape_config
 from webscale.settings import Settings
 
 

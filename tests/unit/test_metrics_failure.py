@@ -10,8 +10,8 @@ import requests
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
 
-from webscale.metrics_failure import describe_failure
-from webscale.metrics_parse import MalformedResult
+from webscale.metrics.failure import describe_failure
+from webscale.metrics.parse import MalformedResult
 
 URL = "http://prometheus.test:9090"
 

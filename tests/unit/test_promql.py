@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webscale import promql
-from webscale.promql import PromQLError, escape_string, scan, unescape_string
+from webscale.promql import queries as promql
+from webscale.promql.queries import PromQLError, escape_string, scan, unescape_string
 
 # Names that would break out of a naively spliced "..." literal, plus awkward text.
 HOSTILE = [

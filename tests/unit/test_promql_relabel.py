@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from webscale import promql_relabel
+from webscale.promql import relabel as promql_relabel
 
 
 def apply_relabel(labels: dict[str, str], configs: list[dict]) -> dict[str, str] | None:

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_promql import HOSTILE
 
-from webscale.promql import PromQLError, scan, unescape_string
-from webscale.promql_template import render_template, template_error
+from webscale.promql.queries import PromQLError, scan, unescape_string
+from webscale.promql.template import render_template, template_error
 
 TEMPLATE = (
     'sum(rate(nginx_requests_total{namespace={namespace}, service={app}, job="ingress"}[{window}]))'

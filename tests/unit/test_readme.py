@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webscale.reference import render_into
+from webscale.api.reference import render_into
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from webscale.models import parse_spec
-from webscale.resources import (
-    Parent,
+from webscale.api.app import App
+from webscale.api.models import parse_spec
+from webscale.reconcile.builders import (
     build_children,
     build_deployment,
     build_service,
@@ -32,8 +32,17 @@ SHOP = {
 MINIMAL = {"image": "registry.example/tiny:1"}
 
 
-def parent(spec: dict) -> Parent:
-    return Parent("shop", "default", "0b4f5a8e-1111-2222-3333-444455556666", parse_spec(spec), 1)
+def parent(spec: dict) -> App:
+    body = {
+        "metadata": {
+            "name": "shop",
+            "namespace": "default",
+            "uid": "0b4f5a8e-1111-2222-3333-444455556666",
+            "generation": 1,
+        },
+        "spec": spec,
+    }
+    return App.from_body(body)
 
 
 @pytest.mark.parametrize(("case", "spec"), [("shop", SHOP), ("minimal", MINIMAL)])

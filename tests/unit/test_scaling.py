@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from webscale.models import ScaledWebAppSpec, parse_spec
-from webscale.observation import Observation
-from webscale.scaling import REASONS, Current, Decision, History, decide
-from webscale.scaling_history import Recommendation, ScaleEvent
+from webscale.api.models import ScaledWebAppSpec, parse_spec
+from webscale.api.observation import Observation
+from webscale.autoscaling.decide import REASONS, Current, Decision, History, decide
+from webscale.autoscaling.history import Recommendation, ScaleEvent
 
 NOW = 1000.0
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_scaling import NO_DOWN_WINDOW, NOW, decide_now, make_spec, reading, recommended, running
 
-from webscale.scaling import History, decide
+from webscale.autoscaling.decide import History, decide
 
 
 def test_decision_carries_what_status_needs():

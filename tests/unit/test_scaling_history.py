@@ -7,8 +7,8 @@ import json
 import pytest
 from test_scaling import make_spec, reading, running
 
-from webscale.scaling import History, decide
-from webscale.scaling_history import (
+from webscale.autoscaling.decide import History, decide
+from webscale.autoscaling.history import (
     MAX_RECOMMENDATIONS,
     Recommendation,
     ScaleEvent,

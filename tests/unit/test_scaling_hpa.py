@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from test_scaling import make_spec, reading
 
-from webscale.scaling import Current, Decision, History, decide
+from webscale.autoscaling.decide import Current, Decision, History, decide
 
 HPA_DEFAULT_BEHAVIOR = {
     # "Default Behavior" in the docs: scale down 100% per 15s after a 300s window; scale up

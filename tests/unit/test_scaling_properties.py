@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_scaling import make_spec, reading
 
-from webscale.observation import Observation
-from webscale.scaling import Current, History, decide
-from webscale.scaling_history import Recommendation, ScaleEvent
+from webscale.api.observation import Observation
+from webscale.autoscaling.decide import Current, History, decide
+from webscale.autoscaling.history import Recommendation, ScaleEvent
 
 POLL = 15.0
 SETTINGS = settings(max_examples=150, deadline=None)

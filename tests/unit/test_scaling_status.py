@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from webscale.conditions import get_condition
-from webscale.models import parse_spec
-from webscale.observation import Observation
-from webscale.scaling import Current, History, decide
-from webscale.scaling_status import decision_status, meaningful, paused_status
+from webscale.api.conditions import get_condition
+from webscale.api.models import parse_spec
+from webscale.api.observation import Observation
+from webscale.autoscaling.decide import Current, History, decide
+from webscale.autoscaling.status import decision_status, meaningful, paused_status
 
 SPEC = parse_spec({"image": "a", "resources": {"cpu": "2"}, "replicas": {"min": 2, "max": 10}})
 NOW = 1_000_000.0
@@ -69,7 +69,7 @@ def test_paused():
 
 
 def test_polls_fall_on_a_shared_grid():
-    from webscale.autoscaler import due_now
+    from webscale.autoscaling.act import due_now
 
     assert due_now(float("-inf"), 100.0, 15)  # never polled: now
     assert not due_now(91.0, 100.0, 15)  # 91 and 100 are in the same 15 s slot (90..105)

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_scaling import make_spec, reading, running
 
-from webscale.scaling import History, decide
-from webscale.scaling_history import Reading
-from webscale.scaling_rules import TREND_CAP, trend
+from webscale.autoscaling.decide import History, decide
+from webscale.autoscaling.history import Reading
+from webscale.autoscaling.rules import TREND_CAP, trend
 
 T0 = 1000.0
 

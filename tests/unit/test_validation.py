@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webscale.models import parse_spec
-from webscale.validation import semantic_errors
+from webscale.api.models import parse_spec
+from webscale.api.validation import semantic_errors
 
 
 def test_a_sound_spec_has_no_errors():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webscale.models import parse_spec
-from webscale.workers import workers_per_pod
+from webscale.api.models import parse_spec
+from webscale.api.workers import workers_per_pod
 
 
 @pytest.mark.parametrize(

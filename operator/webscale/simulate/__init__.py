@@ -1,6 +1,6 @@
 """Trace-driven simulation of autoscaling policies.
 
-The same `webscale.scaling.decide` the operator runs is replayed against a request-rate trace
+The same `webscale.autoscaling.decide.decide` the operator runs is replayed against a request-rate trace
 in a simulated world (pods that take time to start, Prometheus metrics that lag) next to
 models of the Kubernetes HPA, KEDA and Knative's KPA, and an oracle that knows the future.
 `main(argv)` is what `webscale simulate ...` runs.

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from webscale.models import ScaledWebAppSpec, parse_spec, seconds
-from webscale.observation import Observation
-from webscale.scaling import Current, History, decide
+from webscale.api.models import ScaledWebAppSpec, parse_spec, seconds
+from webscale.api.observation import Observation
+from webscale.api.workers import workers_per_pod
+from webscale.autoscaling.decide import Current, History, decide
 from webscale.simulate.engine import View, World
-from webscale.workers import workers_per_pod
 
 
 def default_spec(world: World, autoscaling: dict[str, Any] | None = None) -> ScaledWebAppSpec:

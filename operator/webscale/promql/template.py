@@ -1,6 +1,6 @@
 """Request-rate templates: the user's PromQL in ``spec.metrics.requestRate``.
 
-A template replaces the batched request-rate query (`webscale.promql`) for one
+A template replaces the batched request-rate query (`webscale.promql.queries`) for one
 app. Placeholders are ``{namespace}``, ``{app}`` and ``{window}``, a brace pair
 around a bare word, written outside quotes:
 
@@ -13,7 +13,7 @@ after ``offset``. This syntax cannot clash with PromQL: outside a string a brace
 opens label matchers, which are never a bare word, so ``{job="x"}`` and ``{}`` are
 left alone, as is anything inside quotes or after ``#``. Unknown placeholders, a
 placeholder in quotes or in another position, and unbalanced brackets are
-rejected by `template_error` (`webscale.validation` marks the resource Invalid);
+rejected by `template_error` (`webscale.api.validation` marks the resource Invalid);
 other syntax errors come back from Prometheus as the app's failure reason. The
 result (an instant vector, summed, or a scalar) is the app's request rate; an
 empty result is a failure. A template cannot be batched: each costs one query
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from webscale.promql import DEFAULT_WINDOW, PromQLError, escape_string, scan, validate_window
+from webscale.promql.queries import DEFAULT_WINDOW, PromQLError, escape_string, scan, validate_window
 
 FIELD = "spec.metrics.requestRate"
 PLACEHOLDERS = ("namespace", "app", "window")

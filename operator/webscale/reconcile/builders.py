@@ -8,67 +8,37 @@ here: after creation that field belongs to the scaling loop's field manager
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from webscale import models
-from webscale.drift import holds
-from webscale.models import ScaledWebAppSpec
-from webscale.workers import workers_per_pod
+from webscale.api import models
+from webscale.api.app import App
+from webscale.api.labels import WORKERS_ANNOTATION, labels, selector_labels
+from webscale.api.models import ScaledWebAppSpec
+from webscale.api.workers import workers_per_pod
+from webscale.kube.drift import holds
 
-MANAGED_BY = "webscale"
-WORKERS_ANNOTATION = f"{models.GROUP}/workers"
 PODINFO_DIR = "/etc/podinfo"
 ANNOTATIONS_FILE = f"{PODINFO_DIR}/annotations"
 APP_UID = 1000
 
 
-@dataclass(frozen=True)
-class Parent:
-    """The ScaledWebApp that owns the objects: identity and its parsed spec."""
-
-    name: str
-    namespace: str
-    uid: str
-    spec: ScaledWebAppSpec
-    generation: int = 0
-
-
-def selector_labels(name: str) -> dict[str, str]:
-    """Labels that select the app's pods (immutable once the Deployment exists)."""
-    return {"app.kubernetes.io/instance": name, "app.kubernetes.io/component": "web"}
-
-
-def labels(name: str) -> dict[str, str]:
-    """Labels on every object and pod of the app (the Prometheus label contract uses instance/managed-by)."""
-    return {
-        "app.kubernetes.io/name": name,
-        **selector_labels(name),
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-    }
-
-
-def selector_string(name: str) -> str:
-    return ",".join(f"{k}={v}" for k, v in selector_labels(name).items())
-
-
-def owner_reference(parent: Parent) -> dict[str, Any]:
+def owner_reference(app: App) -> dict[str, Any]:
     return {
         "apiVersion": f"{models.GROUP}/{models.VERSION}",
         "kind": models.KIND,
-        "name": parent.name,
-        "uid": parent.uid,
+        "name": app.name,
+        "uid": app.uid,
         "controller": True,
         "blockOwnerDeletion": True,
     }
 
 
-def _metadata(parent: Parent, name: str) -> dict[str, Any]:
+def _metadata(app: App, name: str) -> dict[str, Any]:
     return {
         "name": name,
-        "namespace": parent.namespace,
-        "labels": labels(parent.name),
-        "ownerReferences": [owner_reference(parent)],
+        "namespace": app.namespace,
+        "labels": labels(app.name),
+        "ownerReferences": [owner_reference(app)],
     }
 
 
@@ -112,14 +82,14 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def build_deployment(parent: Parent, workers: int | None = None) -> dict[str, Any]:
+def build_deployment(app: App, workers: int | None = None) -> dict[str, Any]:
     """The app's Deployment (without spec.replicas; see initial_replicas).
 
     workers: the count to start new pods with; None derives it from the spec. With
     workers.live the reconciler keeps the running template's count (see template_workers)
     and the scaling loop resizes the pods in place, so a worker change rolls nothing.
     """
-    spec = parent.spec
+    spec = app.valid_spec
     workers = workers_per_pod(spec) if workers is None else workers
     restricted = {
         "allowPrivilegeEscalation": False,
@@ -151,12 +121,12 @@ def build_deployment(parent: Parent, workers: int | None = None) -> dict[str, An
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(parent, parent.name),
+        "metadata": _metadata(app, app.name),
         "spec": {
-            "selector": {"matchLabels": selector_labels(parent.name)},
+            "selector": {"matchLabels": selector_labels(app.name)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": labels(parent.name), "annotations": pod_annotations},
+                "metadata": {"labels": labels(app.name), "annotations": pod_annotations},
                 "spec": {
                     "securityContext": {
                         "runAsNonRoot": True,
@@ -186,35 +156,35 @@ def initial_replicas(spec: ScaledWebAppSpec) -> int:
     return spec.replicas.count if spec.replicas.count is not None else spec.replicas.min
 
 
-def _service(parent: Parent, name: str, headless: bool) -> dict[str, Any]:
+def _service(app: App, name: str, headless: bool) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "selector": selector_labels(parent.name),
-        "ports": [{"name": "http", "port": 80 if not headless else parent.spec.port, "targetPort": "http"}],
+        "selector": selector_labels(app.name),
+        "ports": [{"name": "http", "port": 80 if not headless else app.valid_spec.port, "targetPort": "http"}],
     }
     if headless:
         spec["clusterIP"] = "None"
         spec["publishNotReadyAddresses"] = False
     else:
         spec["type"] = "ClusterIP"
-        lb = parent.spec.load_balancer
+        lb = app.valid_spec.load_balancer
         if lb.provider == "service" and lb.strategy == "ip-hash":
             spec["sessionAffinity"] = "ClientIP"
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(parent, name), "spec": spec}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(app, name), "spec": spec}
 
 
-def build_service(parent: Parent) -> dict[str, Any]:
+def build_service(app: App) -> dict[str, Any]:
     """ClusterIP Service on port 80 in front of the pods."""
-    return _service(parent, parent.name, headless=False)
+    return _service(app, app.name, headless=False)
 
 
-def build_headless_service(parent: Parent) -> dict[str, Any]:
+def build_headless_service(app: App) -> dict[str, Any]:
     """Headless Service listing ready pod addresses (for load-balancer discovery)."""
-    return _service(parent, f"{parent.name}-pods", headless=True)
+    return _service(app, f"{app.name}-pods", headless=True)
 
 
-def build_children(parent: Parent, workers: int | None = None) -> list[dict[str, Any]]:
+def build_children(app: App, workers: int | None = None) -> list[dict[str, Any]]:
     """Everything the operator owns for this app, in apply order."""
-    return [build_deployment(parent, workers), build_service(parent), build_headless_service(parent)]
+    return [build_deployment(app, workers), build_service(app), build_headless_service(app)]
 
 
 def template_workers(spec: ScaledWebAppSpec, live: dict[str, Any] | None) -> int | None:

@@ -18,21 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from webscale.models import ScaledWebAppSpec, seconds
-from webscale.observation import Observation
-from webscale.scaling_history import History, stabilize
-from webscale.scaling_rules import (
-    TREND_READINGS,
-    Limit,
-    Signal,
-    burst_state,
-    cpu_signal,
-    rate_limit,
-    rate_signal,
-    trend,
-    windows,
-)
-from webscale.scaling_text import (
+from webscale.api.models import ScaledWebAppSpec, seconds
+from webscale.api.observation import Observation
+from webscale.api.workers import workers_per_pod
+from webscale.autoscaling.history import History, stabilize
+from webscale.autoscaling.reasons import (
     AT_MAX_REPLICAS,
     AT_MIN_REPLICAS,
     AUTOSCALING_OFF,
@@ -58,7 +48,17 @@ from webscale.scaling_text import (
     forecast_text,
     recently,
 )
-from webscale.workers import workers_per_pod
+from webscale.autoscaling.rules import (
+    TREND_READINGS,
+    Limit,
+    Signal,
+    burst_state,
+    cpu_signal,
+    rate_limit,
+    rate_signal,
+    trend,
+    windows,
+)
 
 __all__ = ["REASONS", "Current", "Decision", "History", "decide"]
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from webscale.crd import crd
+from webscale.api.crd import crd
 
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 

@@ -3,8 +3,8 @@ understands, with the numbers in it."""
 
 from __future__ import annotations
 
-from webscale.models import Autoscaling, ScaledWebAppSpec
-from webscale.scaling_rules import TREND_CAP, TREND_READINGS, Limit, Signal, Trend
+from webscale.api.models import Autoscaling, ScaledWebAppSpec
+from webscale.autoscaling.rules import TREND_CAP, TREND_READINGS, Limit, Signal, Trend
 
 AUTOSCALING_OFF = "AutoscalingOff"
 METRICS_UNAVAILABLE = "MetricsUnavailable"

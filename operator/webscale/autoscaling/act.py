@@ -14,16 +14,15 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity
 
-from webscale import models
-from webscale.conditions import owned, status_holds
-from webscale.k8s import Kube
-from webscale.metrics import AppQuery, MetricsSource
-from webscale.observation import AppKey, Observation
-from webscale.reconcile import AppRef
-from webscale.resources import WORKERS_ANNOTATION, selector_string
-from webscale.scaling import Current, Decision, History, decide
-from webscale.scaling_status import STATUS_CONDITIONS, STATUS_FIELDS, decision_status, meaningful, paused_status
-from webscale.validation import semantic_errors
+from webscale.api import models
+from webscale.api.app import App
+from webscale.api.conditions import owned, status_holds
+from webscale.api.labels import WORKERS_ANNOTATION, selector_string
+from webscale.api.observation import Observation
+from webscale.autoscaling.decide import Current, Decision, History, decide
+from webscale.autoscaling.status import STATUS_CONDITIONS, STATUS_FIELDS, decision_status, meaningful, paused_status
+from webscale.kube.client import Kube
+from webscale.metrics.prometheus import AppQuery, MetricsSource
 
 log = logging.getLogger(__name__)
 PAUSED_ANNOTATION = f"{models.GROUP}/paused"
@@ -64,19 +63,19 @@ class Autoscaler:
     def __init__(self, kube: Kube, source: MetricsSource) -> None:
         self.kube = kube
         self.source = source
-        self.states: dict[AppKey, AppState] = {}
+        self.states: dict[App, AppState] = {}
 
-    def forget(self, key: AppKey) -> None:
+    def forget(self, key: App) -> None:
         self.states.pop(key, None)
 
-    def poll(self, apps: list[AppRef], now: float) -> int:
+    def poll(self, apps: list[App], now: float) -> int:
         """One tick: observe every app whose pollingInterval has passed, in one batch; returns how many."""
-        due: list[tuple[AppRef, models.ScaledWebAppSpec]] = []
+        due: list[tuple[App, models.ScaledWebAppSpec]] = []
         for app in apps:
             spec = self._usable_spec(app)
             if spec is None:
                 continue
-            state = self.states.setdefault(AppKey(app.namespace, app.name), AppState())
+            state = self.states.setdefault(app, AppState())
             if due_now(state.last_poll, now, models.seconds(spec.autoscaling.polling_interval)):
                 due.append((app, spec))
         if not due:
@@ -84,7 +83,7 @@ class Autoscaler:
         queries = [AppQuery.from_spec(a.namespace, a.name, s) for a, s in due if s.autoscaling.mode != "off"]
         observations = self.source.observe(queries, now) if queries else {}
         for app, spec in due:
-            key = AppKey(app.namespace, app.name)
+            key = app
             self.states[key].last_poll = now
             observation = observations.get(key) or Observation(at=now, error="not measured (autoscaling off)")
             try:
@@ -94,17 +93,11 @@ class Autoscaler:
         return len(due)
 
     @staticmethod
-    def _usable_spec(app: AppRef) -> models.ScaledWebAppSpec | None:
-        if app.deleting:
-            return None
-        try:
-            spec = models.parse_spec(app.spec)
-        except ValueError:
-            return None
-        return None if semantic_errors(spec) else spec
+    def _usable_spec(app: App) -> models.ScaledWebAppSpec | None:
+        return None if app.deleting or not app.valid else app.spec
 
-    def _act(self, app: AppRef, spec: models.ScaledWebAppSpec, observation: Observation, now: float) -> None:
-        key = AppKey(app.namespace, app.name)
+    def _act(self, app: App, spec: models.ScaledWebAppSpec, observation: Observation, now: float) -> None:
+        key = app
         state = self.states[key]
         live = self.kube.get(f"{models.GROUP}/{models.VERSION}", models.KIND, app.namespace, app.name)
         if live is None:
@@ -139,14 +132,14 @@ class Autoscaler:
         for event in events:
             self.kube.event(app.involved(), event.type, event.reason, event.message)
 
-    def _write_status(self, app: AppRef, old: dict[str, Any], update: dict[str, Any]) -> None:
+    def _write_status(self, app: App, old: dict[str, Any], update: dict[str, Any]) -> None:
         """Apply the loop's whole part of status (what it said before, updated) when a reader
         would learn something from it."""
         new = owned({**old, **update}, STATUS_FIELDS, STATUS_CONDITIONS)
         if meaningful(old, new) and not status_holds(new, old):
             self.kube.apply_status(app.namespace, app.name, new, self.kube.settings.scaler_field_manager)
 
-    def _scale(self, app: AppRef, decision: Decision) -> None:
+    def _scale(self, app: App, decision: Decision) -> None:
         body = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -155,7 +148,7 @@ class Autoscaler:
         }
         self.kube.apply(body, manager=self.kube.settings.scaler_field_manager)
 
-    def _resize_workers(self, app: AppRef, workers: int) -> None:
+    def _resize_workers(self, app: App, workers: int) -> None:
         """Annotate running pods whose worker count differs; the app re-reads it without a restart."""
         wanted = str(workers)
         for pod in self.kube.list("v1", "Pod", app.namespace, selector_string(app.name)):

@@ -13,9 +13,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from webscale import promql
-from webscale.observation import AppKey
-from webscale.promql_template import FIELD as TEMPLATE_FIELD
+from webscale.api.app import App
+from webscale.promql import queries as promql
+from webscale.promql.template import FIELD as TEMPLATE_FIELD
 
 RequestRate = tuple[float, float | None]
 """(request rate over the rate window, rate over the recent window or None)."""
@@ -60,23 +60,23 @@ def _number(text: Any) -> float:
         raise MalformedResult(f"sample value {str(text)[:40]!r} is not a number") from None
 
 
-def who(key: AppKey) -> str:
+def who(key: App) -> str:
     """The app in a message, names quoted and escaped: app "shop" in namespace "default"."""
-    return f"app {promql.escape_string(key.app)} in namespace {promql.escape_string(key.namespace)}"
+    return f"app {promql.escape_string(key.name)} in namespace {promql.escape_string(key.namespace)}"
 
 
-def _by_app(samples: list[tuple[dict[str, str], float]], signal: str) -> dict[AppKey, float]:
+def _by_app(samples: list[tuple[dict[str, str], float]], signal: str) -> dict[App, float]:
     """Values per app of the series whose webscale_signal label is `signal` ("" = no such label)."""
-    out: dict[AppKey, float] = {}
+    out: dict[App, float] = {}
     for labels, value in samples:
         if labels.get(promql.SIGNAL_LABEL, "") != signal:
             continue
-        key = AppKey(namespace=labels.get("namespace", ""), app=labels.get("app", ""))
+        key = App.named(labels.get("namespace", ""), labels.get("app", ""))
         out[key] = out.get(key, 0.0) + value
     return out
 
 
-def request_rates(result: Any, keys: Sequence[AppKey], what: str) -> dict[AppKey, RequestRate | str]:
+def request_rates(result: Any, keys: Sequence[App], what: str) -> dict[App, RequestRate | str]:
     """Each app's (request rate, recent rate) from `promql.request_rate_query`'s result, or why not.
 
     The recent rate (webscale_signal="recent") is None when its series is
@@ -86,7 +86,7 @@ def request_rates(result: Any, keys: Sequence[AppKey], what: str) -> dict[AppKey
     """
     samples = parse_vector(result)
     rates, recent = _by_app(samples, ""), _by_app(samples, "recent")
-    out: dict[AppKey, RequestRate | str] = {}
+    out: dict[App, RequestRate | str] = {}
     for key in keys:
         value, fresh = rates.get(key), recent.get(key)
         if value is None:
@@ -98,11 +98,11 @@ def request_rates(result: Any, keys: Sequence[AppKey], what: str) -> dict[AppKey
     return out
 
 
-def cpu_usage(result: Any, keys: Sequence[AppKey], what: str) -> dict[AppKey, CpuUsage | str]:
+def cpu_usage(result: Any, keys: Sequence[App], what: str) -> dict[App, CpuUsage | str]:
     """Each app's (CPU cores, pods reporting) from `promql.cpu_query`'s result, or why not."""
     samples = parse_vector(result)
     cores, pods = _by_app(samples, "cpu"), _by_app(samples, "pods")
-    out: dict[AppKey, CpuUsage | str] = {}
+    out: dict[App, CpuUsage | str] = {}
     for key in keys:
         value, count = cores.get(key), pods.get(key)
         if value is None or count is None:
@@ -114,7 +114,7 @@ def cpu_usage(result: Any, keys: Sequence[AppKey], what: str) -> dict[AppKey, Cp
     return out
 
 
-def template_rate(result: Any, key: AppKey) -> float | str:
+def template_rate(result: Any, key: App) -> float | str:
     """A requestRate template's value for one app: the sum of what it returned, or why not."""
     values = parse_scalar_or_vector(result)
     if not values:

@@ -1,8 +1,8 @@
 """PromQL for webscale: the label contract, the batched queries, string literals and windows.
 
-Pure functions only (no HTTP); `webscale.metrics` runs the queries. User
-templates (``spec.metrics.requestRate``) are in `webscale.promql_template`, the
-scrape configuration that produces the labels below in `webscale.promql_relabel`.
+Pure functions only (no HTTP); `webscale.metrics.prometheus` runs the queries. User
+templates (``spec.metrics.requestRate``) are in `webscale.promql.template`, the
+scrape configuration that produces the labels below in `webscale.promql.relabel`.
 
 The label contract
 ==================

@@ -10,11 +10,12 @@ from typing import Any
 
 import kopf
 
-from webscale import k8s, models
-from webscale.autoscaler import Autoscaler
-from webscale.metrics import PrometheusSource
-from webscale.observation import AppKey
-from webscale.reconcile import AppRef, Reconciler
+from webscale.api import models
+from webscale.api.app import App
+from webscale.autoscaling.act import Autoscaler
+from webscale.kube import client as k8s
+from webscale.metrics.prometheus import PrometheusSource
+from webscale.reconcile.reconciler import Reconciler
 from webscale.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ async def _scaling_loop(memo: kopf.Memo) -> None:
         await asyncio.sleep(memo.settings.scaling_tick_seconds)
 
 
-def _resync(memo: kopf.Memo, apps: list[AppRef]) -> None:
+def _resync(memo: kopf.Memo, apps: list[App]) -> None:
     """Drift check of every app; writes nothing where everything already matches."""
     changed = 0
     for app in apps:
@@ -93,16 +94,16 @@ async def stop_scaling(memo: kopf.Memo, **_: Any) -> None:
 async def track_app(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Keep the list of apps current for the scaling loop and the children's handlers
     (async: the registry is only changed in the event loop)."""
-    app = AppRef.from_body(body)
+    app = App.from_body(body)
     key = (app.namespace, app.name)
     if type == "DELETED":
         memo.registry.pop(key, None)
-        memo.autoscaler.forget(AppKey(*key))
+        memo.autoscaler.forget(App.named(*key))
     else:
         memo.registry[key] = app
 
 
-def _reconcile(memo: kopf.Memo, app: AppRef) -> list[str]:
+def _reconcile(memo: kopf.Memo, app: App) -> list[str]:
     try:
         changed = memo.reconciler.reconcile(app)
     except Exception as exc:
@@ -121,7 +122,7 @@ def _reconcile(memo: kopf.Memo, app: AppRef) -> list[str]:
 @kopf.on.update(*APP)
 @kopf.on.resume(*APP)
 def reconcile_app(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    _reconcile(memo, AppRef.from_body(body))
+    _reconcile(memo, App.from_body(body))
 
 
 def _owner(body: kopf.Body) -> str | None:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from webscale.conditions import get_condition, set_condition
-from webscale.observation import Observation
-from webscale.scaling import Decision
-from webscale.scaling_text import LIMITED_REASONS
+from webscale.api.conditions import get_condition, set_condition
+from webscale.api.observation import Observation
+from webscale.autoscaling.decide import Decision
+from webscale.autoscaling.reasons import LIMITED_REASONS
 
 # The status fields and condition types the scaling loop owns (the reconciler owns the rest).
 STATUS_FIELDS = ("desiredReplicas", "capacityRequestsPerSecond", "observed", "lastScale")

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from webscale import models
-from webscale.status import ScaledWebAppStatus
+from webscale.api import models
+from webscale.api.status import ScaledWebAppStatus
 
 CRD_NAME = f"{models.PLURAL}.{models.GROUP}"
 

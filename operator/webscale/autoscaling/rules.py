@@ -13,9 +13,9 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from webscale.models import Autoscaling, Behavior, seconds
-from webscale.observation import Observation
-from webscale.scaling_history import Reading, ScaleEvent, period_start, scale_down_floor, scale_up_limit
+from webscale.api.models import Autoscaling, Behavior, seconds
+from webscale.api.observation import Observation
+from webscale.autoscaling.history import Reading, ScaleEvent, period_start, scale_down_floor, scale_up_limit
 
 _EPSILON = 1e-9
 """Float slack: 300.0000000001 req/s at 100 req/s per pod still needs 3 pods, and a ratio of

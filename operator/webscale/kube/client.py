@@ -10,7 +10,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from webscale import models
+from webscale.api import models
 from webscale.settings import Settings
 
 log = logging.getLogger(__name__)

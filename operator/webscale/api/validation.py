@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kubernetes.utils import parse_quantity
 
-from webscale.models import ScaledWebAppSpec
-from webscale.promql_template import template_error
+from webscale.api.models import ScaledWebAppSpec
+from webscale.promql.template import template_error
 
 RESERVED_ENV = {
     "PORT": "spec.port",

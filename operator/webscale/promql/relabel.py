@@ -1,4 +1,4 @@
-"""The Prometheus scrape configuration that produces webscale's label contract (`webscale.promql`).
+"""The Prometheus scrape configuration that produces webscale's label contract (`webscale.promql.queries`).
 
 Pods are scraped when labelled ``app.kubernetes.io/managed-by=webscale`` and
 annotated ``prometheus.io/scrape: "true"``, on the port in ``prometheus.io/port``
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webscale.promql import MANAGED_BY
+from webscale.promql.queries import MANAGED_BY
 
 
 def relabel_configs() -> list[dict[str, Any]]:

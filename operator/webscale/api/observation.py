@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class AppKey:
+class App:
     """Identifies an app's series: Prometheus labels `namespace` and `app`."""
 
     namespace: str

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from kubernetes.utils import parse_quantity
 
-from webscale.models import ScaledWebAppSpec
+from webscale.api.models import ScaledWebAppSpec
 
 
 def cpu_cores(spec: ScaledWebAppSpec) -> Decimal | None:

@@ -8,69 +8,23 @@ an app that is already right makes no request but reads.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from webscale import models
-from webscale.conditions import get_condition, owned, set_condition, status_holds
-from webscale.drift import drifted_paths, holds
-from webscale.k8s import Kube
-from webscale.resources import Parent, build_children, initial_replicas, selector_string, template_workers
-from webscale.validation import semantic_errors
-from webscale.workers import workers_per_pod
+from webscale.api import models
+from webscale.api.app import App
+from webscale.api.conditions import get_condition, owned, set_condition, status_holds
+from webscale.api.labels import selector_string
+from webscale.api.workers import workers_per_pod
+from webscale.kube.client import Kube
+from webscale.kube.drift import drifted_paths, holds
+from webscale.reconcile.builders import build_children, initial_replicas, template_workers
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class AppRef:
-    """What the operator knows of a ScaledWebApp object from its watch."""
-
-    name: str
-    namespace: str
-    uid: str
-    generation: int
-    spec: dict[str, Any]
-    status: dict[str, Any] = field(default_factory=dict)
-    deleting: bool = False
-
-    @classmethod
-    def from_body(cls, body: Any) -> AppRef:
-        meta = body["metadata"]
-        return cls(
-            name=meta["name"],
-            namespace=meta["namespace"],
-            uid=meta["uid"],
-            generation=int(meta.get("generation") or 0),
-            spec=dict(body.get("spec") or {}),
-            status=dict(body.get("status") or {}),
-            deleting=bool(meta.get("deletionTimestamp")),
-        )
-
-    def involved(self) -> dict[str, Any]:
-        return {
-            "apiVersion": f"{models.GROUP}/{models.VERSION}",
-            "kind": models.KIND,
-            "name": self.name,
-            "namespace": self.namespace,
-            "uid": self.uid,
-        }
-
-
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def validate(app: AppRef) -> tuple[models.ScaledWebAppSpec | None, list[str]]:
-    """The parsed spec, or None and every problem with the field it concerns."""
-    try:
-        spec = models.parse_spec(app.spec)
-    except ValidationError as exc:
-        return None, [models.format_validation_error(exc)]
-    return spec, semantic_errors(spec)
 
 
 # The status fields and condition types the reconciler owns (the scaling loop owns the rest).
@@ -78,7 +32,7 @@ STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", 
 STATUS_CONDITIONS = ("Invalid", "Ready")
 
 
-def invalid_status(app: AppRef, errors: list[str], now: str) -> dict[str, Any]:
+def invalid_status(app: App, errors: list[str], now: str) -> dict[str, Any]:
     """The reconciler's status part for an invalid spec: what it said before, plus Invalid=True."""
     conditions = set_condition(
         list(app.status.get("conditions", [])), "Invalid", True, "InvalidSpec", "; ".join(errors), now, app.generation
@@ -88,7 +42,7 @@ def invalid_status(app: AppRef, errors: list[str], now: str) -> dict[str, Any]:
 
 
 def ready_status(
-    app: AppRef, spec: models.ScaledWebAppSpec, deployment: dict[str, Any] | None, now: str
+    app: App, spec: models.ScaledWebAppSpec, deployment: dict[str, Any] | None, now: str
 ) -> dict[str, Any]:
     dep_status = (deployment or {}).get("status", {})
     replicas = int(dep_status.get("replicas") or 0)
@@ -118,19 +72,18 @@ class Reconciler:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
-    def reconcile(self, app: AppRef) -> list[str]:
+    def reconcile(self, app: App) -> list[str]:
         """Converge the app; returns the children it created or changed (e.g. ["Deployment/shop"])."""
         if app.deleting:
             return []  # owner references take the children away
         now = now_iso()
-        spec, errors = validate(app)
-        if spec is None or errors:
-            self._mark_invalid(app, errors, now)
+        if not app.valid:
+            self._mark_invalid(app, list(app.errors), now)
             return []
-        parent = Parent(app.name, app.namespace, app.uid, spec, app.generation)
+        spec = app.valid_spec
         changed: list[str] = []
         deployment = live_deployment = self.kube.get("apps/v1", "Deployment", app.namespace, app.name)
-        for desired in build_children(parent, template_workers(spec, live_deployment)):
+        for desired in build_children(app, template_workers(spec, live_deployment)):
             if desired["kind"] == "Deployment":
                 live = live_deployment
             else:
@@ -171,14 +124,14 @@ class Reconciler:
         }
         return self.kube.apply(ownership, manager=self.kube.settings.scaler_field_manager)
 
-    def _write_status(self, app: AppRef, status: dict[str, Any]) -> bool:
+    def _write_status(self, app: App, status: dict[str, Any]) -> bool:
         """Apply the reconciler's part of status unless the object already shows it."""
         if status_holds(status, app.status):
             return False
         self.kube.apply_status(app.namespace, app.name, status, self.kube.settings.status_field_manager)
         return True
 
-    def _mark_invalid(self, app: AppRef, errors: list[str], now: str) -> None:
+    def _mark_invalid(self, app: App, errors: list[str], now: str) -> None:
         """Invalid=True with the reasons and one Warning Event per new problem; children untouched."""
         old = get_condition(list(app.status.get("conditions", [])), "Invalid")
         if not self._write_status(app, invalid_status(app, errors, now)):

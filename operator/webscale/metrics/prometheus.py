@@ -8,8 +8,8 @@ for request rate (with the recent rate folded in) and ONE for CPU per
 cpuSource in use, whatever the number of apps (1 app or 500 cost the same;
 keda#2282). Apps with their own ``spec.metrics.requestRate`` template cannot be
 batched: each costs one more query per poll. The queries and the label
-contract they rely on are in `webscale.promql`, reading their results in
-`webscale.metrics_parse`, failure reasons in `webscale.metrics_failure`.
+contract they rely on are in `webscale.promql.queries`, reading their results in
+`webscale.metrics.parse`, failure reasons in `webscale.metrics.failure`.
 
 Failures never escape `observe`: a timeout, refused connection, HTTP error,
 malformed answer or a missing series becomes a failure Observation with a short
@@ -30,13 +30,14 @@ from typing import Any, Protocol, TypeVar
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from webscale import promql
-from webscale.metrics_failure import describe_failure, one_line
-from webscale.metrics_parse import CpuUsage, RequestRate, cpu_usage, request_rates, template_rate
-from webscale.models import ScaledWebAppSpec
-from webscale.observation import AppKey, Observation
-from webscale.promql import CpuSource
-from webscale.promql_template import render_template
+from webscale.api.app import App
+from webscale.api.models import ScaledWebAppSpec
+from webscale.api.observation import Observation
+from webscale.metrics.failure import describe_failure, one_line
+from webscale.metrics.parse import CpuUsage, RequestRate, cpu_usage, request_rates, template_rate
+from webscale.promql import queries as promql
+from webscale.promql.queries import CpuSource
+from webscale.promql.template import render_template
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class AppQuery:
     cpu_source: where CPU comes from; None when the app does not scale on CPU.
     """
 
-    key: AppKey
+    key: App
     prometheus_url: str
     request_rate_template: str | None = None
     cpu_source: CpuSource | None = "app"
@@ -61,7 +62,7 @@ class AppQuery:
     def from_spec(cls, namespace: str, name: str, spec: ScaledWebAppSpec) -> AppQuery:
         wants_cpu = spec.autoscaling.target.cpu_utilization is not None
         return cls(
-            key=AppKey(namespace=namespace, app=name),
+            key=App.named(namespace, name),
             prometheus_url=spec.metrics.prometheus.url,
             request_rate_template=spec.metrics.request_rate,
             cpu_source=spec.metrics.cpu_source if wants_cpu else None,
@@ -71,7 +72,7 @@ class AppQuery:
 class MetricsSource(Protocol):
     """Anything that measures apps. Blocking; call it via asyncio.to_thread."""
 
-    def observe(self, apps: Sequence[AppQuery], now: float) -> dict[AppKey, Observation]:
+    def observe(self, apps: Sequence[AppQuery], now: float) -> dict[App, Observation]:
         """One Observation per distinct app key, never raising."""
         ...
 
@@ -130,13 +131,13 @@ class PrometheusSource:
         for client, _ in clients.values():
             client.close()
 
-    def observe(self, apps: Sequence[AppQuery], now: float) -> dict[AppKey, Observation]:
+    def observe(self, apps: Sequence[AppQuery], now: float) -> dict[App, Observation]:
         unique = {app.key: app for app in apps}
         groups: dict[str, list[AppQuery]] = {}
         for app in unique.values():
             groups.setdefault(app.prometheus_url.rstrip("/"), []).append(app)
         poll = _Poll(self)
-        out: dict[AppKey, Observation] = {}
+        out: dict[App, Observation] = {}
         for url, group in groups.items():
             try:
                 out.update(self._observe_group(poll, url, group, now))
@@ -147,8 +148,8 @@ class PrometheusSource:
         self.last_poll_queries = poll.count
         return out
 
-    def _observe_group(self, poll: _Poll, url: str, group: list[AppQuery], now: float) -> dict[AppKey, Observation]:
-        rates: dict[AppKey, RequestRate | str] = {}
+    def _observe_group(self, poll: _Poll, url: str, group: list[AppQuery], now: float) -> dict[App, Observation]:
+        rates: dict[App, RequestRate | str] = {}
         batched = [app.key for app in group if app.request_rate_template is None]
         if batched:
             query = promql.request_rate_query(self.rate_window, self.recent_window)
@@ -158,7 +159,7 @@ class PrometheusSource:
                 rate = self._template_rate(poll, url, app)
                 rates[app.key] = rate if isinstance(rate, str) else (rate, None)
 
-        cpu: dict[AppKey, CpuUsage | str] = {}
+        cpu: dict[App, CpuUsage | str] = {}
         for source in sorted({app.cpu_source for app in group if app.cpu_source is not None}):
             keys = [app.key for app in group if app.cpu_source == source]
             query = promql.cpu_query(source, self.rate_window)
@@ -169,7 +170,7 @@ class PrometheusSource:
     def _template_rate(self, poll: _Poll, url: str, app: AppQuery) -> float | str:
         assert app.request_rate_template is not None
         try:
-            query = render_template(app.request_rate_template, app.key.namespace, app.key.app, self.rate_window)
+            query = render_template(app.request_rate_template, app.key.namespace, app.key.name, self.rate_window)
         except promql.PromQLError as exc:
             return one_line(str(exc))
         result = poll.run(url, query, [app.key], lambda r, keys, _w: {keys[0]: template_rate(r, keys[0])}, "")
@@ -216,10 +217,10 @@ class _Poll:
         self,
         url: str,
         query: str,
-        keys: list[AppKey],
-        parse: Callable[[Any, Sequence[AppKey], str], dict[AppKey, _T | str]],
+        keys: list[App],
+        parse: Callable[[Any, Sequence[App], str], dict[App, _T | str]],
         what: str,
-    ) -> dict[AppKey, _T | str]:
+    ) -> dict[App, _T | str]:
         source = self.source
         try:
             client, lock = source._client(url)

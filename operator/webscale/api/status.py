@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from webscale.models import Model
+from webscale.api.models import Model
 
 
 class Condition(Model):

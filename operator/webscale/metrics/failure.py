@@ -18,7 +18,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 from urllib3.exceptions import TimeoutError as urllib3_timeout
 
-from webscale.metrics_parse import MalformedResult
+from webscale.metrics.parse import MalformedResult
 
 MAX_REASON = 300
 

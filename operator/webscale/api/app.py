@@ -1,0 +1,104 @@
+"""`App`: one ScaledWebApp as the operator knows it, carried through the whole loop.
+
+One value holds the app's identity (namespace and name, which are also its metric labels
+``namespace`` and ``app``), its parsed and validated spec, its annotations and last status.
+Equality and hashing use the identity only, so an `App` keys a dict whatever version of the
+object it came from, and ``App.named(namespace, name)`` is the key to look one up.
+
+Parsing happens once, when the object is read from a watch, never per poll.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from webscale.api import models
+from webscale.api.validation import semantic_errors
+
+PAUSED_ANNOTATION = f"{models.GROUP}/paused"
+
+
+@dataclass(frozen=True)
+class App:
+    """A ScaledWebApp: identity (compared and hashed), then what the watch said of it."""
+
+    namespace: str
+    name: str
+    uid: str = field(default="", compare=False)
+    generation: int = field(default=0, compare=False)
+    raw_spec: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    status: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    annotations: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    deleting: bool = field(default=False, compare=False)
+    spec: models.ScaledWebAppSpec | None = field(default=None, compare=False, repr=False)
+    """The parsed spec; None when it does not parse (see `errors`)."""
+    errors: tuple[str, ...] = field(default=(), compare=False)
+    """Every problem with the spec, each naming its field; empty when valid."""
+    resource_version: str = field(default="", compare=False, repr=False)
+
+    @classmethod
+    def named(cls, namespace: str, name: str) -> App:
+        """The identity alone: a dict key, or an app whose spec is not needed."""
+        return cls(namespace=namespace, name=name)
+
+    @classmethod
+    def from_body(cls, body: Any) -> App:
+        """Parse and validate a ScaledWebApp object (a dict or a kopf Body)."""
+        meta = body["metadata"]
+        raw = dict(body.get("spec") or {})
+        spec, errors = parse(raw)
+        return cls(
+            namespace=meta["namespace"],
+            name=meta["name"],
+            uid=meta.get("uid", ""),
+            generation=int(meta.get("generation") or 0),
+            raw_spec=raw,
+            status=dict(body.get("status") or {}),
+            annotations=dict(meta.get("annotations") or {}),
+            deleting=bool(meta.get("deletionTimestamp")),
+            spec=spec,
+            errors=tuple(errors),
+            resource_version=str(meta.get("resourceVersion") or ""),
+        )
+
+    @property
+    def key(self) -> str:
+        """`namespace/name`, for logs and metrics."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def valid_spec(self) -> models.ScaledWebAppSpec:
+        """The parsed spec of a valid app (builders and the scaling loop only see valid apps)."""
+        if self.spec is None or self.errors:
+            raise ValueError(f"{self.key} has no valid spec: {'; '.join(self.errors)}")
+        return self.spec
+
+    @property
+    def valid(self) -> bool:
+        return self.spec is not None and not self.errors
+
+    @property
+    def paused(self) -> bool:
+        return self.annotations.get(PAUSED_ANNOTATION) == "true"
+
+    def involved(self) -> dict[str, Any]:
+        """The app as an Event's involvedObject."""
+        return {
+            "apiVersion": f"{models.GROUP}/{models.VERSION}",
+            "kind": models.KIND,
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": self.uid,
+        }
+
+
+def parse(raw: dict[str, Any]) -> tuple[models.ScaledWebAppSpec | None, list[str]]:
+    """The parsed spec, or None and every problem with the field it concerns."""
+    try:
+        spec = models.parse_spec(raw)
+    except ValidationError as exc:
+        return None, [models.format_validation_error(exc)]
+    return spec, semantic_errors(spec)
