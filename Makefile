@@ -8,9 +8,9 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 PIP       := $(VENV)/bin/pip
 CLUSTER   := $(PY) tests/cluster/launcher.py
-APT_PKGS  := prometheus haproxy redis-server wrk shellcheck openssl
+APT_PKGS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq-base
 # binaries that tell whether the Debian packages above are installed
-APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl
+APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo docs manifests helm-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
@@ -35,7 +35,7 @@ deps-apt:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PKGS); \
 	fi
 	@# the packages start system services; our tests start their own on loopback
-	@for s in prometheus haproxy redis-server; do $(SUDO) systemctl disable --now $$s >/dev/null 2>&1 || $(SUDO) service $$s stop >/dev/null 2>&1 || true; done
+	@for s in prometheus haproxy redis-server dnsmasq; do $(SUDO) systemctl disable --now $$s >/dev/null 2>&1 || $(SUDO) service $$s stop >/dev/null 2>&1 || true; done
 
 $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { echo "deps: python3 (>= 3.11) is required"; exit 1; }

@@ -79,7 +79,10 @@ def test_no_redis_url_without_state():
 def test_service_affinity_for_ip_hash_on_kube_proxy():
     svc = build_service(parent({**MINIMAL, "loadBalancer": {"provider": "service", "strategy": "ip-hash"}}))
     assert svc["spec"]["sessionAffinity"] == "ClientIP"
-    assert "sessionAffinity" not in build_service(parent(MINIMAL))["spec"]
+    # written as None otherwise, so that switching back from ip-hash clears ClientIP
+    assert (
+        build_service(parent({**MINIMAL, "loadBalancer": {"provider": "service"}}))["spec"]["sessionAffinity"] == "None"
+    )
 
 
 @pytest.mark.parametrize(("replicas", "expected"), [({}, 2), ({"min": 3}, 3), ({"min": 1, "count": 5}, 5)])

@@ -25,3 +25,18 @@ def labels(name: str) -> dict[str, str]:
 
 def selector_string(name: str) -> str:
     return ",".join(f"{k}={v}" for k, v in selector_labels(name).items())
+
+
+LB_COMPONENT = "loadbalancer"
+CONFIG_CHECKSUM_ANNOTATION = f"{models.GROUP}/config-checksum"
+"""HAProxy pod-template annotation: sha256 of the rendered haproxy.cfg (a new config rolls the pods)."""
+
+
+def lb_selector_labels(name: str) -> dict[str, str]:
+    """Labels that select the app's HAProxy pods (never its app pods: the component differs)."""
+    return {"app.kubernetes.io/instance": name, "app.kubernetes.io/component": LB_COMPONENT}
+
+
+def lb_labels(name: str) -> dict[str, str]:
+    """Labels on the HAProxy objects and pods: `instance` and `managed-by` carry the metrics label contract."""
+    return {"app.kubernetes.io/name": name, **lb_selector_labels(name), MANAGED_BY_LABEL: MANAGED_BY}

@@ -284,6 +284,53 @@ class Metrics(Model):
     Placeholders go bare, never quoted: {namespace}/{app} as = or != matcher values, {window} as a range or offset."""
     cpu_source: Literal["app", "cadvisor"] = "app"
     """app: the app's process_cpu_seconds_total; cadvisor: container_cpu_usage_seconds_total."""
+    request_rate_source: Literal["app", "loadbalancer"] = "app"
+    """app: the app's http_requests_total; loadbalancer: the requests HAProxy sent to the app's pods
+    (haproxy_backend_http_requests_total from the HAProxy pods' exporter; needs loadBalancer.provider haproxy).
+    Ignored when requestRate is set."""
+
+
+ANNOTATION_KEY_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+"""A Kubernetes annotation key: an optional DNS-subdomain prefix and '/', then a name of up to 63 characters."""
+
+
+class LoadBalancerService(Model):
+    """The Service clients reach the app through."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.annotations) || self.annotations.all(k, k.matches(r'"
+                    + ANNOTATION_KEY_PATTERN
+                    + "') && size(k) <= 317)",
+                    "message": "loadBalancer.service.annotations keys must be Kubernetes annotation keys "
+                    "([prefix/]name, name up to 63 letters, digits, '-', '_' or '.')",
+                }
+            ]
+        }
+    )
+
+    type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    """ClusterIP: inside the cluster only; NodePort: also on every node's port; LoadBalancer: a cloud load
+    balancer in front (its settings go in annotations)."""
+    annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict, max_length=64)
+    """Annotations put on the Service as they are, e.g. the ones a cloud load balancer reads
+    (service.beta.kubernetes.io/aws-load-balancer-type: nlb)."""
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotation_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            prefix, _, name = key.rpartition("/")
+            if not re.match(ANNOTATION_KEY_PATTERN, key) or len(prefix) > 253:
+                raise ValueError(f"annotation key {key!r} is not a Kubernetes annotation key ([prefix/]name)")
+            if len(name) > 63:
+                raise ValueError(f"annotation key {key!r}: the name after '/' is longer than 63 characters")
+        return value
 
 
 class LoadBalancer(Model):
@@ -306,7 +353,9 @@ class LoadBalancer(Model):
     provider: Literal["haproxy", "service"] = "haproxy"
     """haproxy: an operator-managed HAProxy tier; service: the Kubernetes Service (kube-proxy)."""
     replicas: int = Field(default=2, ge=1, le=10)
-    """HAProxy pods."""
+    """HAProxy pods (provider haproxy). Two or more get a PodDisruptionBudget and are spread over nodes."""
+    service: LoadBalancerService = Field(default_factory=LoadBalancerService)
+    """The app's entry Service (named after the app): in front of HAProxy, or of the pods with provider service."""
 
 
 class State(Model):
@@ -328,7 +377,13 @@ class ScaledWebAppSpec(Model):
                     "(self.autoscaling.fallback.replicas >= self.replicas.min && "
                     "self.autoscaling.fallback.replicas <= self.replicas.max)",
                     "message": "autoscaling.fallback.replicas must lie within replicas.min..replicas.max",
-                }
+                },
+                {
+                    "rule": "!has(self.metrics) || !has(self.metrics.requestRateSource) || "
+                    "self.metrics.requestRateSource != 'loadbalancer' || !has(self.loadBalancer) || "
+                    "!has(self.loadBalancer.provider) || self.loadBalancer.provider == 'haproxy'",
+                    "message": "metrics.requestRateSource loadbalancer needs loadBalancer.provider haproxy",
+                },
             ]
         }
     )

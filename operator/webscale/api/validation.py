@@ -34,6 +34,8 @@ def semantic_errors(spec: ScaledWebAppSpec) -> list[str]:
             errors.append(f"{where}: set by the operator from {RESERVED_ENV[var.name]}; remove it from env")
         if var.value is not None and var.value_from is not None:
             errors.append(f"{where}: give value or valueFrom, not both")
+    if spec.metrics.request_rate_source == "loadbalancer" and spec.load_balancer.provider != "haproxy":
+        errors.append("spec.metrics.requestRateSource: loadbalancer needs spec.loadBalancer.provider haproxy")
     if spec.metrics.request_rate is not None:
         problem = template_error(spec.metrics.request_rate)  # starts with "spec.metrics.requestRate"
         if problem:

@@ -19,6 +19,7 @@ _PLURALS = {
     ("apps/v1", "Deployment"): "deployments",
     ("v1", "Service"): "services",
     ("v1", "ConfigMap"): "configmaps",
+    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
     ("v1", "Event"): "events",
     ("v1", "Pod"): "pods",
     (f"{models.GROUP}/{models.VERSION}", models.KIND): models.PLURAL,

@@ -12,10 +12,12 @@ from typing import Any
 
 from webscale.api import models
 from webscale.api.app import App
-from webscale.api.labels import WORKERS_ANNOTATION, labels, selector_labels
+from webscale.api.labels import WORKERS_ANNOTATION, labels, lb_selector_labels, selector_labels
 from webscale.api.models import ScaledWebAppSpec
 from webscale.api.workers import workers_per_pod
 from webscale.kube.drift import holds
+from webscale.reconcile.haproxy import build_lb_children
+from webscale.reconcile.haproxy_config import DEFAULT_CLUSTER_DOMAIN
 
 PODINFO_DIR = "/etc/podinfo"
 ANNOTATIONS_FILE = f"{PODINFO_DIR}/annotations"
@@ -156,35 +158,55 @@ def initial_replicas(spec: ScaledWebAppSpec) -> int:
     return spec.replicas.count if spec.replicas.count is not None else spec.replicas.min
 
 
-def _service(app: App, name: str, headless: bool) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "selector": selector_labels(app.name),
-        "ports": [{"name": "http", "port": 80 if not headless else app.valid_spec.port, "targetPort": "http"}],
-    }
-    if headless:
-        spec["clusterIP"] = "None"
-        spec["publishNotReadyAddresses"] = False
-    else:
-        spec["type"] = "ClusterIP"
-        lb = app.valid_spec.load_balancer
-        if lb.provider == "service" and lb.strategy == "ip-hash":
-            spec["sessionAffinity"] = "ClientIP"
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(app, name), "spec": spec}
-
-
 def build_service(app: App) -> dict[str, Any]:
-    """ClusterIP Service on port 80 in front of the pods."""
-    return _service(app, app.name, headless=False)
+    """The app's entry Service on port 80, named after the app.
+
+    provider haproxy: in front of the HAProxy pods; with ip-hash it keeps each client on one
+    HAProxy pod (sessionAffinity ClientIP), so every client meets one hash ring even while the
+    HAProxy pods' DNS answers arrive in different orders. provider service: in front of the app's
+    pods, ip-hash as kube-proxy's ClientIP affinity. `sessionAffinity` and `externalTrafficPolicy`
+    are always written, so switching strategy back clears them. With ip-hash on a NodePort or
+    LoadBalancer Service, externalTrafficPolicy Local keeps the client's address (Cluster would
+    replace it with a node's, and every client of a node would hash alike).
+    """
+    lb = app.valid_spec.load_balancer
+    haproxy = lb.provider == "haproxy"
+    spec: dict[str, Any] = {
+        "type": lb.service.type,
+        "selector": lb_selector_labels(app.name) if haproxy else selector_labels(app.name),
+        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        "sessionAffinity": "ClientIP" if lb.strategy == "ip-hash" else "None",
+    }
+    if lb.service.type != "ClusterIP":
+        spec["externalTrafficPolicy"] = "Local" if lb.strategy == "ip-hash" else "Cluster"
+    metadata = _metadata(app, app.name)
+    if lb.service.annotations:
+        metadata["annotations"] = dict(lb.service.annotations)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
 
 
 def build_headless_service(app: App) -> dict[str, Any]:
-    """Headless Service listing ready pod addresses (for load-balancer discovery)."""
-    return _service(app, f"{app.name}-pods", headless=True)
+    """Headless Service `<name>-pods` listing ready pod addresses: HAProxy finds the pods through its
+    DNS records (SRV `_http._tcp.<name>-pods...`, port `http`), and they stay reachable through it."""
+    spec: dict[str, Any] = {
+        "clusterIP": "None",
+        "selector": selector_labels(app.name),
+        "ports": [{"name": "http", "port": app.valid_spec.port, "targetPort": "http", "protocol": "TCP"}],
+        "publishNotReadyAddresses": False,
+    }
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _metadata(app, f"{app.name}-pods"), "spec": spec}
 
 
-def build_children(app: App, workers: int | None = None) -> list[dict[str, Any]]:
-    """Everything the operator owns for this app, in apply order."""
-    return [build_deployment(app, workers), build_service(app), build_headless_service(app)]
+def build_children(
+    app: App, workers: int | None = None, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+) -> list[dict[str, Any]]:
+    """Everything the operator owns for this app, in apply order: the app's Deployment and headless
+    Service, then (provider haproxy) the HAProxy ConfigMap, Deployment and PodDisruptionBudget, then
+    the entry Service. Owned objects not in this list are the other provider's and go."""
+    children = [build_deployment(app, workers), build_headless_service(app)]
+    if app.valid_spec.load_balancer.provider == "haproxy":
+        children += build_lb_children(app, owner_reference(app), cluster_domain)
+    return [*children, build_service(app)]
 
 
 def template_workers(spec: ScaledWebAppSpec, live: dict[str, Any] | None) -> int | None:

@@ -1,0 +1,207 @@
+"""Render an app's haproxy.cfg from its spec (pure; called by `webscale.reconcile.haproxy`).
+
+What the rendered configuration does, and why:
+
+* **Backends from DNS, never by reload.** The app's headless Service ``<name>-pods`` publishes
+  one SRV record per ready pod (``_http._tcp.<name>-pods.<namespace>.svc.<cluster domain>``,
+  the port named ``http``); ``server-template`` reserves ``replicas.max`` server slots and the
+  ``resolvers`` section fills them every ``timeout resolve``. Scaling the app changes DNS only:
+  HAProxy is never reloaded and the rendered file does not change.
+* **Strategies:** round-robin -> ``balance roundrobin``; least-connections -> ``balance leastconn``;
+  ip-hash -> ``balance source`` with ``hash-type consistent`` (removing one pod moves only the
+  clients that were on it).
+* **Health** from the app's ``/readyz`` (a draining pod answers 503 and leaves before it stops);
+  ``retries`` + ``option redispatch`` send a request whose connection failed to another pod.
+* **maxconn per server** = workers per pod x `CONNECTIONS_PER_WORKER`. A Node cluster worker
+  runs one event loop: a CPU-bound request holds it, so the ideal is one in-flight request per
+  worker; a small multiple keeps I/O-bound requests overlapping inside a worker. Beyond it,
+  requests wait in HAProxy's queue and go to the first pod with a free slot, instead of queueing
+  behind a busy worker.
+* **Metrics:** HAProxy's built-in Prometheus exporter on `METRICS_PORT` (``/metrics``), which
+  also answers ``/healthz`` for the pod's probes.
+
+Injection safety: every value written here is either an integer, one of a fixed set of words,
+or a DNS name checked against `DNS_NAME` (`token`): nothing else from the resource reaches the
+file, so no value can start a new line, a comment or a directive. Service annotations and the
+like go to Kubernetes objects, never into haproxy.cfg.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from webscale.api.models import ScaledWebAppSpec
+from webscale.api.workers import workers_per_pod
+
+HTTP_PORT = 8080
+"""Where HAProxy serves the app (the entry Service's targetPort)."""
+METRICS_PORT = 8404
+"""HAProxy's Prometheus exporter and health endpoint."""
+FRONTEND = "http"
+BACKEND = "pods"
+"""The backend's name: the ``proxy`` label of its series in HAProxy's exporter."""
+SERVER_PREFIX = "pod"
+RESOLVERS = "cluster"
+CONNECTIONS_PER_WORKER = 4
+"""In-flight requests HAProxy sends one worker at most (see maxconn above)."""
+GLOBAL_MAXCONN = 20000
+RESOLVE_INTERVAL = "1s"
+"""How often the resolvers ask DNS again (``timeout resolve``)."""
+HOLD_VALID = "10s"
+"""How long a good answer is kept when DNS stops answering (``hold valid``)."""
+HOLD_OBSOLETE = "0s"
+"""A pod gone from DNS leaves at once (its clients move; the others stay)."""
+READY_PATH = "/readyz"
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+
+BALANCE = {
+    "round-robin": ["balance roundrobin"],
+    "least-connections": ["balance leastconn"],
+    "ip-hash": ["balance source", "hash-type consistent"],
+}
+
+DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
+"""A lower-case DNS name (RFC 1123): what Kubernetes allows for names, namespaces and domains."""
+
+
+class ConfigValueError(ValueError):
+    """A value that cannot be written into haproxy.cfg safely; str() names it."""
+
+
+def token(value: str, what: str) -> str:
+    """`value` if it is a DNS name (letters, digits, '-', '.'), else ConfigValueError naming `what`.
+
+    Such a token contains no space, quote, '#', backslash, '$' or line break, so HAProxy reads
+    it as exactly one word with no expansion.
+    """
+    if not isinstance(value, str) or len(value) > 253 or not DNS_NAME.match(value):
+        raise ConfigValueError(f"{what} {value!r} is not a DNS name; it cannot go into haproxy.cfg")
+    return value
+
+
+def number(value: int, what: str, low: int, high: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigValueError(f"{what} {value!r} must be an integer from {low} to {high}")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Backends:
+    """Where the pods are found: the SRV name of the headless Service and how many slots."""
+
+    srv_name: str
+    slots: int
+    maxconn: int
+
+
+def srv_name(namespace: str, name: str, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN) -> str:
+    """The SRV name of the app's headless Service (port ``http``, TCP)."""
+    host = (
+        f"{token(name, 'app name')}-pods.{token(namespace, 'namespace')}.svc.{token(cluster_domain, 'cluster domain')}"
+    )
+    return f"_http._tcp.{token(host, 'headless Service name')}"
+
+
+def server_maxconn(spec: ScaledWebAppSpec) -> int:
+    """maxconn of one pod: workers per pod x CONNECTIONS_PER_WORKER."""
+    return workers_per_pod(spec) * CONNECTIONS_PER_WORKER
+
+
+def backends_for(
+    namespace: str, name: str, spec: ScaledWebAppSpec, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+) -> Backends:
+    return Backends(srv_name(namespace, name, cluster_domain), spec.replicas.max, server_maxconn(spec))
+
+
+def render(strategy: str, backends: Backends) -> str:
+    """haproxy.cfg for one app. `strategy` is a spec.loadBalancer.strategy value."""
+    if strategy not in BALANCE:
+        raise ConfigValueError(f"loadBalancer.strategy {strategy!r} is not one of {', '.join(BALANCE)}")
+    srv = backends.srv_name
+    if not srv.startswith("_http._tcp.") or token(srv.removeprefix("_http._tcp."), "SRV name") is None:
+        raise ConfigValueError(f"SRV name {srv!r} is not _http._tcp.<DNS name>")
+    slots = number(backends.slots, "replicas.max", 1, 1000)
+    maxconn = number(backends.maxconn, "maxconn per pod", 1, 100000)
+    lines = [
+        "# Generated by webscale-operator from the ScaledWebApp; do not edit (it is replaced).",
+        "global",
+        "    log stdout format raw local0 info",
+        f"    maxconn {GLOBAL_MAXCONN}",
+        "    hard-stop-after 30s",
+        "",
+        "defaults",
+        "    mode http",
+        "    log global",
+        "    option httplog",
+        "    option dontlognull",
+        "    option forwardfor",
+        "    option redispatch 1",
+        "    retries 3",
+        "    timeout connect 5s",
+        "    timeout client 60s",
+        "    timeout server 60s",
+        "    timeout http-request 10s",
+        "    timeout http-keep-alive 4s",
+        "    timeout queue 30s",
+        "    timeout check 2s",
+        "",
+        f"resolvers {RESOLVERS}",
+        "    parse-resolv-conf",
+        "    accepted_payload_size 8192",
+        "    resolve_retries 3",
+        f"    timeout resolve {RESOLVE_INTERVAL}",
+        "    timeout retry 1s",
+        f"    hold valid {HOLD_VALID}",
+        f"    hold obsolete {HOLD_OBSOLETE}",
+        "    hold nx 1s",
+        "    hold other 1s",
+        "    hold refused 1s",
+        "    hold timeout 1s",
+        "",
+        f"frontend {FRONTEND}",
+        f"    bind :{HTTP_PORT}",
+        f"    default_backend {BACKEND}",
+        "",
+        "frontend metrics",
+        f"    bind :{METRICS_PORT}",
+        "    option dontlog-normal",
+        "    http-request use-service prometheus-exporter if { path /metrics }",
+        "    http-request return status 200 content-type text/plain string ok if { path /healthz }",
+        "    http-request deny deny_status 404",
+        "",
+        f"backend {BACKEND}",
+        *(f"    {line}" for line in BALANCE[strategy]),
+        f"    option httpchk GET {READY_PATH}",
+        "    http-check expect status 200",
+        f"    default-server check inter 2s fall 2 rise 2 maxconn {maxconn} "
+        f"resolvers {RESOLVERS} resolve-prefer ipv4 init-addr none",
+        f"    server-template {SERVER_PREFIX} 1-{slots} {srv}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_for(namespace: str, name: str, spec: ScaledWebAppSpec, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN) -> str:
+    """The haproxy.cfg of one app."""
+    return render(spec.load_balancer.strategy, backends_for(namespace, name, spec, cluster_domain))
+
+
+def sections(cfg: str) -> dict[str, list[str]]:
+    """Parse a rendered file into {"<section> <name>": [directive lines]} (comments and blanks dropped).
+
+    Used by tests to show that hostile input cannot change the file's structure.
+    """
+    out: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for raw in cfg.splitlines():
+        line = raw.rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace():
+            current = out.setdefault(line.strip(), [])
+        elif current is not None:
+            current.append(line.strip())
+        else:
+            raise ValueError(f"directive outside a section: {line!r}")
+    return out
