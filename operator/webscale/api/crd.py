@@ -65,6 +65,9 @@ def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"cannot express anyOf {branches} structurally")
     out: dict[str, Any] = {}
     for key, value in node.items():
+        if key == "additionalProperties" and isinstance(value, dict):
+            out["additionalProperties"] = structural(value, defs)  # a map: string -> value schema
+            continue
         if key in _DROP:
             continue
         if key == "properties":
