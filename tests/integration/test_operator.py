@@ -34,8 +34,8 @@ def test_create_builds_deployment_and_services_with_owner_refs(api_client, names
     created = swa.create_namespaced_custom_object(G, V, namespace, P, app_body())
     uid = created["metadata"]["uid"]
     dep = eventually(lambda: apps.read_namespaced_deployment("shop", namespace), 30, "the Deployment")
-    svc = core.read_namespaced_service("shop", namespace)
-    headless = core.read_namespaced_service("shop-pods", namespace)
+    svc = eventually(lambda: core.read_namespaced_service("shop", namespace), 30, "the entry Service")
+    headless = eventually(lambda: core.read_namespaced_service("shop-pods", namespace), 30, "the headless Service")
     for obj in (dep, svc, headless):
         (ref,) = obj.metadata.owner_references
         assert (ref.kind, ref.name, ref.uid, ref.controller) == ("ScaledWebApp", "shop", uid, True)
