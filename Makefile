@@ -7,18 +7,20 @@ SHELL := /bin/bash
 VENV      := .venv
 PY        := $(VENV)/bin/python
 PIP       := $(VENV)/bin/pip
-CLUSTER   := $(PY) tests/cluster/launcher.py
-APT_PKGS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq-base
+CLUSTER   := $(PY) -m webscale_local.launcher
+APT_PKGS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq-base lua5.4 lua5.1 git
 # binaries that tell whether the Debian packages above are installed
-APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq
+APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq lua5.4 lua5.1 git
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo docs manifests helm-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
+.PHONY: load demo docs manifests helm-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
         test-unit test-node test-integration test-e2e lint fmt crd bench demo kind-deploy clean
 
 help:
 	@echo "make run      install what is missing and run the operator on the local control plane"
 	@echo "make test     install what is missing and run every test"
+	@echo "make load     (while make run runs) a bounded load ramp: the app scales up and back down"
+	@echo "make demo     the same, narrated, in one command"
 	@echo "make cluster  start only the local control plane (foreground); make cluster-down stops a background one"
 	@echo "make bench    run the benchmarks (writes bench/results/)"
 	@echo "make crd      regenerate crds/ from the models"
@@ -71,6 +73,10 @@ cluster-down: deps-python
 
 run: deps cluster-build
 	$(PY) scripts/run_local.py
+
+# a bounded load ramp on the app `make run` runs (another terminal): it scales up, then back down
+load: deps-python
+	RAMP="$(RAMP)" $(PY) scripts/load.py
 
 # local control plane + real Prometheus + real sample-app processes + the operator + a bounded load ramp
 demo: deps cluster-build

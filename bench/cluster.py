@@ -13,10 +13,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "cluster"))
+from webscale_local.launcher import LocalCluster, build
 
-from launcher import LocalCluster, build  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RUNS = 3
 

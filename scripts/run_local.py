@@ -1,99 +1,95 @@
-"""`make run`: the operator on the local control plane (or on $KUBECONFIG's cluster), with the shop example.
+"""`make run`: the product alive on this machine, until Ctrl-C.
 
-Starts the local control plane unless KUBECONFIG is set, applies the CRD, starts the
-operator, applies examples/shop.yaml, prints what kubectl shows once it is reconciled,
-and keeps running until Ctrl-C; then it stops everything it started.
+Starts the local control plane (unless KUBECONFIG is set: then that cluster), applies the CRD,
+starts sample-app processes on 127.0.0.1 that stand for the app's pods, a real Prometheus
+(Debian package, temporary storage) scraping them, and the operator; then applies
+examples/shop.yaml pointed at that Prometheus. `kubectl get swa -w` shows live request rates;
+`make load` (another terminal) sends a bounded ramp that scales the app up and back down.
+Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
+import tempfile
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
+import yaml
+from webscale_local.launcher import RUN_DIR, ClusterError
+from webscale_local.stack import LOCAL_TUNING, LocalStack, localize
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-
-from launcher import RUN_DIR, ClusterError, LocalCluster, build  # noqa: E402
-from procs import free_port  # noqa: E402
+EXAMPLE = ROOT / "examples" / "shop.yaml"
 
 
-def kubectl(binary: Path, kubeconfig: str, *args: str, check: bool = True) -> str:
-    proc = subprocess.run(
-        [str(binary), "kubectl", f"--kubeconfig={kubeconfig}", *args], capture_output=True, text=True, timeout=60
-    )
-    if check and proc.returncode != 0:
-        raise SystemExit(f"run: kubectl {' '.join(args)} failed:\n{proc.stderr}")
-    return proc.stdout
+def say(message: str) -> None:
+    print(f"run: {message}", flush=True)
 
 
-def wait_ready(
-    binary: Path, kubeconfig: str, name: str, operator: subprocess.Popen[bytes], timeout: float = 90
-) -> None:
+def wait_ready(stack: LocalStack, name: str, namespace: str, timeout: float = 90) -> None:
+    jsonpath = "jsonpath={.status.conditions[?(@.type=='Ready')].status}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if operator.poll() is not None:
-            raise SystemExit(f"run: the operator exited with code {operator.returncode}")
-        out = kubectl(binary, kubeconfig, "get", "swa", name, "-o", "json", check=False)
-        conditions = json.loads(out or "{}").get("status", {}).get("conditions", [])
-        if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+        if problem := stack.alive():
+            raise SystemExit(f"run: {problem}")
+        if "True" in stack.kubectl("-n", namespace, "get", "swa", name, "-o", jsonpath, check=False):
             return
         time.sleep(1)
-    print(f"run: {name} is not Ready after {timeout:.0f}s; showing what there is", file=sys.stderr)
+    say(f"{name} is not Ready after {timeout:.0f}s; showing what there is")
 
 
 def main() -> int:
+    kubeconfig = os.environ.get("KUBECONFIG")
+    manifest = yaml.safe_load(EXAMPLE.read_text())
+    name, namespace = manifest["metadata"]["name"], manifest["metadata"].get("namespace", "default")
+    workdir = Path(tempfile.mkdtemp(prefix="webscale-run-"))
+    stack = LocalStack(workdir, app=name, namespace=namespace, kubeconfig=Path(kubeconfig) if kubeconfig else None)
+    try:
+        stack.start(say)
+    except (ClusterError, RuntimeError) as exc:
+        say(str(exc))
+        return 1
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
-    bin_dir = build()
-    binary = bin_dir / "bin" / "webscale-k8s"
-    with ExitStack() as stack:
-        kubeconfig = os.environ.get("KUBECONFIG")
-        if kubeconfig:
-            print(f"run: using the cluster of KUBECONFIG={kubeconfig}")
-        else:
-            try:
-                cluster = stack.enter_context(LocalCluster(bin_dir=bin_dir))
-            except ClusterError as exc:
-                print(f"run: {exc}", file=sys.stderr)
-                return 1
-            RUN_DIR.mkdir(parents=True, exist_ok=True)
-            kubeconfig = str(RUN_DIR / "kubeconfig")
-            Path(kubeconfig).write_text(cluster.kubeconfig.read_text())
-            stack.callback(Path(kubeconfig).unlink, missing_ok=True)
-            print(f"run: local control plane ready in {cluster.timings['nodes_ready']:.1f}s at {cluster.server}")
-        print(kubectl(binary, kubeconfig, "apply", "-f", str(ROOT / "crds")).strip())
-        kubectl(binary, kubeconfig, "wait", "--for=condition=Established", "crd/scaledwebapps.webscale.dev")
-        env = {**os.environ, "KUBECONFIG": kubeconfig, "WEBSCALE_LOG_FORMAT": "plain"}
-        env.setdefault("WEBSCALE_LIVENESS_PORT", str(free_port()))
-        operator = subprocess.Popen([sys.executable, "-m", "webscale.cli", "run"], env=env)
-        stack.callback(_stop, operator)
-        print(kubectl(binary, kubeconfig, "apply", "-f", str(ROOT / "examples" / "shop.yaml")).strip())
-        wait_ready(binary, kubeconfig, "shop", operator)
+    try:
+        assert stack.prometheus is not None
+        local = localize(manifest, stack.prometheus.url)
+        applied = RUN_DIR / EXAMPLE.name
+        applied.write_text(
+            f"# {EXAMPLE.relative_to(ROOT)} as `make run` applied it: metrics.prometheus.url is the local\n"
+            f"# Prometheus, and for this machine: {yaml.safe_dump(LOCAL_TUNING, default_flow_style=True).strip()}\n"
+            + yaml.safe_dump(local, sort_keys=False)
+        )
+        say(f"applying {applied} ({EXAMPLE.relative_to(ROOT)} with the local Prometheus and faster scaling)")
+        print(stack.apply(local))
+        wait_ready(stack, name, namespace)
         print("\n$ kubectl get swa,deploy,svc")
-        print(kubectl(binary, kubeconfig, "get", "swa,deploy,svc"))
-        print(f"export KUBECONFIG={kubeconfig}")
-        print(f"alias kubectl='{binary} kubectl'")
-        print("Try: kubectl get swa -w   |   kubectl describe swa shop   |   Ctrl-C stops everything", flush=True)
-        while not stop["now"] and operator.poll() is None:
+        print(stack.kubectl("-n", namespace, "get", "swa,deploy,svc"))
+        kubeconfig_copy = RUN_DIR / "kubeconfig"
+        if stack.cluster is not None:  # a stable path for other terminals (removed on exit)
+            kubeconfig_copy.write_text(stack.cluster.kubeconfig.read_text())
+        print(f"export KUBECONFIG={kubeconfig_copy if stack.cluster is not None else stack.kubeconfig}")
+        print(f"alias kubectl='{stack.bin_dir}/bin/webscale-k8s kubectl'")
+        print(
+            "Try: kubectl get swa -w   |   make load (in another terminal)   |   kubectl describe swa shop\n"
+            "Ctrl-C stops everything",
+            flush=True,
+        )
+        while not stop["now"]:
+            if problem := stack.alive():
+                say(problem)
+                return 1
             time.sleep(0.5)
-    print("run: stopped")
+    finally:
+        if stack.cluster is not None:
+            (RUN_DIR / "kubeconfig").unlink(missing_ok=True)
+        stack.stop()
+        say(f"stopped (logs in {workdir})")
     return 0
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 if __name__ == "__main__":

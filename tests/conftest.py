@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
-from launcher import LocalCluster
-from operator_process import OperatorProcess
 from waiting import eventually
+from webscale_local.launcher import LocalCluster
+from webscale_local.operator_process import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 

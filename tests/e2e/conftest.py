@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.load import Load
-from fixtures.ports import free_port
-from fixtures.prometheus import PrometheusHandle, prometheus_binary, wait_ready, write_config
-from fixtures.sample_app import SampleApp, start_sample_app
 from kubernetes import client
-from launcher import LocalCluster
-from operator_process import OperatorProcess
 from scenario import APP, app_targets, scaling_spec, wait_for_series
 from waiting import eventually
+from webscale_local.launcher import LocalCluster
+from webscale_local.load import Load
+from webscale_local.operator_process import OperatorProcess
+from webscale_local.ports import free_port
+from webscale_local.prometheus import PrometheusHandle, prometheus_binary, wait_ready, write_config
+from webscale_local.sample_app import SampleApp, start_sample_app
 
 G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
 OPERATOR_ENV = {

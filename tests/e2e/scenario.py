@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from fixtures.load import Load
-from fixtures.sample_app import SampleApp
 from waiting import eventually
+from webscale_local.load import Load
+from webscale_local.sample_app import SampleApp
 
 from webscale.kube.client import USER_AGENT
 

@@ -10,9 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from fixtures import prometheus as prometheus_fixture
-from fixtures.ports import free_port
-from fixtures.prometheus import start_prometheus
+from webscale_local import prometheus as prometheus_fixture
+from webscale_local.ports import free_port
+from webscale_local.prometheus import start_prometheus
 
 from webscale.api.app import App
 from webscale.api.observation import Observation

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from fixtures.exposition import HOSTILE, PODS, Exposition, targets
-from fixtures.prometheus import PrometheusHandle, start_prometheus
 from waiting import eventually
+from webscale_local.prometheus import PrometheusHandle, start_prometheus
 
 from webscale.api.app import App
 from webscale.api.observation import Observation

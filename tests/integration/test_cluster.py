@@ -7,9 +7,9 @@ import os
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from launcher import LocalCluster
-from procs import port_free
 from waiting import eventually
+from webscale_local.launcher import LocalCluster
+from webscale_local.procs import port_free
 
 pytestmark = pytest.mark.integration
 

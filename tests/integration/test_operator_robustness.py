@@ -8,9 +8,9 @@ import time
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from operator_process import OperatorProcess
 from test_operator import G, P, V, app_body, condition
 from waiting import eventually
+from webscale_local.operator_process import OperatorProcess
 
 from webscale.kube.client import USER_AGENT
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fixtures.ports import free_port
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from manifest_helpers import SA, SYSTEM_NS, Permission, applied_base_rbac, granted, one_kind, render_base
-from operator_process import OperatorProcess
 from test_operator import G, P, V, app_body, condition
 from waiting import eventually
+from webscale_local.operator_process import OperatorProcess
+from webscale_local.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,14 @@
+"""The local stack on loopback, for tests, `make run`, `make load`, `make demo` and the benchmarks.
+
+Installed into the venv with the operator (pyproject.toml: `tests/support` is a package root), so
+scripts and tests import it by name:
+
+    launcher        the local control plane (etcd, kube-apiserver, controllers, kwok) from tests/cluster
+    prometheus      a real Prometheus (the Debian package) with temporary storage
+    sample_app      the real sample app (node, cluster mode) standing for an app's pods
+    load            a bounded, paced HTTP load generator (127.0.0.1 only)
+    operator_process `webscale run` as a subprocess
+    stack           all of the above together: what `make run` starts and `make load` drives
+
+Never part of the operator image: the Dockerfile copies operator/ only.
+"""
