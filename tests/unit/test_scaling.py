@@ -53,7 +53,9 @@ def recommended(*ago_and_replicas: tuple[float, int]) -> History:
     return History(recommendations=tuple(Recommendation(NOW - ago, n) for ago, n in ago_and_replicas))
 
 
-NO_DOWN_WINDOW = {"behavior": {"scaleDown": {"stabilizationWindow": "0s"}}}
+NO_DOWN_WINDOW = {"behavior": {"scaleDown": {"stabilizationWindow": "0s", "rateWindow": "0s"}}}
+HPA_DOWN_WINDOW = {"behavior": {"scaleDown": {"stabilizationWindow": "300s", "rateWindow": "0s"}}}
+"""The HPA's scale-down: a 300s window of maxima, no long-window mean."""
 
 
 def decide_now(spec: ScaledWebAppSpec, obs: Observation, current: Current, history: History) -> Decision:
@@ -134,7 +136,7 @@ CASES = [
         id="ReplicasMatchLoad",
     ),
     pytest.param(
-        make_spec(),
+        make_spec(HPA_DOWN_WINDOW),
         reading(150),
         running(6),
         recommended((200, 5), (100, 4)),

@@ -4,7 +4,7 @@ restarts, failures and recovery, per-direction tolerance, burst hold and the rec
 from __future__ import annotations
 
 import pytest
-from test_scaling import NO_DOWN_WINDOW, NOW, decide_now, make_spec, reading, recommended, running
+from test_scaling import HPA_DOWN_WINDOW, NO_DOWN_WINDOW, NOW, decide_now, make_spec, reading, recommended, running
 
 from webscale.autoscaling.decide import History, decide
 
@@ -60,7 +60,7 @@ def test_recommend_mode_records_no_scale_event():
 
 def test_a_fresh_history_does_not_scale_down_at_once():
     """After an operator restart the current size counts as a recommendation (as the HPA does)."""
-    spec = make_spec()
+    spec = make_spec(HPA_DOWN_WINDOW)
     first = decide_now(spec, reading(150), running(6), History())
     assert (first.replicas, first.reason) == (6, "ScaleDownStabilized")
     still = decide(spec, reading(150, at=NOW + 299), running(6), first.history, NOW + 299)

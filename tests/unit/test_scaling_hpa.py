@@ -18,7 +18,7 @@ from webscale.autoscaling.decide import Current, Decision, History, decide
 HPA_DEFAULT_BEHAVIOR = {
     # "Default Behavior" in the docs: scale down 100% per 15s after a 300s window; scale up
     # 100% or 4 pods per 15s, whichever is more, with no window.
-    "scaleDown": {"stabilizationWindow": "300s", "maxPercent": 100, "period": "15s"},
+    "scaleDown": {"stabilizationWindow": "300s", "maxPercent": 100, "period": "15s", "rateWindow": "0s"},
     "scaleUp": {"stabilizationWindow": "0s", "maxPods": 4, "maxPercent": 100, "period": "15s"},
 }
 
@@ -29,6 +29,7 @@ def hpa_spec(behavior: dict[str, Any] | None = None, max_replicas: int = 100) ->
             "target": {"requestsPerSecondPerWorker": 100, "cpuUtilization": None},
             "tolerance": 0.1,
             "burst": {"threshold": 100},
+            "headroom": {"quantile": None},  # the HPA sizes on the metric's value, not a quantile
             "behavior": behavior or HPA_DEFAULT_BEHAVIOR,
         },
         replicas={"min": 1, "max": max_replicas},

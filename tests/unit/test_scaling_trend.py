@@ -16,11 +16,20 @@ from webscale.autoscaling.history import Reading
 from webscale.autoscaling.rules import TREND_CAP, trend
 
 T0 = 1000.0
+UNCHECKED = {"checkedForecast": False}
+"""These tests are about the trend itself: the forecast check (test_scaling_forecast_check.py) is off."""
+
+
+def unchecked(autoscaling=None):
+    autoscaling = dict(autoscaling or {})
+    behavior = dict(autoscaling.get("behavior", {}))
+    behavior["scaleUp"] = {**UNCHECKED, **behavior.get("scaleUp", {})}
+    return make_spec({**autoscaling, "behavior": behavior})
 
 
 def polls(loads, spec=None, replicas=8, recent=None):
     """Decide once per 15s poll over `loads` (the windowed rate), replicas fixed; the last Decision."""
-    spec, history, decision = spec or make_spec(), History(), None
+    spec, history, decision = spec or unchecked(), History(), None
     for i, load in enumerate(loads):
         now = T0 + 15 * i
         fresh = None if recent is None else recent[i]
@@ -72,7 +81,7 @@ def test_no_forecast_without_a_rise_at_every_poll(loads):
 
 
 def test_a_gap_in_the_polls_breaks_the_trend():
-    spec, history = make_spec(), History()
+    spec, history = unchecked(), History()
     for i, load in enumerate([620, 680, 740, 800]):
         now = T0 + 15 * i + (120 if i == 3 else 0)  # metrics were down for two minutes
         decision = decide(spec, reading(load, at=now), running(8), history, now)
@@ -104,7 +113,7 @@ def test_trend_rule_by_hand():
 def test_readings_round_trip_and_stay_small():
     decision = polls([620, 680, 740, 800, 860, 920, 980], recent=[1, 2, 3, 4, 5, 6, 7])
     history = decision.history
-    assert 0 < len(history.readings) <= 5  # only the consecutive polls the trend can use
+    assert 0 < len(history.readings) <= 5  # only what the trend and the headroom quantile (1m) can use
     data = json.loads(json.dumps(history.to_dict()))
     assert History.from_dict(data) == history
     assert data["o"][-1] == [T0 + 90, 980, 7]

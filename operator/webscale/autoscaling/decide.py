@@ -9,9 +9,10 @@ The order of the rules is the Kubernetes HPA v2 controller's
 (https://kubernetes.io/docs/concepts/workloads/autoscaling/horizontal-pod-autoscale/):
 recommendation per signal (with a tolerance dead band), the larger wins, stabilisation
 windows, rate limits per period, then replicas.min/max. On top of it: burst mode (react at
-once to load far above capacity), a trend forecast for scale-up (size for the load expected when
-new pods will serve, while load rises steadily), capacity counted on ready pods only, and metric
-failures that never lower replicas.
+once to load far above capacity), headroom sized from the measured burstiness (a quantile of the
+per-scrape rates), a trend forecast for scale-up that only acts while it has been right (size for
+the load expected when new pods will serve, while load rises steadily), the pods' measured start-up
+time, capacity counted on ready pods only, and metric failures that never lower replicas.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from webscale.api.models import ScaledWebAppSpec, seconds
 from webscale.api.observation import Observation
 from webscale.api.workers import workers_per_pod
-from webscale.autoscaling.history import History, stabilize
+from webscale.autoscaling.history import Forecast, History, stabilize
 from webscale.autoscaling.reasons import (
     AT_MAX_REPLICAS,
     AT_MIN_REPLICAS,
@@ -46,6 +47,9 @@ from webscale.autoscaling.reasons import (
     detail,
     fmt,
     forecast_text,
+    headroom_text,
+    lead_text,
+    long_text,
     recently,
 )
 from webscale.autoscaling.rules import (
@@ -54,6 +58,9 @@ from webscale.autoscaling.rules import (
     Signal,
     burst_state,
     cpu_signal,
+    headroom,
+    lead_time,
+    long_rate,
     rate_limit,
     rate_signal,
     trend,
@@ -62,7 +69,7 @@ from webscale.autoscaling.rules import (
 
 __all__ = ["REASONS", "Current", "Decision", "History", "decide"]
 
-WINDOWED, RECENT, TREND = "window", "recent", "trend"
+WINDOWED, RECENT, TREND, HEADROOM, LONG = "window", "recent", "trend", "headroom", "long"
 """Decision.sized_by: the reading that sized the request-rate recommendation."""
 
 
@@ -101,8 +108,12 @@ class Decision:
     forecast_rps: the rising trend's forecast for leadTime + pollingInterval ahead (None when the
         load is not rising at every one of the last polls).
     sized_by: which reading sized the request-rate recommendation when it won: "window" (the rate
-        window), "recent" (the last two scrapes, scale-up only) or "trend" (the forecast, scale-up
-        only); None when CPU won or there was no reading.
+        window), "headroom" (the quantile of the per-scrape rates), "long" (scaleDown.rateWindow's
+        mean, holding a scale-down back), "recent" (the last two scrapes,
+        scale-up only) or "trend" (the forecast, scale-up only); None when CPU won or there was no
+        reading.
+    headroom_rps: the headroom quantile of the per-scrape rates (None when off or too few samples).
+    forecast_trusted: whether a forecast made this poll was allowed to act (None without one).
     """
 
     replicas: int
@@ -122,6 +133,8 @@ class Decision:
     recent_rps: float | None = None
     forecast_rps: float | None = None
     sized_by: str | None = None
+    headroom_rps: float | None = None
+    forecast_trusted: bool | None = None
 
     @property
     def scaled(self) -> bool:
@@ -137,18 +150,24 @@ def decide(
     now: float,
     *,
     recent_rps: float | None = None,
+    startup_seconds: float | None = None,
 ) -> Decision:
     """Decide replicas and workers per pod for one app at time `now` (Unix seconds).
 
     recent_rps: optionally, the request rate over the shortest window the metrics source offers
-    (a rate over the last two scrapes). It starts and sizes burst mode (a surge is exactly what a
-    long rate window hides for most of a minute; Knative's KPA keeps a panic window of 10 % of its
-    stable window for the same reason), and it is what the load trend is fitted to when every
-    recent poll had it (it lags the load least). It never lowers anything; None ignores it.
+    (a rate over the last two scrapes: the per-scrape rate). It starts and sizes burst mode (a surge
+    is exactly what a long rate window hides for most of a minute; Knative's KPA keeps a panic
+    window of 10 % of its stable window for the same reason), the load trend is fitted to it, the
+    headroom quantile is taken over its recent values, and with scaleUp.recentRate it sizes
+    scale-up. It never lowers anything by itself; None ignores it.
+
+    startup_seconds: optionally, how long the app's own pods took from creation to Ready (e.g. the
+    median of the last ones); with scaleUp.learnLeadTime it replaces scaleUp.leadTime.
 
     Scale-up also looks ahead: while the load rose at every one of the last polls, the
-    recommendation is sized for the load expected autoscaling.behavior.scaleUp.leadTime +
-    pollingInterval from now (see `scaling_rules.trend`). Scale-down never does.
+    recommendation is sized for the load expected lead time + pollingInterval from now (see
+    `rules.trend`), and with scaleUp.checkedForecast only while such forecasts have been closer to
+    what came than no forecast. Scale-down never looks ahead.
 
     The returned History assumes the decision is applied when autoscaling.mode is auto; if
     applying fails, keep passing the previous History (one lost sample is harmless).
@@ -157,7 +176,12 @@ def decide(
     wpp = workers_per_pod(spec)
     capacity = current.ready_replicas * current.workers_per_pod * auto.target.requests_per_second_per_worker
     up_window, down_window, longest_period = windows(auto)
-    span = TREND_READINGS * seconds(auto.polling_interval)  # consecutive polls only: a gap breaks a trend
+    poll = seconds(auto.polling_interval)
+    span = max(
+        TREND_READINGS * poll,
+        seconds(auto.headroom.window) if auto.headroom.quantile else 0.0,
+        seconds(auto.behavior.scale_down.rate_window),
+    )
     history = history.pruned(now, max(up_window, down_window), longest_period, span)
     cpu = cpu_signal(auto, observation, current.replicas, current.ready_replicas, current.cpu_request_cores)
     base = Decision(
@@ -183,7 +207,7 @@ def decide(
         return replace(base, replicas=count, message=message + _action(current.replicas, count))
     if not observation.ok:
         return _without_metrics(spec, observation, current, history, now, cpu, base)
-    return _with_metrics(spec, observation, current, history, now, cpu, base, recent_rps)
+    return _with_metrics(spec, observation, current, history, now, cpu, base, recent_rps, startup_seconds)
 
 
 def _with_metrics(
@@ -195,37 +219,59 @@ def _with_metrics(
     cpu: Signal | None,
     base: Decision,
     recent_rps: float | None,
+    startup_seconds: float | None,
 ) -> Decision:
     auto = spec.autoscaling
+    rule = auto.behavior.scale_up
     windowed = observation.requests_per_second or 0.0
-    # Three readings of the request rate, each for its own purpose:
+    # The readings of the request rate, each for its own purpose:
     # * windowed: the rate over the metrics source's rate window. Smooth, but a change needs most
-    #   of the window to show. It sizes every decision, and it is the only one that may LOWER the count.
+    #   of the window to show. It sizes every decision unless the headroom quantile does, and only
+    #   it (or the quantile) may LOWER the count.
+    # * headroom (autoscaling.headroom): a quantile of the per-scrape rates of the last minutes,
+    #   sized at percentOfTarget of the target: headroom that follows the measured burstiness.
     # * recent (recent_rps): the rate over the last two scrapes. Sees a surge a window earlier, so it
-    #   starts and sizes burst mode. It does not size ordinary scale-ups: measured in the simulator
-    #   (bench/results/scaling.md), on a noisy load every noisy scrape then asks for pods that the
-    #   scale-down window keeps for its whole length (more pod-seconds for less time over capacity: the
-    #   'recent rate for every scale-up' what-if there).
+    #   starts and sizes burst mode, and with scaleUp.recentRate sizes any scale-up.
     # * forecast: while the load rose at EVERY one of the last TREND_READINGS polls, the fitted trend
-    #   read leadTime + pollingInterval ahead (`trend`): pods asked for now serve only after their
-    #   start-up and must carry the load until the next poll's pods do, so on a rising load a
-    #   decision sized on the present reading is short every time. Scale-up only, bounded.
+    #   read lead time + pollingInterval ahead (`trend`): pods asked for now serve only after their
+    #   start-up, so on a rising load a decision sized on the present reading is short every time.
+    #   Scale-up only, bounded, and with checkedForecast only while it has been right.
     peak = max(windowed, recent_rps or 0.0)
-    history = history.with_reading(now, windowed, recent_rps)
+    fresh = recent_rps if recent_rps is not None else windowed
     poll = seconds(auto.polling_interval)
-    lead = seconds(auto.behavior.scale_up.lead_time)
-    rising = trend(history.readings, now, lead + poll) if lead > 0 else None
+    history = history.with_reading(now, windowed, recent_rps).scored(now, fresh, poll / 2)
+    lead, learned = lead_time(auto, startup_seconds)
+    steady = tuple(o for o in history.readings if o.at > now - TREND_READINGS * poll)
+    rising = trend(steady, now, lead + poll) if lead > 0 else None
+    if rising is not None:
+        history = history.with_forecast(Forecast(now, now + rising.horizon, rising.forecast, fresh))
+    trusted = rising is not None and (not rule.checked_forecast or history.score.trusted)
+    room = headroom(auto, history.readings, now)
+    factor = room.factor if room is not None else 1.0
     burst = burst_state(auto, peak, base.capacity_rps, current.ready_replicas, history.burst_until, now)
     workers = base.workers_per_pod
-    rate, basis, rps = rate_signal(auto, windowed, current.replicas, workers), WINDOWED, windowed
-    if burst.now:
-        rate, basis, rps = rate_signal(auto, peak, current.replicas, workers), RECENT, peak
-    if rising is not None and rising.forecast > rps:
+    if room is not None:
+        rate, basis, rps = rate_signal(auto, room.rps, current.replicas, workers, factor=factor), HEADROOM, room.rps
+    else:
+        rate, basis, rps = rate_signal(auto, windowed, current.replicas, workers), WINDOWED, windowed
+    if (burst.now or rule.recent_rate) and peak > rps:
+        quick = rate_signal(auto, peak, current.replicas, workers, factor=factor)
+        if burst.now or quick.recommendation(current.replicas) > max(
+            current.replicas, rate.recommendation(current.replicas)
+        ):
+            rate, basis, rps = quick, RECENT, peak
+    if trusted and rising is not None and rising.forecast > rps:
         # A rise seen at every poll is not noise, so the dead band (a noise filter) does not apply
         # to it: at 1000 req/s a 10 % band would otherwise let 100 req/s of a ramp run over capacity.
-        ahead = rate_signal(auto, rising.forecast, current.replicas, workers, dead_band=0.0)
+        ahead = rate_signal(auto, rising.forecast, current.replicas, workers, dead_band=0.0, factor=factor)
         if ahead.recommendation(current.replicas) > rate.recommendation(current.replicas):
             rate, basis, rps = ahead, TREND, rising.forecast
+    slow = long_rate(auto, history.readings, now)
+    if slow is not None and rate.recommendation(current.replicas) < current.replicas:
+        # Scale-down reads the long window: pods go only as far as its mean allows.
+        held_by = rate_signal(auto, slow.rps, current.replicas, workers, factor=factor)
+        if held_by.recommendation(current.replicas) > rate.recommendation(current.replicas):
+            rate, basis, rps = held_by, LONG, slow.rps
     signals = [s for s in (rate, cpu) if s is not None]
     winner = max(signals, key=lambda s: s.recommendation(current.replicas))
     raw = winner.recommendation(current.replicas)
@@ -270,8 +316,12 @@ def _with_metrics(
     if basis == RECENT and rps > windowed:
         basis_text = recently(windowed)
     elif basis == TREND and rising is not None:
-        basis_text = forecast_text(rising, peak, windowed, recent_rps)
-    need = describe(rps, rate, cpu, workers, auto, base.capacity_rps, current.ready_replicas, basis_text)
+        basis_text = forecast_text(rising, peak, windowed, recent_rps, lead_text(lead, learned), history.score)
+    elif basis == HEADROOM and room is not None:
+        basis_text = headroom_text(room, windowed)
+    elif basis == LONG and slow is not None:
+        basis_text = long_text(slow, windowed)
+    need = describe(rps, rate, cpu, workers, auto, base.capacity_rps, current.ready_replicas, basis_text, factor)
     why = detail(spec, reason, winner, raw, stab, limit, burst.ratio, burst.until, now)
     return replace(
         base,
@@ -286,6 +336,8 @@ def _with_metrics(
         recent_rps=recent_rps,
         forecast_rps=rising.forecast if rising is not None else None,
         sized_by=basis if winner is rate else None,
+        headroom_rps=room.rps if room is not None else None,
+        forecast_trusted=trusted if rising is not None else None,
     )
 
 

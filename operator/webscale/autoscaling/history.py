@@ -20,8 +20,16 @@ MAX_RECOMMENDATIONS = 256
 """Hard cap on remembered recommendations (one is added per poll; pruning by age keeps far fewer)."""
 MAX_EVENTS = 64
 """Hard cap on remembered scale events."""
-MAX_READINGS = 16
-"""Hard cap on remembered load readings (the trend needs a handful; pruning by age keeps fewer)."""
+MAX_READINGS = 64
+"""Hard cap on remembered load readings (the trend needs a handful, the headroom quantile up to
+autoscaling.headroom.window of them; pruning by age keeps fewer)."""
+MAX_FORECASTS = 8
+"""Hard cap on forecasts waiting to be scored."""
+ERROR_WEIGHT = 0.2
+"""Weight of the newest scored forecast in the running error averages (an EWMA: about the last
+ten forecasts count)."""
+TRUST_AFTER = 3
+"""Scored forecasts needed before the forecast check trusts its averages."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,38 @@ class Reading:
 
 
 @dataclass(frozen=True)
+class Forecast:
+    """A forecast made at `at` for the load at `due`, and the reading it started from (`base`:
+    what no forecast would have said)."""
+
+    at: float
+    due: float
+    value: float
+    base: float
+
+
+@dataclass(frozen=True)
+class ForecastScore:
+    """Running averages of |forecast - actual| and |base - actual| over scored forecasts."""
+
+    forecast_error: float = 0.0
+    naive_error: float = 0.0
+    scored: int = 0
+
+    @property
+    def trusted(self) -> bool:
+        """The forecast has been scored enough and has been closer than no forecast."""
+        return self.scored >= TRUST_AFTER and self.forecast_error < self.naive_error
+
+    def with_outcome(self, forecast: float, base: float, actual: float) -> ForecastScore:
+        f, n = abs(forecast - actual), abs(base - actual)
+        if self.scored == 0:
+            return ForecastScore(f, n, 1)
+        w = ERROR_WEIGHT
+        return ForecastScore((1 - w) * self.forecast_error + w * f, (1 - w) * self.naive_error + w * n, self.scored + 1)
+
+
+@dataclass(frozen=True)
 class History:
     """Everything `decide` needs from earlier polls.
 
@@ -61,7 +101,10 @@ class History:
     failures: consecutive polls without usable metrics.
     last_good: replicas decided from the last good reading (what a hold fallback keeps).
     burst_until: Unix time until which burst mode blocks scale-down.
-    readings: request-rate readings of the last polls (oldest first), for the load trend.
+    readings: request-rate readings of the last polls (oldest first), for the load trend and the
+        headroom quantile.
+    forecasts: trend forecasts waiting for their due time, to be scored (oldest first).
+    score: how the scored forecasts did against no forecast.
     """
 
     recommendations: tuple[Recommendation, ...] = ()
@@ -70,6 +113,23 @@ class History:
     last_good: int | None = None
     burst_until: float | None = None
     readings: tuple[Reading, ...] = ()
+    forecasts: tuple[Forecast, ...] = ()
+    score: ForecastScore = ForecastScore()
+
+    def with_forecast(self, forecast: Forecast) -> History:
+        return replace(self, forecasts=(*self.forecasts, forecast)[-MAX_FORECASTS:])
+
+    def scored(self, now: float, actual: float, slack: float) -> History:
+        """Score every forecast due by now + slack against `actual` (this poll's reading); forecasts
+        long overdue (a gap in polling) are dropped unscored."""
+        score, waiting = self.score, []
+        for f in self.forecasts:
+            if f.due <= now + slack:
+                if f.due > now - 2 * slack - 1e-9:
+                    score = score.with_outcome(f.value, f.base, actual)
+            else:
+                waiting.append(f)
+        return replace(self, forecasts=tuple(waiting), score=score)
 
     def with_reading(self, at: float, rps: float, recent: float | None) -> History:
         return replace(self, readings=(*self.readings, Reading(at, rps, recent))[-MAX_READINGS:])
@@ -90,11 +150,12 @@ class History:
             recommendations=tuple(r for r in self.recommendations if r.at > now - window),
             events=tuple(e for e in self.events if e.at > now - period),
             readings=tuple(o for o in self.readings if now - span < o.at < now),
+            forecasts=tuple(f for f in self.forecasts if f.at < now),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """A compact JSON-able form: {"r": [[at, n]...], "e": [[at, from, to]...], "f", "g", "b",
-        "o": [[at, rps(, recent)]...]}."""
+        "o": [[at, rps(, recent)]...], "p": [[at, due, value, base]...], "s": [ferr, nerr, n]}."""
         data: dict[str, Any] = {
             "r": [[_num(r.at), r.replicas] for r in self.recommendations],
             "e": [[_num(e.at), e.from_replicas, e.to_replicas] for e in self.events],
@@ -106,6 +167,11 @@ class History:
             data["b"] = _num(self.burst_until)
         if self.readings:
             data["o"] = [_reading_row(o) for o in self.readings]
+        if self.forecasts:
+            data["p"] = [[_num(f.at), _num(f.due), _num(f.value), _num(f.base)] for f in self.forecasts]
+        if self.score.scored:
+            s = self.score
+            data["s"] = [_num(s.forecast_error), _num(s.naive_error), s.scored]
         return data
 
     @classmethod
@@ -117,6 +183,8 @@ class History:
             last_good = data.get("g")
             burst = data.get("b")
             readings = tuple(_reading(*row) for row in data.get("o", []))
+            forecasts = tuple(Forecast(*(float(x) for x in row)) for row in data.get("p", []))
+            ferr, nerr, scored = data.get("s", [0.0, 0.0, 0])
             return cls(
                 recommendations=recs[-MAX_RECOMMENDATIONS:],
                 events=events[-MAX_EVENTS:],
@@ -124,6 +192,8 @@ class History:
                 last_good=None if last_good is None else int(last_good),
                 burst_until=None if burst is None else float(burst),
                 readings=readings[-MAX_READINGS:],
+                forecasts=forecasts[-MAX_FORECASTS:],
+                score=ForecastScore(float(ferr), float(nerr), max(0, int(scored))),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"not a scaling history: {exc}") from exc

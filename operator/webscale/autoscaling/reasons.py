@@ -4,7 +4,8 @@ understands, with the numbers in it."""
 from __future__ import annotations
 
 from webscale.api.models import Autoscaling, ScaledWebAppSpec
-from webscale.autoscaling.rules import TREND_CAP, TREND_READINGS, Limit, Signal, Trend
+from webscale.autoscaling.history import ForecastScore
+from webscale.autoscaling.rules import TREND_CAP, TREND_READINGS, Headroom, Limit, LongRate, Signal, Trend
 
 AUTOSCALING_OFF = "AutoscalingOff"
 METRICS_UNAVAILABLE = "MetricsUnavailable"
@@ -64,15 +65,58 @@ def recently(windowed: float) -> str:
     return f" recently ({fmt(windowed)} req/s over the rate window)"
 
 
-def forecast_text(rising: Trend, peak: float, windowed: float, recent: float | None) -> str:
-    """Says the trend forecast sized the recommendation, and from what."""
+def forecast_text(
+    rising: Trend,
+    peak: float,
+    windowed: float,
+    recent: float | None,
+    lead: str = "",
+    score: ForecastScore | None = None,
+) -> str:
+    """Says the trend forecast sized the recommendation, from what, and how right it has been."""
     now = f"{fmt(windowed)} req/s over the rate window"
     if recent is not None and recent > windowed:
         now = f"{fmt(peak)} req/s recently, {now}"
     cap = f", capped at +{fmt(TREND_CAP * 100)} %" if rising.capped else ""
+    record = ""
+    if score is not None and score.scored:
+        record = (
+            f"; its last forecasts were off by {fmt(score.forecast_error)} req/s on average, "
+            f"no forecast by {fmt(score.naive_error)}"
+        )
     return (
-        f" expected in {fmt(rising.horizon)}s (load rose at each of the last {TREND_READINGS} polls, "
-        f"+{fmt(rising.slope * 60)} req/s per minute{cap}; {now})"
+        f" expected in {fmt(rising.horizon)}s{lead} (load rose at each of the last {TREND_READINGS} polls, "
+        f"+{fmt(rising.slope * 60)} req/s per minute{cap}; {now}{record})"
+    )
+
+
+def lead_text(lead: float, learned: bool) -> str:
+    """Where the forecast's lead time came from, when it was measured on the app's pods."""
+    return f" (pods measured to start in {fmt(lead)}s)" if learned else ""
+
+
+def duration_text(window: float) -> str:
+    """120 -> '2 min', 90 -> '90 s'."""
+    return f"{fmt(window / 60)} min" if window >= 60 and window % 60 == 0 else f"{fmt(window)} s"
+
+
+def long_text(slow: LongRate, windowed: float) -> str:
+    """Says scaleDown.rateWindow held a scale-down back: " (the mean of the last 5 min, 20 scrapes;
+    800 req/s over the rate window)"."""
+    return (
+        f" (the mean of the last {duration_text(slow.window)}, {slow.samples} scrapes, holds the scale-down; "
+        f"{fmt(windowed)} req/s over the rate window)"
+    )
+
+
+def headroom_text(room: Headroom, windowed: float) -> str:
+    """Says the headroom quantile sized the recommendation: " (the p90 of the per-scrape rates of the
+    last 2 min, sized at 130 % of target; 1,100 req/s over the rate window)"."""
+    label = f"p{fmt(room.quantile * 100)}"
+    return (
+        f" (the {label} of the per-scrape rates of the last {duration_text(room.window)}, "
+        f"{room.samples} scrapes, sized at {fmt(room.factor * 100)} % of target; "
+        f"{fmt(windowed)} req/s over the rate window)"
     )
 
 
@@ -85,12 +129,13 @@ def describe(
     capacity: float,
     ready: int,
     basis: str | None = None,
+    factor: float = 1.0,
 ) -> str:
     """What load needs and what is there now, e.g. "310.5 req/s needs 4 pods of 2 workers at 50 req/s
     per worker (capacity now 200 req/s on 2 ready pods); CPU at 85% of request (target 70%) needs 5 pods".
     `basis`: what `rps` is when it is not the rate-window reading (`recently`, `forecast_text`).
     """
-    per_worker = fmt(auto.target.requests_per_second_per_worker)
+    per_worker = fmt(auto.target.requests_per_second_per_worker * factor)
     text = (
         f"{fmt(rps)} req/s{basis or ''} needs {plural(rate.needed, 'pod')} of {plural(workers, 'worker')} "
         f"at {per_worker} req/s per worker (capacity now {fmt(capacity)} req/s on {ready} ready "

@@ -62,10 +62,18 @@ def tolerance(auto: Autoscaling, ratio: float) -> float:
     return auto.tolerance if rule.tolerance is None else rule.tolerance
 
 
-def rate_signal(auto: Autoscaling, rps: float, replicas: int, workers: int, dead_band: float | None = None) -> Signal:
-    """Request rate: pods needed = ceil(rps / (workers x target per worker)).
-    dead_band: overrides the tolerance (the trend forecast uses 0, see `trend`)."""
-    per_pod = workers * auto.target.requests_per_second_per_worker
+def rate_signal(
+    auto: Autoscaling,
+    rps: float,
+    replicas: int,
+    workers: int,
+    dead_band: float | None = None,
+    factor: float = 1.0,
+) -> Signal:
+    """Request rate: pods needed = ceil(rps / (workers x target per worker x factor)).
+    dead_band: overrides the tolerance (the trend forecast uses 0, see `trend`).
+    factor: headroom.percentOfTarget / 100 when the headroom quantile sizes (else 1)."""
+    per_pod = workers * auto.target.requests_per_second_per_worker * factor
     ratio = rps / (replicas * per_pod) if replicas > 0 else (math.inf if rps > 0 else 1.0)
     band = tolerance(auto, ratio) if dead_band is None else dead_band
     return Signal("requestRate", ratio, ceil(rps / per_pod), band)
@@ -215,3 +223,81 @@ def windows(auto: Autoscaling) -> tuple[float, float, float]:
         seconds(behavior.scale_down.stabilization_window),
         max(seconds(behavior.scale_up.period), seconds(behavior.scale_down.period)),
     )
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """The headroom quantile of the recent per-scrape rates.
+
+    rps: the quantile (req/s). quantile / window: as configured. samples: per-scrape rates used.
+    factor: percentOfTarget / 100, what the quantile is sized at relative to the target."""
+
+    rps: float
+    quantile: float
+    window: float
+    samples: int
+    factor: float
+
+
+HEADROOM_MIN_SAMPLES = 3
+"""Per-scrape rates needed before the quantile sizes anything (else the rate window does)."""
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The q-quantile of `values` with linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("quantile of no values")
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def headroom(auto: Autoscaling, readings: tuple[Reading, ...], now: float) -> Headroom | None:
+    """autoscaling.headroom: the quantile of the per-scrape rates (each poll's `recent` reading, else
+    its windowed one) of the last headroom.window, or None when it is off or has too few samples.
+
+    Why: a fixed target is one guess of the headroom every app needs. The spread of the rate between
+    two scrapes measures it: on smooth load the quantile is close to the mean and the pods run near
+    the target; on bursty load it is well above it and buys the headroom the bursts use."""
+    rule = auto.headroom
+    if rule.quantile is None:
+        return None
+    window = seconds(rule.window)
+    values = [o.recent if o.recent is not None else o.rps for o in readings if o.at > now - window - 1e-9]
+    if len(values) < HEADROOM_MIN_SAMPLES:
+        return None
+    return Headroom(quantile(values, rule.quantile), rule.quantile, window, len(values), rule.percent_of_target / 100)
+
+
+def lead_time(auto: Autoscaling, startup: float | None) -> tuple[float, bool]:
+    """(seconds a new pod takes to serve, learned?): the measured start-up when learnLeadTime is on
+    and one was measured, else scaleUp.leadTime. leadTime 0s keeps the forecast off either way."""
+    rule = auto.behavior.scale_up
+    configured = seconds(rule.lead_time)
+    if configured > 0 and rule.learn_lead_time and startup is not None and startup > 0:
+        return startup, True
+    return configured, False
+
+
+@dataclass(frozen=True)
+class LongRate:
+    """The mean of the per-scrape rates over scaleDown.rateWindow. rps: the mean; window: seconds;
+    samples: the per-scrape rates it averaged."""
+
+    rps: float
+    window: float
+    samples: int
+
+
+def long_rate(auto: Autoscaling, readings: tuple[Reading, ...], now: float) -> LongRate | None:
+    """scaleDown.rateWindow: the mean of the per-scrape rates (each poll's `recent`, else its
+    windowed reading) of the window, or None when it is 0s or no poll is in it."""
+    window = seconds(auto.behavior.scale_down.rate_window)
+    if window <= 0:
+        return None
+    values = [o.recent if o.recent is not None else o.rps for o in readings if o.at > now - window - 1e-9]
+    if not values:
+        return None
+    return LongRate(sum(values) / len(values), window, len(values))

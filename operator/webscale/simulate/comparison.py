@@ -15,14 +15,14 @@ from webscale.simulate.webscale_policy import Webscale, default_spec
 
 
 def _hpa(world: World) -> Hpa:
-    return Hpa(world.per_pod, world.min_replicas, world.max_replicas)
+    return Hpa(world.target_per_pod, world.min_replicas, world.max_replicas)
 
 
 POLICIES: dict[str, Callable[[World], Policy]] = {
     "webscale": lambda world: Webscale(default_spec(world)),
     "hpa": _hpa,
     "keda": lambda world: Keda(_hpa(world)),
-    "kpa": lambda world: Kpa(world.per_pod, world.min_replicas, world.max_replicas),
+    "kpa": lambda world: Kpa(world.target_per_pod, world.min_replicas, world.max_replicas),
     "oracle": lambda world: Oracle(),
 }
 """Every policy the simulator knows, by name, built for a world."""

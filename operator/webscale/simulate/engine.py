@@ -9,6 +9,9 @@ Models (all parameters of `World`):
   takes the newest (starting ones first) and is immediate.
 * capacity: `rps_per_worker` x `workers_per_pod` per ready pod; the offered load is what the
   metrics count (requests beyond capacity still arrive and are counted, then queue or fail).
+  Every autoscaler aims at `target_utilization` of that capacity (the HPA's and KEDA's
+  AverageValue target, Knative's target x target-utilization, webscale's per-worker target), and
+  the oracle provisions exactly for that target.
 * Prometheus: a counter scraped every `scrape_interval` (at multiples of it);
   `rate(...[rate_window])` read at time q uses the samples inside (q - rate_window, q], so it is
   the mean load between the oldest and the newest of them (rate() extrapolates that increase to
@@ -19,6 +22,7 @@ Models (all parameters of `World`):
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,15 +41,21 @@ class World:
     min_replicas: int = 2
     max_replicas: int = 20
     outages: tuple[tuple[float, float], ...] = ()
+    target_utilization: float = 1.0
 
     @property
     def per_pod(self) -> float:
         """Requests per second one ready pod carries."""
         return self.rps_per_worker * self.workers_per_pod
 
+    @property
+    def target_per_pod(self) -> float:
+        """Requests per second every autoscaler aims to give one ready pod."""
+        return self.per_pod * self.target_utilization
+
     def need(self, load: float) -> int:
-        """Pods that carry `load`, within the replica bounds."""
-        return self.bounded(math.ceil(load / self.per_pod - 1e-9))
+        """Pods that carry `load` at the target utilisation, within the replica bounds."""
+        return self.bounded(math.ceil(load / self.target_per_pod - 1e-9))
 
     def bounded(self, replicas: int) -> int:
         return max(self.min_replicas, min(self.max_replicas, replicas))
@@ -154,14 +164,14 @@ def simulate(trace: Trace, policy: Policy, world: World) -> Run:
     seconds_over, requests_over, actions = 0, 0.0, 0
     for now in range(len(load)):
         if now % policy.interval == 0:
-            ready = sum(1 for c in created if c + delay <= now)
+            ready = bisect_right(created, now - delay)  # created is in ascending order
             wanted, state = policy.step(state, View(now, len(created), ready, load, world))
             wanted = world.bounded(wanted)
             if wanted != len(created):
                 actions += 1
                 # Scale-down removes the newest pods first: starting ones before ready ones.
                 created = created[:wanted] + [float(now)] * (wanted - len(created))
-        capacity = sum(1 for c in created if c + delay <= now) * world.per_pod
+        capacity = bisect_right(created, now - delay) * world.per_pod
         offered = load.at(now)
         if offered > capacity + 1e-9:
             seconds_over += 1

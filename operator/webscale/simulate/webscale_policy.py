@@ -2,7 +2,9 @@
 
 Every autoscaling.pollingInterval it reads two rates from Prometheus (both lagged, see
 engine.World): rate over the world's rate window for the decision, and rate over the last two
-scrapes as `recent_rps` (it starts and sizes burst mode, and the trend forecast is fitted to it).
+scrapes as `recent_rps` (it starts and sizes burst mode, the trend forecast is fitted to it, and the
+headroom quantile is taken over it), and passes the pods' start-up time as the operator measures it
+(`startup_seconds`).
 The spec has its defaults; only what must match the simulated world is set: CPU per pod (so
 workers_per_pod gives the world's workers), the per-worker target and the replica bounds.
 """
@@ -21,7 +23,7 @@ from webscale.simulate.engine import View, World
 
 def default_spec(world: World, autoscaling: dict[str, Any] | None = None) -> ScaledWebAppSpec:
     """The default ScaledWebApp for the simulated world (plus optional autoscaling overrides)."""
-    target = {"requestsPerSecondPerWorker": world.rps_per_worker}
+    target = {"requestsPerSecondPerWorker": world.rps_per_worker * world.target_utilization}
     return parse_spec(
         {
             "image": "simulated",
@@ -55,5 +57,8 @@ class Webscale:
         recent = view.prometheus_rate(2 * view.world.scrape_interval)  # the last two scrapes
         workers = workers_per_pod(self.spec)
         current = Current(view.replicas, view.ready, workers, float(view.world.workers_per_pod))
-        decision = decide(self.spec, observation, current, state, float(view.now), recent_rps=recent)
+        startup = float(view.world.startup_delay)  # what the operator measures on its pods (creation to Ready)
+        decision = decide(
+            self.spec, observation, current, state, float(view.now), recent_rps=recent, startup_seconds=startup
+        )
         return decision.replicas, decision.history
