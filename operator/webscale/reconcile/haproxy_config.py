@@ -45,13 +45,16 @@ SERVER_PREFIX = "pod"
 RESOLVERS = "cluster"
 CONNECTIONS_PER_WORKER = 4
 """In-flight requests HAProxy sends one worker at most (see maxconn above)."""
-GLOBAL_MAXCONN = 20000
-RESOLVE_INTERVAL = "1s"
-"""How often the resolvers ask DNS again (``timeout resolve``)."""
-HOLD_VALID = "10s"
-"""How long a good answer is kept when DNS stops answering (``hold valid``)."""
+GLOBAL_MAXCONN = 8000
+"""Connections per HAProxy pod; needs about 2 x 8000 file descriptors (container runtimes allow far more)."""
+HOLD_VALID = "5s"
+"""How often a good answer is asked again (``hold valid``): a new pod gets traffic within about this
+long (CoreDNS's kubernetes plugin answers with a 5 s TTL by default)."""
 HOLD_OBSOLETE = "0s"
-"""A pod gone from DNS leaves at once (its clients move; the others stay)."""
+"""A pod gone from DNS leaves at the next answer (its clients move; the others stay)."""
+HOLD_FAILED = "30s"
+"""While DNS fails (timeout, refused, NXDOMAIN, other), the last good answer is kept this long (HAProxy's
+default), so a DNS hiccup or a restart of the DNS server never empties the backend."""
 READY_PATH = "/readyz"
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 
@@ -150,14 +153,11 @@ def render(strategy: str, backends: Backends) -> str:
         "    parse-resolv-conf",
         "    accepted_payload_size 8192",
         "    resolve_retries 3",
-        f"    timeout resolve {RESOLVE_INTERVAL}",
+        "    timeout resolve 1s",
         "    timeout retry 1s",
         f"    hold valid {HOLD_VALID}",
         f"    hold obsolete {HOLD_OBSOLETE}",
-        "    hold nx 1s",
-        "    hold other 1s",
-        "    hold refused 1s",
-        "    hold timeout 1s",
+        *(f"    hold {status} {HOLD_FAILED}" for status in ("nx", "other", "refused", "timeout")),
         "",
         f"frontend {FRONTEND}",
         f"    bind :{HTTP_PORT}",

@@ -59,15 +59,17 @@ class SampleApp:
     port: int
     log_path: Path
     process: subprocess.Popen[bytes] = field(repr=False)
+    host: str = "127.0.0.1"
+    """The loopback address it listens on (HOST=127.0.0.x gives each app its own address)."""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def address(self) -> str:
         """host:port, as a Prometheus static target."""
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as resp:
@@ -146,7 +148,7 @@ def _listening_port(log_path: Path) -> int | None:
 
 @contextlib.contextmanager
 def start_sample_app(tmp_path: Path, workers: int = 1, **env: str) -> Iterator[SampleApp]:
-    """Start the sample app with `workers` cluster workers on 127.0.0.1; stop it on exit."""
+    """Start the sample app with `workers` cluster workers on 127.0.0.1 (or HOST=127.0.0.x); stop it on exit."""
     node = node_binary()
     workdir = Path(tmp_path) / f"sample-app-{time.monotonic_ns()}"
     workdir.mkdir(parents=True)
@@ -163,6 +165,8 @@ def start_sample_app(tmp_path: Path, workers: int = 1, **env: str) -> Iterator[S
         "LOG_LEVEL": "info",
         **env,
     }
+    if not environment["HOST"].startswith("127."):
+        raise ValueError(f"HOST={environment['HOST']!r}: the sample app only listens on loopback (127.0.0.0/8)")
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [node, str(ENTRY)],
@@ -184,7 +188,7 @@ def start_sample_app(tmp_path: Path, workers: int = 1, **env: str) -> Iterator[S
             port = _listening_port(log_path)
             if port is None:
                 time.sleep(0.05)
-        app = SampleApp(port=port, log_path=log_path, process=process)
+        app = SampleApp(port=port, log_path=log_path, process=process, host=environment["HOST"])
         _wait_answering(app, deadline)
         yield app
     finally:
