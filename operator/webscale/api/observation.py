@@ -34,6 +34,8 @@ class Observation:
         source has none (a template, a missed scrape); never a failure by itself.
     cpu_error: why cpu_cores is None although CPU was asked for and the request
         rate was read (e.g. "no series for app ..."); None otherwise.
+    in_flight_requests: requests in flight at the load balancer, over all the app's
+        HAProxy pods (metrics.requestRateSource loadbalancer); None otherwise.
     """
 
     at: float
@@ -43,6 +45,7 @@ class Observation:
     error: str | None = None
     recent_requests_per_second: float | None = None
     cpu_error: str | None = None
+    in_flight_requests: float | None = None
 
     @property
     def ok(self) -> bool:

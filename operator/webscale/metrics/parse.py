@@ -98,6 +98,13 @@ def request_rates(result: Any, keys: Sequence[App], what: str) -> dict[App, Requ
     return out
 
 
+def in_flight(result: Any, keys: Sequence[App]) -> dict[App, float]:
+    """Requests in flight at the load balancer (webscale_signal="inflight") for the apps that have a
+    finite value; an app without one is simply absent (never a failure by itself)."""
+    values = _by_app(parse_vector(result), promql.IN_FLIGHT_SIGNAL)
+    return {key: values[key] for key in keys if key in values and math.isfinite(values[key])}
+
+
 def cpu_usage(result: Any, keys: Sequence[App], what: str) -> dict[App, CpuUsage | str]:
     """Each app's (CPU cores, pods reporting) from `promql.cpu_query`'s result, or why not."""
     samples = parse_vector(result)

@@ -34,9 +34,9 @@ from webscale.api.app import App
 from webscale.api.models import ScaledWebAppSpec
 from webscale.api.observation import Observation
 from webscale.metrics.failure import describe_failure, one_line
-from webscale.metrics.parse import CpuUsage, RequestRate, cpu_usage, request_rates, template_rate
+from webscale.metrics.parse import CpuUsage, RequestRate, cpu_usage, in_flight, request_rates, template_rate
 from webscale.promql import queries as promql
-from webscale.promql.queries import CpuSource
+from webscale.promql.queries import CpuSource, RequestRateSource
 from webscale.promql.template import render_template
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,15 @@ class AppQuery:
 
     request_rate_template: the app's spec.metrics.requestRate (None: the batched query).
     cpu_source: where CPU comes from; None when the app does not scale on CPU.
+    request_rate_source: app (the app's own counter) or loadbalancer (HAProxy's, with the
+        requests in flight there); each source is one batched query for all its apps.
     """
 
     key: App
     prometheus_url: str
     request_rate_template: str | None = None
     cpu_source: CpuSource | None = "app"
+    request_rate_source: RequestRateSource = "app"
 
     @classmethod
     def from_spec(cls, namespace: str, name: str, spec: ScaledWebAppSpec) -> AppQuery:
@@ -66,6 +69,7 @@ class AppQuery:
             prometheus_url=spec.metrics.prometheus.url,
             request_rate_template=spec.metrics.request_rate,
             cpu_source=spec.metrics.cpu_source if wants_cpu else None,
+            request_rate_source=spec.metrics.request_rate_source,
         )
 
 
@@ -150,10 +154,19 @@ class PrometheusSource:
 
     def _observe_group(self, poll: _Poll, url: str, group: list[AppQuery], now: float) -> dict[App, Observation]:
         rates: dict[App, RequestRate | str] = {}
-        batched = [app.key for app in group if app.request_rate_template is None]
+        batched = [app.key for app in group if app.request_rate_template is None and app.request_rate_source == "app"]
         if batched:
             query = promql.request_rate_query(self.rate_window, self.recent_window)
             rates.update(poll.run(url, query, batched, request_rates, promql.request_selector()))
+        at_lb = [app.key for app in group if app.request_rate_template is None and app.request_rate_source != "app"]
+        flying: dict[App, float] = {}
+        if at_lb:
+            query = promql.lb_request_rate_query(self.rate_window, self.recent_window)
+            read = poll.run(url, query, at_lb, _rates_and_in_flight, promql.lb_request_selector())
+            for key, value in read.items():
+                rates[key] = value if isinstance(value, str) else value[0]
+                if not isinstance(value, str) and value[1] is not None:
+                    flying[key] = value[1]
         for app in group:
             if app.request_rate_template is not None:
                 rate = self._template_rate(poll, url, app)
@@ -165,7 +178,7 @@ class PrometheusSource:
             query = promql.cpu_query(source, self.rate_window)
             cpu.update(poll.run(url, query, keys, cpu_usage, promql.cpu_selector(source)))
 
-        return {app.key: _observation(now, rates[app.key], cpu.get(app.key)) for app in group}
+        return {app.key: _observation(now, rates[app.key], cpu.get(app.key), flying.get(app.key)) for app in group}
 
     def _template_rate(self, poll: _Poll, url: str, app: AppQuery) -> float | str:
         assert app.request_rate_template is not None
@@ -189,7 +202,17 @@ class PrometheusSource:
             self._queries_total += 1
 
 
-def _observation(now: float, rate: RequestRate | str, usage: CpuUsage | str | None) -> Observation:
+def _rates_and_in_flight(
+    result: Any, keys: Sequence[App], what: str
+) -> dict[App, tuple[RequestRate, float | None] | str]:
+    """The load balancer query's answer: each app's (request rate, recent rate) and in-flight count, or why not."""
+    rates, flying = request_rates(result, keys, what), in_flight(result, keys)
+    return {key: rate if isinstance(rate, str) else (rate, flying.get(key)) for key, rate in rates.items()}
+
+
+def _observation(
+    now: float, rate: RequestRate | str, usage: CpuUsage | str | None, in_flight_requests: float | None = None
+) -> Observation:
     """One app's Observation from its request-rate and CPU readings (or their failure reasons)."""
     rps, recent = rate if isinstance(rate, tuple) else (None, None)
     cores, pods = usage if isinstance(usage, tuple) else (None, None)
@@ -203,6 +226,7 @@ def _observation(now: float, rate: RequestRate | str, usage: CpuUsage | str | No
         error=error,
         recent_requests_per_second=recent,
         cpu_error=cpu_error,
+        in_flight_requests=in_flight_requests if error is None else None,
     )
 
 

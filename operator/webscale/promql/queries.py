@@ -68,6 +68,22 @@ vector S so both come from the same evaluation (`cpu_query`)::
 
 "Pods reporting" counts distinct ``pod`` values with CPU series: the pods whose
 CPU the total covers.
+
+At the load balancer (``metrics.requestRateSource: loadbalancer``)
+----------------------------------------------------------------------
+The app's HAProxy pods carry the same labels (``app.kubernetes.io/instance`` and
+``managed-by``), and their built-in exporter names the backend of the app's pods
+``proxy="pods"``. One query gives the request rate HAProxy sent to each app's pods,
+the recent rate, and the requests in flight there right now (summed over the app's
+HAProxy pods), for every app that reads its rate at the LB (`lb_request_rate_query`)::
+
+    sum by (namespace, app) (rate(haproxy_backend_http_requests_total{managed_by="webscale",proxy="pods"}[W]))
+    or label_replace(sum by (namespace, app) (rate(...[R])), "webscale_signal", "recent", "", "")
+    or label_replace(sum by (namespace, app) (haproxy_backend_current_sessions{managed_by="webscale",proxy="pods"}),
+                     "webscale_signal", "inflight", "", "")
+
+HAProxy counts requests it answered itself (a 503 when no pod is up) in the backend's
+counter too: that is demand the app did not serve, which is what scaling should see.
 """
 
 from __future__ import annotations
@@ -76,6 +92,7 @@ import re
 from typing import Literal
 
 CpuSource = Literal["app", "cadvisor"]
+RequestRateSource = Literal["app", "loadbalancer"]
 
 MANAGED_BY = "webscale"
 REQUESTS_METRIC = "http_requests_total"
@@ -92,6 +109,11 @@ DEFAULT_WINDOW = "1m"
 """The rate window at the default scrape interval."""
 DEFAULT_RECENT_WINDOW = "30s"
 """The recent window at the default scrape interval."""
+LB_REQUESTS_METRIC = "haproxy_backend_http_requests_total"
+LB_IN_FLIGHT_METRIC = "haproxy_backend_current_sessions"
+LB_BACKEND = "pods"
+"""The backend of the app's pods in the operator's haproxy.cfg (its exporter's ``proxy`` label)."""
+IN_FLIGHT_SIGNAL = "inflight"
 CADVISOR_POD_REGEX = "(.+)-[a-z0-9]{1,10}-[a-z0-9]{5}"
 """Deployment pod name -> Deployment (= app) name; Prometheus anchors it at both ends."""
 
@@ -280,6 +302,27 @@ def request_rate_query(window: str = DEFAULT_WINDOW, recent_window: str | None =
         return rate
     recent = f"sum by (namespace, app) (rate({request_selector()}[{validate_window(recent_window)}]))"
     return f'{rate} or label_replace({recent}, "{SIGNAL_LABEL}", "recent", "", "")'
+
+
+def lb_selector(metric: str) -> str:
+    return f"{metric}{{managed_by={escape_string(MANAGED_BY)},proxy={escape_string(LB_BACKEND)}}}"
+
+
+def lb_request_selector() -> str:
+    return lb_selector(LB_REQUESTS_METRIC)
+
+
+def lb_request_rate_query(window: str = DEFAULT_WINDOW, recent_window: str | None = None) -> str:
+    """At the load balancer, for every app: request rate, recent rate (webscale_signal="recent") and
+    requests in flight (webscale_signal="inflight"), one series each per (namespace, app)."""
+    rate = f"sum by (namespace, app) (rate({lb_request_selector()}[{validate_window(window)}]))"
+    parts = [rate]
+    if recent_window is not None:
+        recent = f"sum by (namespace, app) (rate({lb_request_selector()}[{validate_window(recent_window)}]))"
+        parts.append(f'label_replace({recent}, "{SIGNAL_LABEL}", "recent", "", "")')
+    in_flight = f"sum by (namespace, app) ({lb_selector(LB_IN_FLIGHT_METRIC)})"
+    parts.append(f'label_replace({in_flight}, "{SIGNAL_LABEL}", "{IN_FLIGHT_SIGNAL}", "", "")')
+    return " or ".join(parts)
 
 
 def cpu_query(source: CpuSource, window: str = DEFAULT_WINDOW) -> str:
