@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
+from kubernetes import client
 from waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
 BASE = MANIFESTS / "base"
+NAMESPACED = MANIFESTS / "overlays" / "namespaced"
 PROM = MANIFESTS / "prometheus-kind"
 CHART = MANIFESTS / "helm" / "webscale-operator"
 KIND_DEPLOY = ROOT / "scripts" / "kind_deploy.sh"
@@ -85,21 +87,64 @@ def helm_binary() -> str | None:
     return os.environ.get("WEBSCALE_HELM") or shutil.which("helm")
 
 
+def wait_namespace_gone(cluster, name: str = SYSTEM_NS) -> None:
+    """Another module's teardown may still be deleting the namespace (without waiting): objects created
+    in it would be refused, so wait for that first."""
+    eventually(
+        lambda: (
+            cluster.kubectl("get", "namespace", name, "--ignore-not-found", "-o", "jsonpath={.status.phase}")
+            != "Terminating"
+        ),
+        120,
+        f"namespace {name} from an earlier test to be deleted",
+        interval=0.5,
+    )
+
+
+def mint_token(api_client, namespace: str = SYSTEM_NS, name: str = SA) -> str:
+    """A ServiceAccount token from the TokenRequest API (audience: the API server), valid 1 h."""
+    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
+    return client.CoreV1Api(api_client).create_namespaced_service_account_token(name, namespace, request).status.token
+
+
+def write_sa_kubeconfig(cluster, token: str, path: Path, namespace: str = SYSTEM_NS, name: str = SA) -> Path:
+    """A kubeconfig that authenticates with a ServiceAccount token, as the operator's pod would."""
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "local",
+                "cluster": {
+                    "server": cluster.server,
+                    "certificate-authority": str(cluster.state_dir / "pki" / "apiserver.crt"),
+                },
+            }
+        ],
+        "users": [{"name": name, "user": {"token": token}}],
+        "contexts": [{"name": name, "context": {"cluster": "local", "user": name, "namespace": namespace}}],
+        "current-context": name,
+    }
+    path.write_text(yaml.safe_dump(kubeconfig))
+    path.chmod(0o600)
+    return path
+
+
+def operator_env(deployment: dict, **overrides: str) -> dict[str, str]:
+    """The WEBSCALE_* settings a Deployment gives its operator container (literal values only), so a
+    local process runs with the manifest's settings; `overrides` win (e.g. a free liveness port)."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    literal = [e for e in container.get("env", []) if "value" in e]
+    env = {e["name"]: str(e["value"]) for e in literal if e["name"].startswith("WEBSCALE_")}
+    return {**env, **overrides}
+
+
 def applied_base_rbac(cluster) -> Iterator[list[dict]]:
     """Body of each module's `base_rbac` fixture: the base's Namespace, ServiceAccount, ClusterRole and
     ClusterRoleBinding, applied; removed afterwards. Yields the whole rendered base.
 
-    Another module's teardown may still be deleting the namespace (without waiting): objects created
-    in it would be refused, so wait for that first."""
-    eventually(
-        lambda: (
-            cluster.kubectl("get", "namespace", SYSTEM_NS, "--ignore-not-found", "-o", "jsonpath={.status.phase}")
-            != "Terminating"
-        ),
-        120,
-        f"namespace {SYSTEM_NS} from an earlier module to be deleted",
-        interval=0.5,
-    )
+    Waits for an earlier deletion of the namespace first (wait_namespace_gone)."""
+    wait_namespace_gone(cluster)
     docs = render_base(cluster)
     rbac = [d for d in docs if d["kind"] in RBAC_KINDS]
     assert sorted(d["kind"] for d in rbac) == sorted(RBAC_KINDS)

@@ -17,7 +17,19 @@ from typing import Any
 
 import pytest
 import yaml
-from manifest_helpers import BASE, CHART, CRD_NAME, KIND_DEPLOY, MANIFESTS, PROM, ROOT, VERSION, base_container, one
+from manifest_helpers import (
+    BASE,
+    CHART,
+    CRD_NAME,
+    KIND_DEPLOY,
+    MANIFESTS,
+    NAMESPACED,
+    PROM,
+    ROOT,
+    VERSION,
+    base_container,
+    one,
+)
 
 from webscale.api import models
 from webscale.promql.relabel import scrape_config
@@ -52,9 +64,9 @@ def test_prometheus_config_is_the_relabel_contract():
 
 # ---- kustomize base -----------------------------------------------------------------------------
 def test_kustomizations_list_every_manifest_in_their_directory():
-    for directory in (BASE, PROM):
+    for directory in (BASE, PROM, NAMESPACED):
         kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-        listed = set(kustomization["resources"])
+        listed = {r for r in kustomization["resources"] if not r.startswith("../")}
         listed |= {f for g in kustomization.get("configMapGenerator", []) for f in g.get("files", [])}
         present = {str(p.relative_to(directory)) for p in directory.rglob("*.y*ml")} - {"kustomization.yaml"}
         assert listed == present, directory
