@@ -1,0 +1,169 @@
+"""The Helm chart, for real, on the local control plane: install, upgrade to changed values, rollback,
+uninstall; values.schema.json refusing bad values; the CRD upgrade path (Helm never upgrades crds/).
+
+How the operator comes up from the chart: `helm install` creates the chart's Deployment for real (the API
+server admits it, kwok runs its pods as fakes: nothing executes the image, this machine has no container
+runtime), and the operator itself runs as a local process with the chart's ServiceAccount token
+(TokenRequest) and the WEBSCALE_* settings of the Deployment Helm installed: so the chart's RBAC and
+settings are what the operator runs on.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+from manifest_helpers import CHART, mint_token, operator_env, wait_namespace_gone, write_sa_kubeconfig
+from test_operator import G, P, V, app_body, condition
+from waiting import eventually
+from webscale_local.operator_process import OperatorProcess
+from webscale_local.ports import free_port
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+RELEASE_NS = "webscale-helm"
+FULLNAME = "wso-webscale-operator"  # release "wso": <release>-<chart>
+
+
+@pytest.fixture(scope="module")
+def helm_bin() -> str:
+    """helm built from its Go module (scripts/build_helm.sh, cached in ~/.cache/webscale/tools)."""
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "build_helm.sh")], capture_output=True, text=True)
+    assert proc.returncode == 0, f"building helm failed (make helm-build):\n{proc.stderr}"
+    return proc.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def helm(cluster, helm_bin, tmp_path_factory):
+    """Run helm against the local control plane; returns the CompletedProcess (check=False: callers assert)."""
+    home = tmp_path_factory.mktemp("helm-home")
+    env = {
+        "HOME": str(home),
+        "PATH": "/usr/bin:/bin",
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [helm_bin, f"--kubeconfig={cluster.kubeconfig}", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+        if check:
+            assert proc.returncode == 0, f"helm {' '.join(args)}:\n{proc.stderr}"
+        return proc
+
+    return run
+
+
+def deployment(api_client, name: str = FULLNAME, ns: str = RELEASE_NS) -> client.V1Deployment:
+    return client.AppsV1Api(api_client).read_namespaced_deployment(name, ns)
+
+
+def env_of(dep: client.V1Deployment) -> dict[str, str]:
+    return {e.name: e.value for e in dep.spec.template.spec.containers[0].env if e.value is not None}
+
+
+def revisions(helm, release: str) -> list[tuple[int, str]]:
+    history = json.loads(helm("history", release, "-n", RELEASE_NS, "-o", "json").stdout)
+    return [(h["revision"], h["status"]) for h in history]
+
+
+def test_install_upgrade_rollback_uninstall(cluster, api_client, crd_installed, helm, namespace, tmp_path):
+    wait_namespace_gone(cluster, RELEASE_NS)
+    installed = helm(
+        "install", "wso", str(CHART), "-n", RELEASE_NS, "--create-namespace", "--wait", "--timeout", "120s"
+    )
+    assert "STATUS: deployed" in installed.stdout
+    try:
+        dep = deployment(api_client)
+        assert dep.spec.template.spec.containers[0].image == "ghcr.io/webscale-dev/webscale-operator:0.1.0"
+        assert env_of(dep)["WEBSCALE_LOG_FORMAT"] == "json"
+        assert dep.status.available_replicas == dep.spec.replicas
+
+        # The operator on the chart's ServiceAccount and settings reconciles an app.
+        rendered = yaml.safe_load(
+            helm("get", "manifest", "wso", "-n", RELEASE_NS).stdout.split(
+                "---\n# Source: webscale-operator/templates/deployment.yaml\n"
+            )[1]
+        )
+        env = operator_env(rendered, WEBSCALE_LIVENESS_PORT="0", WEBSCALE_LOG_FORMAT="plain")
+        token = mint_token(api_client, RELEASE_NS, FULLNAME)
+        kubeconfig = write_sa_kubeconfig(cluster, token, tmp_path / "kubeconfig", RELEASE_NS, FULLNAME)
+        swa = client.CustomObjectsApi(api_client)
+        op = OperatorProcess(cluster, tmp_path / "operator.log", KUBECONFIG=str(kubeconfig), **env).start()
+        try:
+            metrics = {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}
+            swa.create_namespaced_custom_object(G, V, namespace, P, app_body("shop", metrics=metrics))
+            eventually(
+                lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True",
+                60,
+                "the app to be Ready under the chart's ServiceAccount",
+            )
+        finally:
+            op.stop()
+        assert "Forbidden" not in op.log() and "403" not in op.log(), op.log()[-3000:]
+
+        # Upgrade to a changed values file.
+        changed = tmp_path / "changed.yaml"
+        changed.write_text(
+            yaml.safe_dump(
+                {
+                    "image": {"tag": "0.1.1"},
+                    "settings": {"logFormat": "plain", "resyncSeconds": 30},
+                    "podAnnotations": {"example.com/owner": "team-shop"},
+                }
+            )
+        )
+        helm("upgrade", "wso", str(CHART), "-n", RELEASE_NS, "-f", str(changed), "--wait", "--timeout", "120s")
+        dep = deployment(api_client)
+        assert dep.spec.template.spec.containers[0].image.endswith(":0.1.1")
+        assert (env_of(dep)["WEBSCALE_LOG_FORMAT"], env_of(dep)["WEBSCALE_RESYNC_SECONDS"]) == ("plain", "30")
+        assert dep.spec.template.metadata.annotations["example.com/owner"] == "team-shop"
+
+        # A bad values file is refused before anything changes.
+        bad = helm("upgrade", "wso", str(CHART), "-n", RELEASE_NS, "--set", "settings.logFormat=xml", check=False)
+        assert bad.returncode != 0 and "at '/settings/logFormat'" in bad.stderr, bad.stderr
+        assert revisions(helm, "wso") == [(1, "superseded"), (2, "deployed")]
+
+        # Rollback to the first revision.
+        helm("rollback", "wso", "1", "-n", RELEASE_NS, "--wait", "--timeout", "120s")
+        dep = deployment(api_client)
+        assert dep.spec.template.spec.containers[0].image.endswith(":0.1.0")
+        assert env_of(dep)["WEBSCALE_LOG_FORMAT"] == "json" and env_of(dep)["WEBSCALE_RESYNC_SECONDS"] == "60"
+        assert "example.com/owner" not in (dep.spec.template.metadata.annotations or {})
+        assert revisions(helm, "wso") == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
+    finally:
+        uninstalled = helm("uninstall", "wso", "-n", RELEASE_NS, "--wait", check=False)
+    assert uninstalled.returncode == 0, uninstalled.stderr
+    apps, rbac = client.AppsV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
+    assert apps.list_namespaced_deployment(RELEASE_NS).items == []
+    assert [r for r in rbac.list_cluster_role().items if r.metadata.name == FULLNAME] == []
+    assert [b for b in rbac.list_cluster_role_binding().items if b.metadata.name == FULLNAME] == []
+    # Helm never deletes a CRD from crds/: the apps (and their data) survive an uninstall.
+    assert client.CustomObjectsApi(api_client).get_namespaced_custom_object(G, V, namespace, P, "shop")
+    cluster.kubectl("delete", "namespace", RELEASE_NS, "--wait=false", check=False)
+
+
+@pytest.mark.parametrize(
+    ("sets", "words"),
+    [
+        (["settings.logFormat=xml"], ["at '/settings/logFormat'", "one of 'json', 'plain'"]),
+        (["settings.resyncSecond=5"], ["at '/settings'", "'resyncSecond' not allowed"]),
+        (["image.pullPolicy=Sometimes"], ["at '/image/pullPolicy'", "'IfNotPresent'"]),
+        (["settings.livenessPort=70000"], ["at '/settings/livenessPort'", "want 65,535"]),
+    ],
+)
+def test_schema_refuses_bad_values_with_the_field_named(cluster, helm, sets, words):
+    args = [a for s in sets for a in ("--set", s)]
+    refused = helm("install", "bad", str(CHART), "-n", "webscale-bad", "--create-namespace", *args, check=False)
+    assert refused.returncode != 0
+    assert "values don't meet the specifications of the schema" in refused.stderr, refused.stderr
+    for word in words:
+        assert word in refused.stderr, refused.stderr
+    assert "bad" not in helm("list", "-A", "-q").stdout.split()
+    assert cluster.kubectl("get", "namespace", "webscale-bad", "--ignore-not-found") == ""
