@@ -25,6 +25,8 @@ PRINTER_COLUMNS = [
     {"name": "Workers", "type": "integer", "jsonPath": ".status.workersPerPod"},
     {"name": "RPS", "type": "number", "jsonPath": ".status.observed.requestsPerSecond"},
     {"name": "Desired", "type": "integer", "jsonPath": ".status.desiredReplicas"},
+    {"name": "Strategy", "type": "string", "jsonPath": ".spec.loadBalancer.strategy"},
+    {"name": "Address", "type": "string", "jsonPath": ".status.loadBalancer.address", "priority": 1},
     {
         "name": "Reason",
         "type": "string",

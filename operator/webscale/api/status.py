@@ -38,6 +38,19 @@ class LastScale(Model):
     message: str
 
 
+class LoadBalancerStatus(Model):
+    """The load-balancer tier as it runs."""
+
+    provider: str | None = None
+    strategy: str | None = None
+    address: str | None = None
+    """Where clients reach the app: the LoadBalancer Service's ingress IP or hostname, else its ClusterIP."""
+    replicas: int | None = None
+    """HAProxy pods (provider haproxy)."""
+    ready_replicas: int | None = None
+    """HAProxy pods ready (provider haproxy)."""
+
+
 class ScaledWebAppStatus(Model):
     """Observed state, written by the operator."""
 
@@ -51,4 +64,6 @@ class ScaledWebAppStatus(Model):
     observed: Observed | None = None
     desired_replicas: int | None = None
     last_scale: LastScale | None = None
+    load_balancer: LoadBalancerStatus | None = None
+    """The load-balancer tier: address, HAProxy pods (condition LoadBalancerReady says whether it serves)."""
     conditions: list[Condition] = Field(default_factory=list)
