@@ -36,7 +36,7 @@ def swa(prometheus_url: str) -> dict:
             "replicas": {"min": 1, "max": 8},
             "metrics": {"prometheus": {"url": prometheus_url}},
             "autoscaling": {
-                "pollingInterval": "3s",
+                "pollingInterval": "5s",
                 "target": {"requestsPerSecondPerWorker": 5},
                 "behavior": {
                     "scaleUp": {"period": "3s"},

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_PROMETHEUS_URL = "http://prometheus.monitoring:9090"
+"""The Prometheus that manifests/prometheus-kind installs, and the default spec.metrics.prometheus.url."""
 
 
 class Settings(BaseSettings):
@@ -33,3 +38,14 @@ class Settings(BaseSettings):
     """Prometheus's scrape interval for the apps; rate windows are derived from it."""
     metrics_timeout_seconds: float = Field(default=5.0, gt=0)
     """Timeout of each Prometheus query."""
+    prometheus_urls: Annotated[tuple[str, ...], NoDecode] = (DEFAULT_PROMETHEUS_URL,)
+    """The Prometheus base URLs an app may name in spec.metrics.prometheus.url, comma-separated
+    (a trailing slash does not matter). Any other URL marks the app Invalid and is never requested:
+    an app's owner cannot make the operator send requests to a host the installer did not choose."""
+
+    @field_validator("prometheus_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(url for url in value.replace(",", " ").split() if url)
+        return value

@@ -186,15 +186,17 @@ def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., RestartableProm
 def autoscaling_operator(
     cluster: LocalCluster, crd_installed: None, tmp_path: Path
 ) -> Iterator[Callable[[], OperatorProcess]]:
-    """start() -> the operator with a fast scaling loop (tick 0.5 s, 1 s scrapes, resync 5 s).
+    """start(*prometheus_urls) -> the operator with a fast scaling loop (tick 0.5 s, 1 s scrapes,
+    resync 5 s), allowed to query the Prometheus URLs given (WEBSCALE_PROMETHEUS_URLS).
 
     A factory, so a test can create apps before the operator runs. Every operator it started
     is stopped at teardown and the tail of its log printed (shown when the test fails).
     """
     started: list[OperatorProcess] = []
 
-    def start() -> OperatorProcess:
-        op = OperatorProcess(cluster, tmp_path / f"operator-{len(started)}.log", **OPERATOR_ENV)
+    def start(*prometheus_urls: str) -> OperatorProcess:
+        env = {**OPERATOR_ENV, "WEBSCALE_PROMETHEUS_URLS": ",".join(prometheus_urls)}
+        op = OperatorProcess(cluster, tmp_path / f"operator-{len(started)}.log", **env)
         started.append(op)
         return op.start()
 
@@ -283,7 +285,7 @@ def running_app(namespace, sample_apps, prometheus_factory, autoscaling_operator
     """APP with 1 pod, its real processes scraped, the operator reading its (zero) request rate."""
     prom = prometheus_factory(app_targets(sample_apps, namespace, APP))
     wait_for_series(prom, namespace, APP)
-    autoscaling_operator()
+    autoscaling_operator(prom.url)
     swa_apps.create(APP, scaling_spec(prom.url))
     swa_apps.wait_running(APP, 1)
     return prom

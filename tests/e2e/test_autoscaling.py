@@ -96,7 +96,7 @@ def test_prometheus_outage_holds_replicas_and_recovers(
 ):
     prom = prometheus_factory(app_targets(sample_apps, namespace, APP))
     wait_for_series(prom, namespace, APP)
-    autoscaling_operator()
+    autoscaling_operator(prom.url)
     # Three pods and no load: with metrics the operator would scale down once the window passed.
     swa_apps.create(APP, scaling_spec(prom.url, replicas={"count": 3}))
     swa_apps.wait_running(APP, 3)
@@ -144,7 +144,7 @@ def test_recommend_mode_never_writes_the_deployment(
 ):
     prom = prometheus_factory(app_targets(sample_apps, namespace, APP))
     wait_for_series(prom, namespace, APP)
-    autoscaling_operator()
+    autoscaling_operator(prom.url)
     swa_apps.create(APP, scaling_spec(prom.url, autoscaling={"mode": "recommend"}))
     swa_apps.wait_running(APP, 1)
     mark = audit_mark(cluster)
@@ -200,7 +200,7 @@ def test_ten_apps_cost_the_same_queries_per_poll_as_one(
     prom = prometheus_factory(targets)
     for name in names:
         wait_for_series(prom, namespace, name)
-    autoscaling_operator()
+    autoscaling_operator(prom.url)
     small = {"resources": {"cpu": "100m", "memory": "32Mi"}, "replicas": {"min": 1, "max": 2}}
     measure = 4 * POLL + 1.0
 

@@ -163,14 +163,19 @@ def start_operator(cluster, sa_kubeconfig: Path, log: Path, **env: str) -> Opera
         KUBECONFIG=str(sa_kubeconfig),
         WEBSCALE_RESYNC_SECONDS="2",
         WEBSCALE_METRICS_TIMEOUT_SECONDS="1",
+        WEBSCALE_PROMETHEUS_URLS=NO_PROMETHEUS,
         **env,
     ).start()
 
 
+NO_PROMETHEUS = f"http://127.0.0.1:{free_port()}"
+"""The operator's allowed Prometheus, which is not there (connection refused)."""
+
+
 def fast_app(name: str, **spec: object) -> dict:
-    """An app polled every second against a Prometheus that is not there (connection refused)."""
-    metrics = {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}
-    return app_body(name, autoscaling={"pollingInterval": "1s"}, metrics=metrics, **spec)
+    """An app polled as often as the schema allows against a Prometheus that is not there."""
+    metrics = {"prometheus": {"url": NO_PROMETHEUS}}
+    return app_body(name, autoscaling={"pollingInterval": "5s"}, metrics=metrics, **spec)
 
 
 def ready(swa, namespace: str, name: str) -> bool:

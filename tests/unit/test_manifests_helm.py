@@ -85,6 +85,8 @@ def test_chart_settings_are_the_operator_settings_with_the_same_defaults():
     assert set(schema()["properties"]["settings"]["properties"]) == set(settings)
     for name, field in fields.items():
         default = "" if field.default is None else field.default
+        if isinstance(default, tuple):  # a list setting: comma-separated in one environment variable
+            default = ",".join(default)
         assert settings[camel(name)] == default, name
 
 

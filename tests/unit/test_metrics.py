@@ -60,7 +60,7 @@ def healthy(query: str) -> Any:
             out.append(sample("default", f"app{i}", str(i / 10), webscale_signal="cpu"))
             out.append(sample("default", f"app{i}", "2", webscale_signal="pods"))
         return out
-    if query.startswith("custom"):
+    if query.startswith("sum(rate(x{"):  # a template
         return [1700000000.0, "7"]
     raise AssertionError(f"unexpected query {query}")
 
@@ -121,18 +121,22 @@ def test_each_prometheus_url_and_cpu_source_gets_its_own_batched_query():
 def test_templates_cost_one_query_per_app_and_are_escaped():
     source, clients = make_source()
     hostile = App.named("default", 'a"} or vector(1) or {x="')
-    templated = AppQuery(hostile, URL, request_rate_template="custom(x{app={app},namespace={namespace}}[{window}])")
+    templated = AppQuery(hostile, URL, request_rate_template="sum(rate(x{app={app},namespace={namespace}}[{window}]))")
     observed = source.observe([*apps(2), templated], now=1.0)
     assert source.last_poll_queries == 3
-    assert clients[URL].queries[1] == 'custom(x{app="a\\"} or vector(1) or {x=\\"",namespace="default"}[1m])'
+    assert clients[URL].queries[1] == 'sum(rate(x{app="a\\"} or vector(1) or {x=\\"",namespace="default"}[1m]))'
     assert observed[hostile].requests_per_second == 7.0
     assert observed[hostile].recent_requests_per_second is None  # a template has no recent rate
 
 
 def test_all_templated_apps_skip_the_batched_request_query():
     source, clients = make_source()
-    source.observe(apps(2, request_rate_template="custom(x{app={app}})", cpu_source=None), now=1.0)
-    assert clients[URL].queries == ['custom(x{app="app0"})', 'custom(x{app="app1"})']
+    source.observe(apps(2, request_rate_template="sum(x{app={app}})", cpu_source=None), now=1.0)
+    # each confined to its namespace (webscale.promql.confine)
+    assert clients[URL].queries == [
+        'sum(x{namespace="default", app="app0"})',
+        'sum(x{namespace="default", app="app1"})',
+    ]
 
 
 def test_invalid_template_fails_only_that_app_without_a_query():
@@ -156,7 +160,7 @@ def test_failed_cpu_query_keeps_the_request_rate():
     observation = source.observe(apps(2), now=1.0)[App.named("default", "app1")]
     assert observation.ok
     assert (observation.requests_per_second, observation.cpu_cores, observation.pods_reporting) == (1.0, None, None)
-    assert observation.cpu_error == f"Prometheus at {URL} answered HTTP 503: overloaded"
+    assert observation.cpu_error == f"Prometheus at {URL} answered HTTP 503: Service Unavailable"  # never the body
 
 
 def test_missing_cpu_series_is_explained_on_a_good_observation():

@@ -43,7 +43,7 @@ def api_error(status: int, body: bytes) -> PrometheusApiClientException:
         ),
         (
             api_error(503, b"Service Unavailable\n"),
-            f"Prometheus at {URL} answered HTTP 503: Service Unavailable",
+            f"Prometheus at {URL} answered HTTP 503: Service Unavailable",  # the status's phrase, not the body
         ),
         (
             api_error(
@@ -101,5 +101,28 @@ def test_describe_wrapped_network_failures(exc, reason):
 
 
 def test_reasons_are_short_single_lines():
-    reason = describe_failure(api_error(400, ("x\n" * 1000).encode()), URL, 5.0)
-    assert len(reason) <= 300 and "\n" not in reason and reason.endswith("...")
+    body = json.dumps({"status": "error", "errorType": "bad_data", "error": "x\n" * 1000}).encode()
+    reason = describe_failure(api_error(400, body), URL, 5.0)
+    assert len(reason) <= 300 and "\n" not in reason and reason.endswith(" x" * 10)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (200, b"<html>secret-token-123</html>", "answered HTTP 200: OK"),
+        (404, b"<html>admin panel secret-token-123</html>", "rejected the query (HTTP 404): Not Found"),
+        (500, b'{"status": "success", "data": "secret-token-123"}', "answered HTTP 500: Internal Server Error"),
+        (
+            400,
+            b'{"status": "error", "errorType": "secret-token-123!", "error": "x"}',
+            "rejected the query (HTTP 400): Bad Request",
+        ),
+        (302, b"see secret-token-123", "answered with a redirect (HTTP 302), which the operator does not follow"),
+        (301, b"", "answered with a redirect (HTTP 301), which the operator does not follow"),
+    ],
+)
+def test_an_answer_body_never_reaches_the_reason(status, body, reason):
+    """What a server sends back (an SSRF target's page) never travels into a condition or Event."""
+    described = describe_failure(api_error(status, body), URL, 5.0)
+    assert described == f"Prometheus at {URL} {reason}"
+    assert "secret" not in described

@@ -28,6 +28,7 @@ SHOP = {
     ],
     "resources": {"cpu": "2", "memory": "512Mi", "limits": {"memory": "1Gi"}},
     "state": {"redisURL": "redis://redis.shop:6379/0"},
+    "serviceAccountName": "shop-reader",
 }
 MINIMAL = {"image": "registry.example/tiny:1"}
 

@@ -10,12 +10,14 @@ Parsing happens once, when the object is read from a watch, never per poll.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from webscale.api import models
+from webscale.api.names import name_errors
 from webscale.api.validation import semantic_errors
 
 PAUSED_ANNOTATION = f"{models.GROUP}/paused"
@@ -45,11 +47,14 @@ class App:
         return cls(namespace=namespace, name=name)
 
     @classmethod
-    def from_body(cls, body: Any) -> App:
-        """Parse and validate a ScaledWebApp object (a dict or a kopf Body)."""
+    def from_body(cls, body: Any, allowed_prometheus_urls: Sequence[str] | None = None) -> App:
+        """Parse and validate a ScaledWebApp object (a dict or a kopf Body).
+
+        allowed_prometheus_urls: the installer's allow-list (None: read it from Settings)."""
         meta = body["metadata"]
         raw = dict(body.get("spec") or {})
-        spec, errors = parse(raw)
+        spec, errors = parse(raw, allowed_prometheus_urls)
+        errors = [*name_errors(meta["name"]), *errors]
         return cls(
             namespace=meta["namespace"],
             name=meta["name"],
@@ -95,10 +100,12 @@ class App:
         }
 
 
-def parse(raw: dict[str, Any]) -> tuple[models.ScaledWebAppSpec | None, list[str]]:
+def parse(
+    raw: dict[str, Any], allowed_prometheus_urls: Sequence[str] | None = None
+) -> tuple[models.ScaledWebAppSpec | None, list[str]]:
     """The parsed spec, or None and every problem with the field it concerns."""
     try:
         spec = models.parse_spec(raw)
     except ValidationError as exc:
         return None, [models.format_validation_error(exc)]
-    return spec, semantic_errors(spec)
+    return spec, semantic_errors(spec, allowed_prometheus_urls)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from webscale.api import models
+from webscale.api.names import NAME_RULES
 from webscale.api.status import ScaledWebAppStatus
 
 CRD_NAME = f"{models.PLURAL}.{models.GROUP}"
@@ -166,6 +167,7 @@ def crd() -> dict[str, Any]:
                             "description": "A web app run with cluster workers per pod, a load-balancer "
                             "tier and autoscaling from Prometheus metrics.",
                             "required": ["spec"],
+                            "x-kubernetes-validations": NAME_RULES,
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},

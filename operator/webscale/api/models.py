@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "webscale.dev"
@@ -34,6 +34,34 @@ Duration = Annotated[
     Field(pattern=DURATION_PATTERN, json_schema_extra={"x-webscale-duration": True}),
 ]
 """A duration such as "500ms", "15s", "5m" or "1h"."""
+
+
+def duration_at_least(minimum: str, field: str) -> Any:
+    """A Duration of at least `minimum`, checked by the API server (CEL) and by the model."""
+
+    def check(value: str) -> str:
+        if seconds(value) < seconds(minimum):
+            raise ValueError(f"{field} must be at least {minimum}, got {value}")
+        return value
+
+    rule = {"rule": f"duration(self) >= duration('{minimum}')", "message": f"{field} must be at least {minimum}"}
+    return Annotated[
+        str,
+        Field(
+            pattern=DURATION_PATTERN,
+            json_schema_extra={"x-webscale-duration": True, "x-kubernetes-validations": [rule]},
+        ),
+        AfterValidator(check),
+    ]
+
+
+MIN_POLLING_INTERVAL = "5s"
+"""The shortest autoscaling.pollingInterval: a tenant cannot make the operator poll its Prometheus faster."""
+MIN_PERIOD = "1s"
+"""The shortest period a scaling rate limit applies to."""
+PollingInterval = duration_at_least(MIN_POLLING_INTERVAL, "autoscaling.pollingInterval")
+ScaleUpPeriod = duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleUp.period")
+ScaleDownPeriod = duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleDown.period")
 
 
 def seconds(duration: str) -> float:
@@ -179,7 +207,7 @@ class ScaleUp(Model):
     """Add at most this many pods per period."""
     max_percent: int | None = Field(default=100, ge=1)
     """Add at most this percent of current pods per period (the larger of the two limits applies)."""
-    period: Duration = "15s"
+    period: ScaleUpPeriod = "15s"
     """The period the limits apply to."""
     tolerance: float | None = Field(default=None, ge=0, le=1)
     """Dead band for scaling up; defaults to autoscaling.tolerance."""
@@ -224,7 +252,7 @@ class ScaleDown(Model):
     max_percent: int | None = Field(default=100, ge=1, le=100)
     """Remove at most this percent of current pods per period (the larger of the two limits applies).
     100 (the HPA's default): the window already proved load stayed lower for its whole length."""
-    period: Duration = "15s"
+    period: ScaleDownPeriod = "15s"
     """The period the limits apply to."""
     tolerance: float | None = Field(default=None, ge=0, le=1)
     """Dead band for scaling down; defaults to autoscaling.tolerance."""
@@ -295,8 +323,8 @@ class Autoscaling(Model):
 
     mode: Literal["auto", "recommend", "off"] = "auto"
     """auto: scale the Deployment; recommend: write the decision to status only; off: replicas.count."""
-    polling_interval: Duration = "15s"
-    """How often metrics are read and a decision is made."""
+    polling_interval: PollingInterval = "15s"
+    """How often metrics are read and a decision is made (at least 5s)."""
     target: Target = Field(default_factory=Target)
     """Per-worker request rate and CPU utilisation to aim for."""
     tolerance: float = Field(default=0.1, ge=0, le=1)
@@ -452,6 +480,14 @@ class ScaledWebAppSpec(Model):
     """Load-balancer tier."""
     state: State = Field(default_factory=State)
     """Shared state."""
+    service_account_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    )
+    """ServiceAccount the app's pods run as, with its API token mounted.
+    Unset: the namespace's default account, and no API token in the pods."""
 
 
 def parse_spec(spec: dict[str, Any]) -> ScaledWebAppSpec:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
+from urllib.parse import urlsplit
+
 from kubernetes.utils import parse_quantity
 
 from webscale.api.models import ScaledWebAppSpec
 from webscale.promql.template import template_error
+from webscale.settings import Settings
 
 RESERVED_ENV = {
     "PORT": "spec.port",
@@ -15,9 +20,42 @@ RESERVED_ENV = {
 }
 
 
-def semantic_errors(spec: ScaledWebAppSpec) -> list[str]:
-    """Every problem found, each naming the field: an empty list means valid."""
+@lru_cache(maxsize=1)
+def installed_prometheus_urls() -> tuple[str, ...]:
+    """The allow-list the operator was installed with (WEBSCALE_PROMETHEUS_URLS), read once."""
+    return Settings().prometheus_urls
+
+
+def normalize_url(url: str) -> str:
+    """`url` compared as the same endpoint: scheme and host in lower case, no trailing slash."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl().rstrip("/")
+
+
+def prometheus_url_error(url: str, allowed: Sequence[str]) -> str | None:
+    """Why the app may not read `url`, or None when the installer allowed it."""
+    if normalize_url(url) in {normalize_url(a) for a in allowed}:
+        return None
+    listed = ", ".join(allowed) if allowed else "none"
+    return (
+        f"spec.metrics.prometheus.url: {url} is not a Prometheus this operator may query "
+        f"(allowed: {listed}; the installer sets them with WEBSCALE_PROMETHEUS_URLS)"
+    )
+
+
+def semantic_errors(spec: ScaledWebAppSpec, allowed_prometheus_urls: Sequence[str] | None = None) -> list[str]:
+    """Every problem found, each naming the field: an empty list means valid.
+
+    allowed_prometheus_urls: the Prometheus URLs the installer allows (None: `installed_prometheus_urls`).
+    """
+    allowed = installed_prometheus_urls() if allowed_prometheus_urls is None else allowed_prometheus_urls
     errors: list[str] = []
+    url_problem = prometheus_url_error(spec.metrics.prometheus.url, allowed)
+    if url_problem:
+        errors.append(url_problem)
     r = spec.resources
     for what, request, limit in (("cpu", r.cpu, r.limits.cpu), ("memory", r.memory, r.limits.memory)):
         if request and limit and parse_quantity(request) > parse_quantity(limit):

@@ -3,15 +3,19 @@
 `describe_failure` turns whatever a query raised (timeout, refused connection,
 unresolvable host, HTTP error from Prometheus, malformed answer) into a reason
 such as "Prometheus unreachable at http://p:9090: connection refused". Pure:
-it only looks at the exception, however deeply requests/urllib3 wrapped it.
+it only looks at the exception, however deeply requests/urllib3 wrapped it. A reason
+never carries the body of an answer (only Prometheus's own error type and message):
+what a server says does not travel into a condition or an Event.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 import socket
 from collections.abc import Iterator
+from http import HTTPStatus
 
 import requests
 from prometheus_api_client.exceptions import PrometheusApiClientException
@@ -21,6 +25,8 @@ from urllib3.exceptions import TimeoutError as urllib3_timeout
 from webscale.metrics.parse import MalformedResult
 
 MAX_REASON = 300
+MAX_PROMETHEUS_ERROR = 200
+"""Characters of Prometheus's own error message kept in a reason (a PromQL parse error fits)."""
 
 
 def describe_failure(exc: BaseException, url: str, timeout: float) -> str:
@@ -43,7 +49,7 @@ def describe_failure(exc: BaseException, url: str, timeout: float) -> str:
     elif isinstance(exc, PrometheusApiClientException):
         reason = _http_failure(str(exc), url)
     elif isinstance(exc, KeyError | TypeError | IndexError | ValueError):
-        reason = f"Prometheus at {url} sent a malformed answer: {type(exc).__name__}: {exc}"
+        reason = f"Prometheus at {url} sent a malformed answer: {type(exc).__name__}: {str(exc)[:60]}"
     else:
         reason = f"reading Prometheus at {url} failed: {type(exc).__name__}: {exc}"
     return one_line(reason)
@@ -70,23 +76,44 @@ def _is_timeout(exc: BaseException) -> bool:
 
 
 def _http_failure(message: str, url: str) -> str:
-    """From prometheus-api-client's "HTTP Status Code 400 (b'{...}')" to a readable reason."""
+    """From prometheus-api-client's "HTTP Status Code 400 (b'{...}')" to a readable reason.
+
+    The answer's body is never repeated: only the status, and for Prometheus's own JSON error
+    envelope ({"status": "error", "errorType": ..., "error": ...}) its error type and message.
+    Whatever else a server sends stays out of conditions, Events and logs.
+    """
     head, _, body_repr = message.partition(" (")
     status = head.removeprefix("HTTP Status Code ").strip()
-    detail = ""
-    try:
-        body = ast.literal_eval(body_repr[:-1]) if body_repr.endswith(")") else b""
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-        try:
-            payload = json.loads(text)
-            detail = f"{payload.get('errorType', 'error')}: {payload.get('error', '')}"
-        except (ValueError, AttributeError):
-            detail = text.strip()
-    except (ValueError, SyntaxError):
-        detail = body_repr
+    detail = _prometheus_error(body_repr[:-1] if body_repr.endswith(")") else "")
+    if status.startswith("3"):
+        return f"Prometheus at {url} answered with a redirect (HTTP {status}), which the operator does not follow"
+    if detail is None:
+        detail = _phrase(status)
     if status.startswith("4"):
         return f"Prometheus at {url} rejected the query (HTTP {status}): {detail}"
     return f"Prometheus at {url} answered HTTP {status}: {detail}"
+
+
+def _prometheus_error(body_repr: str) -> str | None:
+    """`errorType: error` of a Prometheus API error answer, or None for any other body."""
+    try:
+        body = ast.literal_eval(body_repr)
+        payload = json.loads(body.decode("utf-8") if isinstance(body, bytes) else str(body))
+    except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+        return None
+    if not isinstance(payload, dict) or payload.get("status") != "error":
+        return None
+    kind, error = payload.get("errorType"), payload.get("error")
+    if not (isinstance(kind, str) and isinstance(error, str) and re.fullmatch(r"[a-z_]{1,40}", kind)):
+        return None
+    return f"{kind}: {error[:MAX_PROMETHEUS_ERROR]}"
+
+
+def _phrase(status: str) -> str:
+    try:
+        return HTTPStatus(int(status)).phrase
+    except ValueError:
+        return "unknown status"
 
 
 def one_line(reason: str) -> str:

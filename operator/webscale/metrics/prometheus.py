@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
@@ -84,10 +85,19 @@ class MetricsSource(Protocol):
 ClientFactory = Callable[[str, float], PrometheusConnect]
 
 
+class NoRedirects(requests.Session):
+    """A session that never follows a redirect: a 3xx answer is the answer (a failure), so a
+    Prometheus URL cannot bounce the operator's requests to another host."""
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
+
+
 def default_client(url: str, timeout: float) -> PrometheusConnect:
-    """A PrometheusConnect that never retries (a retry is another query, and hides an outage)."""
-    retry = Retry(total=None, connect=0, read=0, status=0, other=0, redirect=3, raise_on_status=False)
-    return PrometheusConnect(url=url, retry=retry, timeout=timeout)
+    """A PrometheusConnect that never retries (a retry is another query, and hides an outage)
+    and never follows a redirect."""
+    retry = Retry(total=None, connect=0, read=0, status=0, other=0, redirect=0, raise_on_status=False)
+    return PrometheusConnect(url=url, retry=retry, timeout=timeout, session=NoRedirects())
 
 
 class PrometheusSource:

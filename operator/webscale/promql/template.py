@@ -12,9 +12,11 @@ around a bare word, written outside quotes:
 after ``offset``. This syntax cannot clash with PromQL: outside a string a brace
 opens label matchers, which are never a bare word, so ``{job="x"}`` and ``{}`` are
 left alone, as is anything inside quotes or after ``#``. Unknown placeholders, a
-placeholder in quotes or in another position, and unbalanced brackets are
-rejected by `template_error` (`webscale.api.validation` marks the resource Invalid);
-other syntax errors come back from Prometheus as the app's failure reason. The
+placeholder in quotes or in another position, unbalanced brackets and a query that
+cannot be confined to the app's namespace (see `webscale.promql.confine`: every
+selector gets ``namespace="<the app's namespace>"``) are rejected by `template_error`
+(`webscale.api.validation` marks the resource Invalid); other syntax errors come back
+from Prometheus as the app's failure reason. The
 result (an instant vector, summed, or a scalar) is the app's request rate; an
 empty result is a failure. A template cannot be batched: each costs one query
 per poll, and gives no recent rate (burst mode then uses the windowed rate).
@@ -24,10 +26,14 @@ from __future__ import annotations
 
 import re
 
+from webscale.promql.confine import confine
 from webscale.promql.queries import DEFAULT_WINDOW, PromQLError, escape_string, scan, validate_window
 
 FIELD = "spec.metrics.requestRate"
 PLACEHOLDERS = ("namespace", "app", "window")
+_CHECK_NAMESPACE = "{namespace}"
+"""Stands for the app's namespace when a template is checked: no real namespace has braces, so a
+namespace matcher in the template passes only when it is the {namespace} placeholder."""
 _PLACEHOLDER_RE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 
 
@@ -64,7 +70,14 @@ def template_error(template: str) -> str | None:
             code_only.append(_PLACEHOLDER_RE.sub("X", part))
     if not "".join(code_only).strip():
         return f"{FIELD} has no query (only comments)"
-    return _bracket_problem("".join(code_only))
+    problem = _bracket_problem("".join(code_only))
+    if problem:
+        return problem
+    try:
+        confine(_substitute(template, _CHECK_NAMESPACE, "app", DEFAULT_WINDOW), _CHECK_NAMESPACE)
+    except PromQLError as exc:  # show the placeholder, not what stood for it
+        return f"{FIELD}: " + str(exc).replace(escape_string(_CHECK_NAMESPACE), _CHECK_NAMESPACE)
+    return None
 
 
 def _placeholder_problem(name: str, before: str) -> str | None:
@@ -98,16 +111,18 @@ def render_template(template: str, namespace: str, app: str, window: str = DEFAU
 
     {namespace} and {app} become escaped double-quoted string literals and
     {window} a validated duration, so no name can change the query's structure.
-    Only code is substituted: strings and comments are copied unchanged.
+    Only code is substituted: strings and comments are copied unchanged. Then every
+    vector selector gets namespace="<namespace>" (`webscale.promql.confine`): the
+    query reads the app's namespace and nothing else.
     """
     problem = template_error(template)
     if problem:
         raise PromQLError(problem)
-    values = {
-        "namespace": escape_string(namespace),
-        "app": escape_string(app),
-        "window": validate_window(window),
-    }
+    return confine(_substitute(template, namespace, app, validate_window(window)), namespace)
+
+
+def _substitute(template: str, namespace: str, app: str, window: str) -> str:
+    values = {"namespace": escape_string(namespace), "app": escape_string(app), "window": window}
     out = []
     for kind, part in scan(template):
         if kind == "code":

@@ -87,6 +87,13 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
+def service_account(spec: ScaledWebAppSpec) -> dict[str, Any]:
+    """The pod's ServiceAccount fields: no API token unless the spec names an account for the app."""
+    if spec.service_account_name is None:
+        return {"automountServiceAccountToken": False}
+    return {"serviceAccountName": spec.service_account_name, "automountServiceAccountToken": True}
+
+
 def build_deployment(app: App, workers: int | None = None) -> dict[str, Any]:
     """The app's Deployment (without spec.replicas; see initial_replicas).
 
@@ -139,6 +146,7 @@ def build_deployment(app: App, workers: int | None = None) -> dict[str, Any]:
                         "runAsGroup": APP_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
+                    **service_account(spec),
                     "terminationGracePeriodSeconds": 30,
                     "containers": [container],
                     "volumes": [
