@@ -21,6 +21,7 @@ class _Cluster(Protocol):
     state_dir: Path
     etcd_url: str
     api_port: int
+    admission_plugins: tuple[str, ...]
 
 
 def apiserver_args(c: _Cluster, audit: bool) -> list[str]:
@@ -42,6 +43,8 @@ def apiserver_args(c: _Cluster, audit: bool) -> list[str]:
         "--enable-priority-and-fairness=false",
         "--profiling=false",
     ]
+    if c.admission_plugins:  # on top of kube-apiserver's default set
+        args.append(f"--enable-admission-plugins={','.join(c.admission_plugins)}")
     if audit:
         args += [
             f"--audit-policy-file={d / 'audit-policy.yaml'}",

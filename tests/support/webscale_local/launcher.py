@@ -7,6 +7,7 @@ all from the binaries `build.sh` makes. Used by the Makefile (`make cluster`,
 `make run`) and by pytest fixtures (tests/conftest.py).
 
     python -m webscale_local.launcher up [--audit] [--nodes 3]   # foreground; Ctrl-C stops all
+                                         [--enable-admission-plugin OwnerReferencesPermissionEnforcement]
     python -m webscale_local.launcher down                         # stop one running in the background
 
 Every process it starts is stopped on exit, on Ctrl-C/SIGTERM and on a
@@ -52,6 +53,8 @@ class LocalCluster:
     node_cpu: str = "4"
     node_memory: str = "16Gi"
     audit: bool = False
+    admission_plugins: tuple[str, ...] = ()
+    """Admission plugins to enable besides kube-apiserver's defaults (e.g. OwnerReferencesPermissionEnforcement)."""
     bin_dir: Path | None = None
     state_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="webscale-cluster-")))
     components: list[Component] = field(default_factory=list)
@@ -223,7 +226,7 @@ def _http_ok(url: str, token: str | None = None) -> bool:
 
 # --- command line ------------------------------------------------------------------------------
 def _up(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(nodes=args.nodes, audit=args.audit)
+    cluster = LocalCluster(nodes=args.nodes, audit=args.audit, admission_plugins=tuple(args.admission_plugins))
     stop = {"now": False}
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -291,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start a cluster in the foreground")
     up.add_argument("--nodes", type=int, default=3)
     up.add_argument("--audit", action="store_true", help="write the apiserver audit log")
+    up.add_argument(
+        "--enable-admission-plugin",
+        dest="admission_plugins",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also enable this admission plugin (repeatable), e.g. OwnerReferencesPermissionEnforcement",
+    )
     up.set_defaults(func=_up)
     down = sub.add_parser("down", help="stop a cluster started in the background")
     down.set_defaults(func=_down)
