@@ -11,6 +11,9 @@ from kubernetes import client, config
 from waiting import eventually
 from webscale_local.launcher import LocalCluster
 from webscale_local.operator_process import OperatorProcess
+from webscale_local.ports import free_port
+
+from webscale.settings import DEFAULT_PROMETHEUS_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,10 +62,22 @@ def crd_installed(cluster: LocalCluster) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def dead_prometheus_url() -> str:
+    """A loopback URL where no Prometheus listens (connection refused), on the operator's allow-list."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
 @pytest.fixture()
-def operator(cluster: LocalCluster, crd_installed: None, tmp_path: Path) -> Iterator[OperatorProcess]:
-    """The operator running as in production, resyncing every 2 s; its log is printed on failure."""
-    op = OperatorProcess(cluster, tmp_path / "operator.log", WEBSCALE_RESYNC_SECONDS="2").start()
+def operator(
+    cluster: LocalCluster, crd_installed: None, dead_prometheus_url: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    """The operator running as in production, resyncing every 2 s; its log is printed on failure.
+    It may query the default Prometheus URL and `dead_prometheus_url`."""
+    allowed = f"{DEFAULT_PROMETHEUS_URL},{dead_prometheus_url}"
+    op = OperatorProcess(
+        cluster, tmp_path / "operator.log", WEBSCALE_RESYNC_SECONDS="2", WEBSCALE_PROMETHEUS_URLS=allowed
+    ).start()
     yield op
     op.stop()
     print(op.log()[-4000:])

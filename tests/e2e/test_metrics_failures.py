@@ -38,7 +38,17 @@ class Misbehaving(BaseHTTPRequestHandler):
     """Answers /<mode>/api/v1/query the wrong way: slow, 503, not JSON, a matrix, 400."""
 
     def do_GET(self) -> None:
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
         mode = self.path.split("/")[1]
+        if mode == "redirect":  # to a path of this server that would answer like a good Prometheus
+            self.send_response(302)
+            self.send_header("Location", "/landing/api/v1/query?query=vector(1)")
+            self.send_header("Content-Length", "0")
+            return self.end_headers()
+        if mode == "landing":
+            return self._send(200, b'{"status":"success","data":{"resultType":"scalar","result":[1,"1"]}}')
+        if mode == "secret":
+            return self._send(404, b"<html>internal admin page, token=s3cr3t</html>", "text/html")
         if mode == "slow":
             time.sleep(2.0)
             return self._send(200, b'{"status":"success","data":{"resultType":"vector","result":[]}}')
@@ -66,13 +76,15 @@ class Misbehaving(BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def misbehaving() -> Iterator[str]:
+def misbehaving() -> Iterator[ThreadingHTTPServer]:
+    """The server; its `paths` are every path it was asked for."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
     server.daemon_threads = True
+    server.paths = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server
     finally:
         server.shutdown()
         server.server_close()
@@ -88,10 +100,12 @@ def misbehaving() -> Iterator[str]:
         ("matrix", "gave an unexpected answer: unexpected result type: range vector, expected an instant vector"),
         ("nodata", "sent a malformed answer: KeyError: 'data'"),
         ("bad", "rejected the query (HTTP 400): bad_data: invalid parameter"),
+        ("redirect", "answered with a redirect (HTTP 302), which the operator does not follow"),
+        ("secret", "rejected the query (HTTP 404): Not Found"),  # the page itself never shows
     ],
 )
-def test_misbehaving_server_gives_failures_not_exceptions(misbehaving: str, mode: str, reason: str):
-    url = f"{misbehaving}/{mode}"
+def test_misbehaving_server_gives_failures_not_exceptions(misbehaving: ThreadingHTTPServer, mode: str, reason: str):
+    url = f"http://127.0.0.1:{misbehaving.server_address[1]}/{mode}"
     source = PrometheusSource(timeout=0.5)
     started = time.monotonic()
     observed = source.observe([query(url, SHOP), query(url, API)], now=1.0)
@@ -99,6 +113,8 @@ def test_misbehaving_server_gives_failures_not_exceptions(misbehaving: str, mode
     assert source.last_poll_queries == 2
     for observation in observed.values():
         assert observation == Observation.failed(1.0, f"Prometheus at {url} {reason}")
+    paths = misbehaving.paths  # type: ignore[attr-defined]
+    assert len(paths) == 2 and all(p.startswith(f"/{mode}/api/v1/query?") for p in paths), paths  # no redirect followed
 
 
 def test_missing_prometheus_is_a_clear_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):

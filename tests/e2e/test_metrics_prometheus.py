@@ -26,7 +26,7 @@ from webscale.api.observation import Observation
 from webscale.metrics.prometheus import AppQuery, PrometheusSource
 from webscale.promql import queries as promql
 from webscale.promql import relabel as promql_relabel
-from webscale.promql.template import render_template
+from webscale.promql.template import render_template, template_error
 
 pytestmark = pytest.mark.e2e
 
@@ -232,13 +232,85 @@ def test_hostile_names_cannot_alter_a_template_query(warm: PrometheusHandle):
 
 def test_template_rejected_by_prometheus_fails_only_that_app(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-    broken = query(warm.url, App.named("default", "api"), request_rate_template="sum(rate(x{app={app}}[{window}])) +")
+    # well-formed for webscale, a type error for Prometheus (rate of an instant vector)
+    broken = query(warm.url, App.named("default", "api"), request_rate_template="sum(rate(sum(x{app={app}})))")
     observed = source.observe([broken, query(warm.url, SHOP)], now=time.time())
     assert observed[SHOP].ok
     error = observed[broken.key].error
     assert error is not None
     assert error.startswith(f"Prometheus at {warm.url} rejected the query (HTTP 400): bad_data:"), error
     assert "parse error" in error
+
+
+# ---- templates confined to the app's namespace ---------------------------------------------------
+
+BILLING = App.named("billing", "shop")
+# (template, selectors in it): hostile templates webscale accepts, each confined by webscale.promql.confine
+CONFINABLE = [
+    ("sum(rate(http_requests_total[{window}]))", 1),
+    ('sum(rate({__name__="http_requests_total"}[{window}]))', 1),
+    ('sum(rate({__name__=~"http_requests_total|process_cpu_seconds_total"}[{window}]))', 1),
+    ("sum(rate(http_requests_total{app={app}}[{window}])) or sum(rate(http_requests_total[{window}]))", 2),
+    ('sum by (namespace) (rate(http_requests_total{app="shop"}[{window}] offset 1s))', 1),
+    ("max_over_time(sum(rate(http_requests_total[{window}]))[{window}:1s])", 1),
+    ('sum(rate(http_requests_total[{window}])) * on() group_left() count(up{job!=""}) / count(up)', 3),
+    ('label_replace(sum(rate(http_requests_total[{window}])), "namespace", "default", "", "")', 1),
+]
+# templates webscale refuses although Prometheus would run them: they read another namespace
+UNCONFINABLE = [
+    'sum(rate(http_requests_total{namespace="default"}[{window}]))',
+    'sum(rate(http_requests_total{namespace=~"billing|default"}[{window}]))',
+    'sum(rate(http_requests_total{namespace!="nope"}[{window}]))',
+    "sum(rate(http_requests_total{namespace!={namespace}}[{window}]))",
+]
+
+
+@pytest.mark.parametrize(("template", "selectors"), CONFINABLE)
+def test_confined_templates_parse_in_prometheus_with_the_matcher_in_every_selector(
+    warm: PrometheusHandle, template: str, selectors: int
+):
+    rendered = render_template(template, "billing", "shop", WINDOW)
+    formatted = warm.api("format_query", query=rendered)  # Prometheus's own parser, printed back
+    matchers = [part for kind, part in promql.scan(formatted) if kind == "string" and part == '"billing"']
+    assert formatted.count('namespace="billing"') == len(matchers) == selectors, formatted
+
+
+@pytest.mark.parametrize("template", UNCONFINABLE)
+def test_templates_reaching_another_namespace_are_refused_though_valid_promql(warm: PrometheusHandle, template: str):
+    assert template_error(template) is not None
+    plain = template.replace("{namespace}", '"billing"').replace("{app}", '"shop"').replace("{window}", WINDOW)
+    assert warm.api("format_query", query=plain)  # Prometheus would have run it
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
+    before = len(warm.queries())
+    observed = source.observe([query(warm.url, BILLING, request_rate_template=template, cpu_source=None)], now=1.0)
+    assert observed[BILLING].error is not None and "spec.metrics.requestRate" in observed[BILLING].error
+    assert warm.queries()[before:] == []  # refused before any request
+
+
+def test_a_confined_template_reads_only_its_namespace(warm: PrometheusHandle):
+    """default/shop serves 40 req/s and billing/shop 13: billing's unscoped template sees 13, not 53."""
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
+    unscoped = 'sum(rate(http_requests_total{app="shop"}[{window}]))'
+    assert close(warm_value(warm, unscoped.replace("{window}", WINDOW)), 53.0)  # what it would read unconfined
+    apps = [
+        query(warm.url, BILLING, request_rate_template=unscoped, cpu_source=None),
+        query(warm.url, App.named("billing", "api"), request_rate_template=unscoped.replace("shop", "api")),
+    ]
+    observed = eventually(
+        lambda: (o := source.observe(apps, now=time.time())) and close(o[BILLING].requests_per_second, 13.0) and o,
+        timeout=30,
+        what="billing/shop's confined rate",
+    )
+    # default/api's 7 req/s are out of reach from billing: no series, a failure, never 7
+    billing_api = observed[App.named("billing", "api")]
+    assert billing_api.requests_per_second is None and (billing_api.error or "").startswith("no series for app"), (
+        billing_api
+    )
+
+
+def warm_value(prom: PrometheusHandle, promql_text: str) -> float | None:
+    result = prom.api("query", query=promql_text)["result"]
+    return float(result[0]["value"][1]) if result else None
 
 
 # ---- failures --------------------------------------------------------------------------------

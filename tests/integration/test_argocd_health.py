@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from argocd_health import health
 from waiting import eventually
-from webscale_local.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +34,7 @@ def assert_health(obj: dict, status: str, words: str) -> None:
         assert (got, words in message) == (status, True), (lua, got, message)
 
 
-def test_health_of_captured_objects(namespace, operator, swa):
+def test_health_of_captured_objects(namespace, operator, swa, dead_prometheus_url):
     off = {"mode": "off"}  # no metrics needed: Ready alone decides
     # Progressing: the object as created, before any status
     created = swa.create_namespaced_custom_object(G, V, namespace, P, body("fresh", autoscaling=off))
@@ -65,8 +64,7 @@ def test_health_of_captured_objects(namespace, operator, swa):
     assert_health(invalid, "Degraded", condition(invalid, "Invalid")["message"])
 
     # Degraded: Prometheus unreachable (a closed loopback port), replicas held
-    dead = f"http://127.0.0.1:{free_port()}"
-    spec = {"metrics": {"prometheus": {"url": dead}}, "autoscaling": {"pollingInterval": "1s"}}
+    spec = {"metrics": {"prometheus": {"url": dead_prometheus_url}}, "autoscaling": {"pollingInterval": "5s"}}
     swa.create_namespaced_custom_object(G, V, namespace, P, body("blind", **spec))
 
     def blind_probe(o: dict) -> bool:

@@ -15,6 +15,7 @@ from webscale.api.models import parse_spec
 from webscale.reconcile import builders, haproxy_config
 from webscale.reconcile.builders import build_children, build_service
 from webscale.reconcile.haproxy import build_lb_children
+from webscale.settings import DEFAULT_PROMETHEUS_URL
 
 HOSTILE = [
     "x\n    server evil 203.0.113.7:80",
@@ -44,7 +45,8 @@ def lb_tier_applied(monkeypatch):
 
 def app(spec: dict, name: str = "shop", namespace: str = "default") -> App:
     body = {"metadata": {"name": name, "namespace": namespace, "uid": "u"}, "spec": spec}
-    return App.from_body(body)
+    url = spec.get("metrics", {}).get("prometheus", {}).get("url", DEFAULT_PROMETHEUS_URL)
+    return App.from_body(body, allowed_prometheus_urls=[url])  # whatever URL: here only the config matters
 
 
 def cfg_of(children: list[dict]) -> str:
@@ -147,5 +149,5 @@ def test_render_refuses_an_unknown_strategy_and_bad_numbers():
 
 def test_lb_children_of_a_valid_app_render(tmp_path):
     for strategy in ("round-robin", "least-connections", "ip-hash"):
-        parsed = app({**BASE, "loadBalancer": {"strategy": strategy}}, name="a.b-c", namespace="ns-1")
+        parsed = app({**BASE, "loadBalancer": {"strategy": strategy}}, name="a-b-c", namespace="ns-1")
         haproxy_check(cfg_of(build_lb_children(parsed, {})), tmp_path)

@@ -40,7 +40,7 @@ SCRAPE_SECONDS = 2
 # scale-down. Printed by `make run` next to the file it applies (RUN_DIR/<name>.yaml).
 LOCAL_TUNING: dict[str, Any] = {
     "autoscaling": {
-        "pollingInterval": "4s",
+        "pollingInterval": "5s",  # the schema's minimum
         "target": {"requestsPerSecondPerWorker": 5},
         "behavior": {
             "scaleUp": {"period": "4s"},
