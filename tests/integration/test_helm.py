@@ -167,3 +167,46 @@ def test_schema_refuses_bad_values_with_the_field_named(cluster, helm, sets, wor
         assert word in refused.stderr, refused.stderr
     assert "bad" not in helm("list", "-A", "-q").stdout.split()
     assert cluster.kubectl("get", "namespace", "webscale-bad", "--ignore-not-found") == ""
+
+
+def test_namespaced_install_watches_one_namespace(cluster, api_client, crd_installed, helm, namespace, tmp_path):
+    """settings.namespace: RoleBinding there, cluster-wide reads only; the operator leaves other namespaces alone."""
+    wait_namespace_gone(cluster, RELEASE_NS)
+    watched, other = namespace, f"{namespace}-other"
+    cluster.kubectl("create", "namespace", other)
+    sets = ["--set", f"settings.namespace={watched}"]
+    helm("install", "wso", str(CHART), "-n", RELEASE_NS, "--create-namespace", *sets, "--wait", "--timeout", "120s")
+    swa = client.CustomObjectsApi(api_client)
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    try:
+        assert rbac.read_namespaced_role_binding(FULLNAME, watched).role_ref.name == FULLNAME
+        bindings = {b.metadata.name for b in rbac.list_cluster_role_binding().items}
+        assert FULLNAME not in bindings and f"{FULLNAME}-cluster-reads" in bindings
+        manifest = [d for d in yaml.safe_load_all(helm("get", "manifest", "wso", "-n", RELEASE_NS).stdout) if d]
+        env = operator_env(
+            next(d for d in manifest if d["kind"] == "Deployment"),
+            WEBSCALE_LIVENESS_PORT="0",
+            WEBSCALE_LOG_FORMAT="plain",
+        )
+        assert env["WEBSCALE_NAMESPACE"] == watched
+        token = mint_token(api_client, RELEASE_NS, FULLNAME)
+        kubeconfig = write_sa_kubeconfig(cluster, token, tmp_path / "kubeconfig", RELEASE_NS, FULLNAME)
+        metrics = {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}
+        swa.create_namespaced_custom_object(G, V, other, P, app_body("outside", metrics=metrics))
+        op = OperatorProcess(cluster, tmp_path / "operator.log", KUBECONFIG=str(kubeconfig), **env).start()
+        try:
+            swa.create_namespaced_custom_object(G, V, watched, P, app_body("inside", metrics=metrics))
+            eventually(
+                lambda: (condition(swa, watched, "inside", "Ready") or {}).get("status") == "True",
+                60,
+                "the app in the watched namespace to be Ready",
+            )
+        finally:
+            op.stop()
+        assert "Forbidden" not in op.log() and "403" not in op.log(), op.log()[-3000:]
+        assert "status" not in swa.get_namespaced_custom_object(G, V, other, P, "outside")
+        assert client.AppsV1Api(api_client).list_namespaced_deployment(other).items == []
+    finally:
+        helm("uninstall", "wso", "-n", RELEASE_NS, "--wait", check=False)
+        cluster.kubectl("delete", "namespace", other, RELEASE_NS, "--wait=false", check=False)
+    assert f"{FULLNAME}-cluster-reads" not in {b.metadata.name for b in rbac.list_cluster_role_binding().items}

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from manifest_helpers import BASE, CHART, CRD_NAME, VERSION, base_container, one
+from manifest_helpers import BASE, CHART, CRD_NAME, NAMESPACED, VERSION, base_container, one
 
 from webscale.settings import Settings
 
@@ -45,6 +45,7 @@ CHART_FILES = [
     "templates/serviceaccount.yaml",
     "templates/clusterrole.yaml",
     "templates/clusterrolebinding.yaml",
+    "templates/namespaced-rbac.yaml",
     f"crds/{CRD_NAME}",
 ]
 
@@ -307,3 +308,18 @@ def test_helm_switches():
     assert (env["WEBSCALE_NAMESPACE"], env["WEBSCALE_LIVENESS_PORT"]) == ("shop", "0")
     refused = helm("template", "rel", str(CHART), "--kube-version", "1.34.0", "--set", "imageTag=x", check=False)
     assert refused.returncode != 0 and "imageTag" in refused.stderr
+
+
+def test_namespaced_mode_is_the_kustomize_overlay():
+    """settings.namespace renders what manifests/overlays/namespaced has: the operator's ClusterRole bound
+    in the watched namespace, cluster-wide reads only."""
+    rendered = render_chart("--set", "settings.namespace=apps")
+    kinds = sorted(d["kind"] for d in rendered)
+    assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "RoleBinding", "ServiceAccount"]
+    binding = next(d for d in rendered if d["kind"] == "RoleBinding")
+    assert (binding["metadata"]["namespace"], binding["roleRef"]["name"]) == ("apps", "rel-webscale-operator")
+    reads = next(d for d in rendered if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-cluster-reads"))
+    overlay = one(NAMESPACED / "cluster-reads.yaml", "ClusterRole")
+    assert reads["rules"] == overlay["rules"]
+    (cluster_binding,) = [d for d in rendered if d["kind"] == "ClusterRoleBinding"]
+    assert cluster_binding["roleRef"]["name"] == "rel-webscale-operator-cluster-reads"
