@@ -5,8 +5,12 @@
 # In a cluster it uses its ServiceAccount (manifests/base, manifests/helm).
 # Settings are WEBSCALE_* environment variables (operator/webscale/settings.py).
 
+# Base image pinned to a patch release and Debian release (both stages use the same one). For
+# byte-for-byte reproducible builds pin its digest too: docker buildx imagetools inspect <image>.
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+
 # --- build: install the package and its pinned dependencies into a venv -----
-FROM python:3.11-slim AS build
+FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/webscale
@@ -17,7 +21,7 @@ COPY operator ./operator
 RUN pip install --no-cache-dir .
 
 # --- runtime: the venv only, run as uid 1000 -----------------------------------
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/webscale/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1

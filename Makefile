@@ -14,7 +14,7 @@ APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq lua5
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: load demo docs manifests helm-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
-        test-unit test-node test-integration test-e2e lint fmt crd bench demo kind-deploy clean
+        test-unit test-node test-integration test-e2e lint fmt crd bench demo kind-deploy minikube-deploy clean
 
 help:
 	@echo "make run      install what is missing and run the operator on the local control plane"
@@ -118,7 +118,10 @@ manifests: deps-python
 
 # on a machine with docker and kind or minikube: images, operator, Prometheus, the example
 kind-deploy:
-	bash scripts/kind_deploy.sh
+	bash scripts/kind_deploy.sh kind
+
+minikube-deploy:
+	bash scripts/minikube_deploy.sh
 
 ## ---- benchmarks -----------------------------------------------------------------------------
 

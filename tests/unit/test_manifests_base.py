@@ -149,15 +149,36 @@ def test_prometheus_image_is_pinned_and_reads_only_pods():
 
 
 # ---- Dockerfile ---------------------------------------------------------------------------------
-def dockerfile() -> list[str]:
-    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+def dockerfile(path: Path = ROOT / "Dockerfile") -> list[str]:
+    text = path.read_text().replace("\\\n", " ")
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def base_images(lines: list[str]) -> list[str]:
+    """The image of every FROM, with ARG defaults substituted."""
+    args = dict(ln.split(None, 1)[1].split("=", 1) for ln in lines if ln.startswith("ARG ") and "=" in ln)
+    return [re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], ln.split()[1]) for ln in lines if ln.startswith("FROM ")]
+
+
+@pytest.mark.parametrize(
+    ("path", "pattern"),
+    [
+        (ROOT / "Dockerfile", r"python:3\.11\.\d+-slim-bookworm"),
+        (ROOT / "sample-app" / "Dockerfile", r"node:20\.\d+\.\d+-bookworm-slim"),
+    ],
+)
+def test_images_are_multi_stage_non_root_on_pinned_bases(path, pattern):
+    lines = dockerfile(path)
+    images = base_images(lines)
+    assert len(images) >= 2, "multi-stage: build and runtime"
+    assert all(re.fullmatch(pattern, image) for image in images), images  # patch release and Debian release
+    users = [ln for ln in lines if ln.startswith("USER ")]
+    assert users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1].split()[1])  # numeric: runAsNonRoot can check
+    assert lines.index(users[-1]) > max(i for i, ln in enumerate(lines) if ln.startswith("FROM "))
 
 
 def test_dockerfile_builds_a_non_root_image_from_pyproject():
     lines = dockerfile()
-    assert [ln for ln in lines if ln.startswith("FROM ")][-1].startswith("FROM python:3.11-slim")
-    assert all(ln.split()[1].startswith("python:3.11-slim") for ln in lines if ln.startswith("FROM "))
     assert any(re.search(r"pip install --no-cache-dir \.$", ln) for ln in lines)
     users = [ln for ln in lines if ln.startswith("USER ")]
     assert users and users[-1] == "USER 1000:1000"  # numeric: runAsNonRoot can check it
