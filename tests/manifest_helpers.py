@@ -27,7 +27,7 @@ VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["versi
 
 SYSTEM_NS = "webscale-system"
 SA = "webscale-operator"
-RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 
 Permission = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
 
@@ -152,4 +152,5 @@ def applied_base_rbac(cluster) -> Iterator[list[dict]]:
     yield docs
     for kind in ("clusterrolebinding", "clusterrole"):
         cluster.kubectl("delete", kind, SA, "--ignore-not-found", check=False)
+    # the leader-election Role and RoleBinding go with the namespace
     cluster.kubectl("delete", "namespace", SYSTEM_NS, "--ignore-not-found", "--wait=false", check=False)

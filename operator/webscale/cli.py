@@ -19,13 +19,9 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.log_format == "json":
         kopf.configure(log_format=kopf.LogFormat.JSON)
-    liveness = f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
-    kopf.run(
-        standalone=True,
-        clusterwide=settings.namespace is None,
-        namespaces=[settings.namespace] if settings.namespace else [],
-        liveness_endpoint=liveness,
-    )
+    # kopf runs the process (signals, start-up, shutdown); the operator's own informers do the watching,
+    # and its HTTP endpoint (/metrics, /healthz) is served by webscale.runtime.http.
+    kopf.run(standalone=True, clusterwide=True)
     return 0
 
 

@@ -29,7 +29,39 @@ class Settings(BaseSettings):
     log_format: str = Field(default="json", pattern="^(json|plain)$")
     """json: one JSON object per line; plain: human-readable."""
     liveness_port: int = Field(default=8080, ge=0, le=65535)
-    """Port of kopf's liveness endpoint (/healthz); 0 disables it."""
+    """Port of the operator's HTTP endpoint: /metrics (Prometheus), /healthz (liveness: fails when the
+    scaling loop has not completed a tick for `liveness_stale_ticks` ticks) and /readyz; 0 disables it."""
+    liveness_stale_ticks: int = Field(default=30, ge=2)
+    """Ticks of `scaling_tick_seconds` without a completed scaling-loop tick before /healthz fails."""
+    api_qps: float = Field(default=50.0, gt=0)
+    """Client-side limit on Kubernetes API requests per second (token bucket)."""
+    api_burst: int = Field(default=100, ge=1)
+    """Requests the client may send at once above `api_qps` after a quiet spell."""
+    workers: int = Field(default=8, ge=1, le=256)
+    """Threads for per-app work (reconcile, act): at most this many apps are worked on at once;
+    one app's slow call never holds up the others beyond this pool."""
+    leader_election: bool = True
+    """Elect one active replica on a Lease; only the leader reconciles and scales."""
+    lease_name: str = "webscale-operator"
+    """Name of the leader-election Lease."""
+    lease_namespace: str | None = None
+    """Namespace of the Lease (default: the pod's namespace from POD_NAMESPACE / the service account,
+    else `namespace`, else "default")."""
+    lease_duration_seconds: float = Field(default=10.0, gt=0)
+    """A standby takes the Lease when it has not been renewed for this long (so failover takes at most
+    this plus `lease_retry_seconds`)."""
+    lease_renew_deadline_seconds: float = Field(default=7.0, gt=0)
+    """A leader that could not renew for this long stops writing (must be below the duration)."""
+    lease_retry_seconds: float = Field(default=2.0, gt=0)
+    """How often the Lease is renewed or tried."""
+    identity: str | None = None
+    """This replica's name in the Lease and in the API server's audit log (default: POD_NAME, else
+    hostname-pid)."""
+    status_quantum: float = Field(default=0.05, ge=0, le=1)
+    """Observed request rate and CPU are written to status only when they moved by more than this
+    fraction (5 %): a steady app makes no status writes."""
+    watch_timeout_seconds: int = Field(default=300, ge=10)
+    """Server-side timeout of one watch call (it resumes from where it was)."""
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     """Timeout of each Kubernetes API request."""
     scaling_tick_seconds: float = Field(default=1.0, gt=0)

@@ -28,11 +28,10 @@ from webscale_local.ports import free_port
 pytestmark = pytest.mark.integration
 
 SA_USER = f"system:serviceaccount:{SYSTEM_NS}:{SA}"
-# kopf lists and watches namespaces only when it serves some namespaces, not all.
-NAMESPACED_MODE_ONLY = {("", "namespaces", "list"), ("", "namespaces", "watch")}
 # Checked inside requests by the OwnerReferencesPermissionEnforcement admission plugin (for
 # blockOwnerDeletion), never requested: tests/integration/test_owner_references.py needs it.
 ADMISSION_ONLY = {("webscale.dev", "scaledwebapps/finalizers", "update")}
+LEASES = {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
 
 
 # ---- the audit log ------------------------------------------------------------------------------
@@ -171,6 +170,7 @@ def start_operator(cluster, sa_kubeconfig: Path, log: Path, **env: str) -> Opera
         WEBSCALE_RESYNC_SECONDS="2",
         WEBSCALE_METRICS_TIMEOUT_SECONDS="1",
         WEBSCALE_PROMETHEUS_URLS=NO_PROMETHEUS,
+        POD_NAMESPACE=SYSTEM_NS,  # the Lease lives in the operator's namespace, as in a pod
         **env,
     ).start()
 
@@ -241,15 +241,14 @@ def test_operator_runs_on_exactly_the_base_permissions(cluster, api_client, name
     requests = sa_requests(cluster, mark)
     assert requests, "no request of the ServiceAccount in the audit log"
     assert denied(requests) == []
-    rules = granted(one_kind(render_base(cluster), "ClusterRole"))
+    rules = granted(one_kind(render_base(cluster), "ClusterRole")) | granted(one_kind(render_base(cluster), "Role"))
+    assert rules >= LEASES
     unused = rules - used(requests)
-    assert unused == NAMESPACED_MODE_ONLY | ADMISSION_ONLY, (
-        f"granted but never used (remove them, or explain): {sorted(unused)}"
-    )
+    assert unused == ADMISSION_ONLY, f"granted but never used (remove them, or explain): {sorted(unused)}"
 
 
 def test_operator_watching_one_namespace_uses_the_rest(cluster, api_client, namespace, sa_kubeconfig, tmp_path):
-    """WEBSCALE_NAMESPACE: kopf lists and watches namespaces; nothing is denied either way."""
+    """WEBSCALE_NAMESPACE: the informers list and watch in that namespace only; nothing is denied."""
     swa = client.CustomObjectsApi(api_client)
     mark = audit_mark(cluster)
     op = start_operator(cluster, sa_kubeconfig, tmp_path / "operator.log", WEBSCALE_NAMESPACE=namespace)
@@ -263,8 +262,9 @@ def test_operator_watching_one_namespace_uses_the_rest(cluster, api_client, name
     assert forbidden_lines(log) == []
     requests = sa_requests(cluster, mark)
     assert denied(requests) == []
-    assert used(requests) >= NAMESPACED_MODE_ONLY
-    assert used(requests) <= granted(one_kind(render_base(cluster), "ClusterRole"))
+    docs = render_base(cluster)
+    assert used(requests) <= granted(one_kind(docs, "ClusterRole")) | granted(one_kind(docs, "Role"))
+    assert all(f"/namespaces/{namespace}/" in e["requestURI"] for e in requests if "/leases" not in e["requestURI"])
 
 
 # ---- least privilege: what the ServiceAccount must not do ---------------------------------------

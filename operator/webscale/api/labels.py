@@ -40,3 +40,8 @@ def lb_selector_labels(name: str) -> dict[str, str]:
 def lb_labels(name: str) -> dict[str, str]:
     """Labels on the HAProxy objects and pods: `instance` and `managed-by` carry the metrics label contract."""
     return {"app.kubernetes.io/name": name, **lb_selector_labels(name), MANAGED_BY_LABEL: MANAGED_BY}
+
+
+APPLIED_ANNOTATION = f"{models.GROUP}/applied"
+"""On every child: a hash of the whole intent last applied to it. The reconciler writes when the intent's
+hash differs (a field added, changed or removed) or a field it owns was changed by hand."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import Field
@@ -51,6 +53,15 @@ class LoadBalancerStatus(Model):
     """HAProxy pods ready (provider haproxy)."""
 
 
+class Memory(Model):
+    """What the scaling decision must remember across operator restarts (written only when it changes)."""
+
+    last_good: int | None = None
+    """Replicas decided from the last good metrics reading (what a hold fallback keeps)."""
+    burst_until: str | None = None
+    """Burst mode blocks scale-down until this time."""
+
+
 class ScaledWebAppStatus(Model):
     """Observed state, written by the operator."""
 
@@ -66,4 +77,35 @@ class ScaledWebAppStatus(Model):
     last_scale: LastScale | None = None
     load_balancer: LoadBalancerStatus | None = None
     """The load-balancer tier: address, HAProxy pods (condition LoadBalancerReady says whether it serves)."""
+    memory: Memory | None = None
+    """What the scaling decision remembers across operator restarts."""
     conditions: list[Condition] = Field(default_factory=list)
+
+
+# ---- who writes what --------------------------------------------------------------------------
+# Status is written by server-side apply with one field manager per writer; a writer always sends
+# its whole part (a field it leaves out is deleted), and never a field of the other's.
+
+RECONCILER_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", "workersPerPod")
+RECONCILER_CONDITIONS = ("Invalid", "Ready")
+SCALER_FIELDS = ("desiredReplicas", "capacityRequestsPerSecond", "observed", "lastScale", "memory")
+SCALER_CONDITIONS = ("MetricsAvailable", "ScalingActive", "ScalingLimited")
+
+
+def iso(ts: float) -> str:
+    """A Unix time as the API's timestamp format (seconds, UTC)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_iso() -> str:
+    return iso(time.time())
+
+
+def parse_iso(value: str | None) -> float | None:
+    """The API's timestamp as a Unix time; None when absent or not a timestamp."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return None

@@ -1,38 +1,49 @@
-"""The scaling loop: one poll for all apps that are due, then act on each decision.
+"""The scaling loop's act step: for one app, decide on its Observation and apply the Decision.
 
-Measure (a MetricsSource, batched over apps) -> decide (scaling.decide, pure)
--> act (patch spec.replicas with the scaler's field manager, annotate pods with
-their worker count, write status and Events). Blocking: run `poll` in a thread.
+Measure (a MetricsSource, batched over the due apps by the runtime) -> decide (`autoscaling.decide`,
+pure) -> act (this module): patch spec.replicas with the scaler's field manager, annotate pods whose
+worker count differs, write status and Events when they carry news. Everything is read from the watch
+caches (`ClusterView`): a steady app costs no request at all. Blocking: runs in the runtime's pool.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from kubernetes.client.rest import ApiException
 from kubernetes.utils import parse_quantity
 
+from webscale import telemetry
 from webscale.api import models
 from webscale.api.app import App
 from webscale.api.conditions import owned, status_holds
-from webscale.api.labels import WORKERS_ANNOTATION, selector_string
+from webscale.api.labels import WORKERS_ANNOTATION, selector_labels
 from webscale.api.observation import Observation
+from webscale.api.status import SCALER_CONDITIONS, SCALER_FIELDS
 from webscale.autoscaling.decide import Current, Decision, History, decide
-from webscale.autoscaling.status import STATUS_CONDITIONS, STATUS_FIELDS, decision_status, meaningful, paused_status
-from webscale.kube.client import Kube
-from webscale.metrics.prometheus import AppQuery, MetricsSource
+from webscale.autoscaling.status import (
+    decision_status,
+    history_from_status,
+    meaningful,
+    memory_status,
+    paused_status,
+)
+from webscale.kube.cache import ClusterView
+from webscale.kube.client import Kube, is_gone
+from webscale.metrics.prometheus import AppQuery
 
 log = logging.getLogger(__name__)
-PAUSED_ANNOTATION = f"{models.GROUP}/paused"
 
 
 @dataclass
 class AppState:
-    """What the loop remembers of one app between polls (in memory)."""
+    """What the loop remembers of one app between polls (in memory; the essentials also in status.memory)."""
 
-    history: History = field(default_factory=History)
+    history: History | None = None
+    """None until the first act, which seeds it from status.memory."""
     last_poll: float = float("-inf")
 
 
@@ -42,6 +53,11 @@ def due_now(last_poll: float, now: float, interval: float) -> bool:
     if interval <= 0:
         return True
     return math.floor(now / interval) > math.floor(last_poll / interval) if last_poll > float("-inf") else True
+
+
+def due_at(now: float, interval: float) -> float:
+    """The grid point an app polled at `now` was due at."""
+    return math.floor(now / interval) * interval if interval > 0 else now
 
 
 def cpu_request_cores(spec: models.ScaledWebAppSpec) -> float | None:
@@ -57,87 +73,99 @@ def current_of(deployment: dict[str, Any], spec: models.ScaledWebAppSpec, worker
     )
 
 
-class Autoscaler:
-    """Polls metrics for due apps and applies the decisions."""
+def query_of(app: App) -> AppQuery:
+    return AppQuery.from_spec(app.namespace, app.name, app.valid_spec)
 
-    def __init__(self, kube: Kube, source: MetricsSource) -> None:
+
+def pods_to_resize(pods: list[dict[str, Any]], app_name: str, workers: int) -> list[str]:
+    """Names of the app's running web pods whose worker annotation is not `workers` (pure)."""
+    wanted, selector = str(workers), selector_labels(app_name)
+    out = []
+    for pod in pods:
+        meta = pod["metadata"]
+        if meta.get("deletionTimestamp") or not selector.items() <= (meta.get("labels") or {}).items():
+            continue
+        if (meta.get("annotations") or {}).get(WORKERS_ANNOTATION) != wanted:
+            out.append(str(meta["name"]))
+    return out
+
+
+class Autoscaler:
+    """Decides and acts for one app at a time; remembers each app's History."""
+
+    def __init__(self, kube: Kube, view: ClusterView, status_quantum: float = 0.05) -> None:
         self.kube = kube
-        self.source = source
+        self.view = view
+        self.status_quantum = status_quantum
         self.states: dict[App, AppState] = {}
 
-    def forget(self, key: App) -> None:
-        self.states.pop(key, None)
+    def forget(self, app: App) -> None:
+        self.states.pop(app, None)
 
-    def poll(self, apps: list[App], now: float) -> int:
-        """One tick: observe every app whose pollingInterval has passed, in one batch; returns how many."""
-        due: list[tuple[App, models.ScaledWebAppSpec]] = []
+    def due(self, apps: list[App], now: float) -> list[App]:
+        """The valid, live apps whose polling interval has passed (pure but for reading states)."""
+        out = []
         for app in apps:
-            spec = self._usable_spec(app)
-            if spec is None:
+            if app.deleting or not app.valid:
                 continue
-            state = self.states.setdefault(app, AppState())
-            if due_now(state.last_poll, now, models.seconds(spec.autoscaling.polling_interval)):
-                due.append((app, spec))
-        if not due:
-            return 0
-        queries = [AppQuery.from_spec(a.namespace, a.name, s) for a, s in due if s.autoscaling.mode != "off"]
-        observations = self.source.observe(queries, now) if queries else {}
-        for app, spec in due:
-            key = app
-            self.states[key].last_poll = now
-            observation = observations.get(key) or Observation(at=now, error="not measured (autoscaling off)")
-            try:
-                self._act(app, spec, observation, now)
-            except Exception:  # one app's failure never stops the loop for the others
-                log.exception("%s/%s: scaling step failed; will retry next poll", app.namespace, app.name)
-        return len(due)
+            state = self.states.get(app)
+            last = state.last_poll if state else float("-inf")
+            if due_now(last, now, models.seconds(app.valid_spec.autoscaling.polling_interval)):
+                out.append(app)
+        return out
 
-    @staticmethod
-    def _usable_spec(app: App) -> models.ScaledWebAppSpec | None:
-        return None if app.deleting or not app.valid else app.spec
+    def mark_polled(self, app: App, now: float) -> None:
+        """The app was measured at `now` (whether or not its act step can run)."""
+        self.states.setdefault(app, AppState()).last_poll = now
 
-    def _act(self, app: App, spec: models.ScaledWebAppSpec, observation: Observation, now: float) -> None:
-        key = app
-        state = self.states[key]
-        live = self.kube.get(f"{models.GROUP}/{models.VERSION}", models.KIND, app.namespace, app.name)
-        if live is None:
-            return
-        old_status = live.get("status") or {}
-        if (live["metadata"].get("annotations") or {}).get(PAUSED_ANNOTATION) == "true":
-            self._write_status(app, old_status, paused_status(old_status, now, app.generation))
-            return
-        deployment = self.kube.get("apps/v1", "Deployment", app.namespace, app.name)
+    def act(self, app: App, observation: Observation, now: float) -> Decision | None:
+        """Decide and apply for one app; returns the Decision (None when there was nothing to decide)."""
+        spec = app.valid_spec
+        deployment = self.view.get("Deployment", app.namespace, app.name)
         if deployment is None:
-            return  # the reconciler creates it; scale it next poll
-        workers = int(old_status.get("workersPerPod") or 1)
+            return None  # the reconciler creates it; scale it next poll
+        workers = int(app.status.get("workersPerPod") or 1)
         current = current_of(deployment, spec, workers)
+        state = self.states.setdefault(app, AppState(last_poll=now))
+        if state.history is None:
+            state.history = history_from_status(app.status, current.replicas, now)
+        if app.paused:
+            self._write_status(app, paused_status(app.status, now, app.generation))
+            return None
         decision = decide(
             spec, observation, current, state.history, now, recent_rps=observation.recent_requests_per_second
         )
+        state.history = decision.history
         applied = False
         if spec.autoscaling.mode != "recommend":
             if decision.scaled:
                 self._scale(app, decision)
                 applied = True
-                log.info("%s/%s: %s", app.namespace, app.name, decision.message)
-            state.history = decision.history
+                log.info("%s: %s", app.key, decision.message)
             if spec.workers.live:
                 self._resize_workers(app, decision.workers_per_pod)
-        else:
-            state.history = decision.history  # recommendations still feed the windows
         status, events = decision_status(
-            old_status, decision, observation, spec.autoscaling.mode, applied, now, app.generation
+            app.status, decision, observation, spec.autoscaling.mode, applied, now, app.generation
         )
-        self._write_status(app, old_status, status)
+        status["memory"] = memory_status(app.status, decision.history)
+        self._write_status(app, status)
         for event in events:
             self.kube.event(app.involved(), event.type, event.reason, event.message)
+        return decision
 
-    def _write_status(self, app: App, old: dict[str, Any], update: dict[str, Any]) -> None:
-        """Apply the loop's whole part of status (what it said before, updated) when a reader
-        would learn something from it."""
-        new = owned({**old, **update}, STATUS_FIELDS, STATUS_CONDITIONS)
-        if meaningful(old, new) and not status_holds(new, old):
-            self.kube.apply_status(app.namespace, app.name, new, self.kube.settings.scaler_field_manager)
+    def _write_status(self, app: App, update: dict[str, Any]) -> None:
+        """Apply the loop's whole part of status when a reader would learn something from it."""
+        old = app.status
+        new = owned({**old, **update}, SCALER_FIELDS, SCALER_CONDITIONS)
+        if not meaningful(old, new, self.status_quantum) or status_holds(new, old):
+            return
+        try:
+            result = self.kube.apply_status(app.namespace, app.name, new, self.kube.settings.scaler_field_manager)
+        except ApiException as exc:
+            if is_gone(exc):
+                return
+            raise
+        self.view.put(result)
 
     def _scale(self, app: App, decision: Decision) -> None:
         body = {
@@ -146,13 +174,17 @@ class Autoscaler:
             "metadata": {"name": app.name, "namespace": app.namespace},
             "spec": {"replicas": decision.replicas},
         }
-        self.kube.apply(body, manager=self.kube.settings.scaler_field_manager)
+        result = self.kube.apply(body, manager=self.kube.settings.scaler_field_manager)
+        self.view.put(result)
+        telemetry.SCALING_ACTIONS.labels("up" if decision.replicas > decision.from_replicas else "down").inc()
 
     def _resize_workers(self, app: App, workers: int) -> None:
-        """Annotate running pods whose worker count differs; the app re-reads it without a restart."""
-        wanted = str(workers)
-        for pod in self.kube.list("v1", "Pod", app.namespace, selector_string(app.name)):
-            meta = pod["metadata"]
-            if meta.get("deletionTimestamp") or (meta.get("annotations") or {}).get(WORKERS_ANNOTATION) == wanted:
-                continue
-            self.kube.patch_annotations("v1", "Pod", app.namespace, meta["name"], {WORKERS_ANNOTATION: wanted})
+        """Annotate running pods whose worker count differs (from the pod cache: no LIST); the app
+        re-reads the annotation without a restart."""
+        for name in pods_to_resize(self.view.children("Pod", app), app.name, workers):
+            try:
+                self.kube.patch_annotations("v1", "Pod", app.namespace, name, {WORKERS_ANNOTATION: str(workers)})
+                telemetry.WORKER_RESIZES.inc()
+            except ApiException as exc:
+                if not is_gone(exc):
+                    raise

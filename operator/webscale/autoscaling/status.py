@@ -7,17 +7,14 @@ app, or a steady outage, produces no write at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from webscale.api.conditions import get_condition, set_condition
 from webscale.api.observation import Observation
+from webscale.api.status import iso, parse_iso
 from webscale.autoscaling.decide import Decision
+from webscale.autoscaling.history import History
 from webscale.autoscaling.reasons import LIMITED_REASONS
-
-# The status fields and condition types the scaling loop owns (the reconciler owns the rest).
-STATUS_FIELDS = ("desiredReplicas", "capacityRequestsPerSecond", "observed", "lastScale")
-STATUS_CONDITIONS = ("MetricsAvailable", "ScalingActive", "ScalingLimited")
 
 
 @dataclass(frozen=True)
@@ -27,10 +24,6 @@ class EventSpec:
     type: str
     reason: str
     message: str
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:
@@ -116,18 +109,62 @@ def paused_status(old: dict[str, Any], now: float, generation: int) -> dict[str,
     return {"conditions": conditions}
 
 
-def meaningful(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Does `new` tell a reader anything `old` did not? (observed.at alone does not.)"""
+def moved(before: float | None, after: float | None, quantum: float) -> bool:
+    """Did a measured value move by more than `quantum` (a fraction of the old value)?"""
+    if before is None or after is None:
+        return before != after
+    return abs(after - before) > quantum * max(abs(before), 1e-9)
+
+
+def _condition_key(c: dict[str, Any]) -> tuple[Any, ...]:
+    return c.get("type"), c.get("status"), c.get("reason"), c.get("observedGeneration")
+
+
+def meaningful(old: dict[str, Any], new: dict[str, Any], quantum: float = 0.0) -> bool:
+    """Does `new` tell a reader anything `old` did not? observed.at alone does not, and neither does
+    a measured rate or CPU that moved by `quantum` (a fraction) or less."""
     for key, value in new.items():
         if key == "observed":
             before = old.get("observed") or {}
-            if any(before.get(k) != value.get(k) for k in ("requestsPerSecond", "cpuUtilization")):
+            if any(moved(before.get(k), value.get(k), quantum) for k in ("requestsPerSecond", "cpuUtilization")):
                 return True
         elif key == "conditions":
-            strip = [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in value]
-            before = [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in old.get("conditions", [])]
-            if any(c not in before for c in strip):
+            # a condition changes with its status or reason; a message whose numbers moved is not news
+            before = {_condition_key(c) for c in old.get("conditions", [])}
+            if any(_condition_key(c) not in before for c in value):
                 return True
         elif old.get(key) != value:
             return True
     return False
+
+
+BURST_PERSIST_STEP = 30.0
+"""A running burst's end time is persisted again only when it moved by more than this (seconds)."""
+
+
+def memory_status(old: dict[str, Any], history: History) -> dict[str, Any] | None:
+    """status.memory for `history`: what a restarted operator needs (last good replicas, burst hold).
+    Unchanged values keep the old one, so a steady app writes nothing."""
+    before = old.get("memory") or {}
+    memory: dict[str, Any] = {}
+    if history.last_good is not None:
+        memory["lastGood"] = history.last_good
+    if history.burst_until is not None:
+        held = parse_iso(before.get("burstUntil"))
+        if held is not None and abs(history.burst_until - held) <= BURST_PERSIST_STEP:
+            memory["burstUntil"] = before["burstUntil"]
+        else:
+            memory["burstUntil"] = iso(history.burst_until)
+    return memory or None
+
+
+def history_from_status(status: dict[str, Any], current_replicas: int, now: float) -> History:
+    """The History a restarted operator starts an app with: the remembered last good replicas and burst
+    hold, and the current size as a recommendation at `now` (the scale-down window starts again, so a
+    restart never scales down early)."""
+    memory = status.get("memory") or {}
+    last_good = memory.get("lastGood")
+    burst = parse_iso(memory.get("burstUntil"))
+    seed = max(current_replicas, int(last_good or 0))
+    history = History(last_good=int(last_good) if last_good else None, burst_until=burst)
+    return history.with_recommendation(now, seed) if seed > 0 else history

@@ -9,6 +9,8 @@ live objects, so this is a subset test, with quantities compared by value
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from kubernetes.utils import parse_quantity
@@ -60,3 +62,9 @@ def drifted_paths(desired: Any, live: Any, path: str = "") -> list[str]:
         ]
     key = path.rsplit(".", 1)[-1]
     return [] if holds(desired, live, key) else [path]
+
+
+def intent_hash(desired: dict[str, Any]) -> str:
+    """A short, stable hash of an object's whole intent (key order does not matter)."""
+    canonical = json.dumps(desired, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -31,6 +32,7 @@ import requests
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from webscale import telemetry
 from webscale.api.app import App
 from webscale.api.models import ScaledWebAppSpec
 from webscale.api.observation import Observation
@@ -256,14 +258,18 @@ class _Poll:
         what: str,
     ) -> dict[App, _T | str]:
         source = self.source
+        started = time.monotonic()
         try:
             client, lock = source._client(url)
             self.count += 1
             source._count_query()
             with lock:
                 result = client.custom_query(query, params={"timeout": str(source.timeout)})
-            return parse(result, keys, what)
+            parsed = parse(result, keys, what)
+            telemetry.PROMETHEUS_QUERIES.labels("ok").observe(time.monotonic() - started)
+            return parsed
         except Exception as exc:  # every failure is data for the decision, never an exception
+            telemetry.PROMETHEUS_QUERIES.labels("failed").observe(time.monotonic() - started)
             reason = describe_failure(exc, url, source.timeout)
             log.warning("metrics: query failed for %d app(s): %s", len(keys), reason)
             return {key: reason for key in keys}

@@ -1,142 +1,212 @@
 """Bring one ScaledWebApp's children to the desired state and report it in status.
 
-The service the kopf handlers call: parse -> validate -> build -> apply what
-drifted -> status. Writes happen only where something differs, so a resync of
-an app that is already right makes no request but reads.
+parse/validate (done once, in `App`) -> build -> for each child: leave a foreign object alone, write
+when the intent changed or a field we own drifted, else nothing -> prune children the spec no longer
+asks for -> status. Reads come from the watch caches (`ClusterView`); a reconcile of an app that is
+already right makes no request at all.
+
+Desired state is exact: every apply sends the whole intent with one field manager, so a field removed
+from the spec is removed from the child; the intent's hash in an annotation tells that it changed.
+A refusal by the API server (4xx) marks the app Invalid with the server's message, never a silent loop.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
-from webscale.api import models
+from kubernetes.client.rest import ApiException
+
 from webscale.api.app import App
-from webscale.api.conditions import get_condition, owned, set_condition, status_holds
-from webscale.api.labels import selector_string
-from webscale.api.workers import workers_per_pod
-from webscale.kube.client import Kube
-from webscale.kube.drift import drifted_paths, holds
+from webscale.api.conditions import get_condition, status_holds
+from webscale.api.labels import APPLIED_ANNOTATION
+from webscale.api.status import now_iso
+from webscale.kube.cache import CHILD_KINDS, ClusterView, controlled_by
+from webscale.kube.client import Kube, is_gone, is_rejected, server_message
+from webscale.kube.drift import drifted_paths, holds, intent_hash
+from webscale.kube.store import replicas_owners
 from webscale.reconcile.builders import build_children, initial_replicas, template_workers
+from webscale.reconcile.status import invalid_status, ready_status
 
 log = logging.getLogger(__name__)
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def child_name(obj: dict[str, Any]) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
 
 
-# The status fields and condition types the reconciler owns (the scaling loop owns the rest).
-STATUS_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", "workersPerPod")
-STATUS_CONDITIONS = ("Invalid", "Ready")
+def with_intent_hash(desired: dict[str, Any]) -> dict[str, Any]:
+    """`desired` with the hash of itself in the applied annotation."""
+    meta = desired["metadata"]
+    annotations = {**(meta.get("annotations") or {}), APPLIED_ANNOTATION: intent_hash(desired)}
+    return {**desired, "metadata": {**meta, "annotations": annotations}}
 
 
-def invalid_status(app: App, errors: list[str], now: str) -> dict[str, Any]:
-    """The reconciler's status part for an invalid spec: what it said before, plus Invalid=True."""
-    conditions = set_condition(
-        list(app.status.get("conditions", [])), "Invalid", True, "InvalidSpec", "; ".join(errors), now, app.generation
-    )
-    status = {**app.status, "observedGeneration": app.generation, "conditions": conditions}
-    return owned(status, STATUS_FIELDS, STATUS_CONDITIONS)
+def up_to_date(desired: dict[str, Any], live: dict[str, Any]) -> bool:
+    """No write needed: the live object got this very intent and still holds every field of it."""
+    applied = (live["metadata"].get("annotations") or {}).get(APPLIED_ANNOTATION)
+    return applied == desired["metadata"]["annotations"][APPLIED_ANNOTATION] and holds(desired, live)
 
 
-def ready_status(
-    app: App, spec: models.ScaledWebAppSpec, deployment: dict[str, Any] | None, now: str
-) -> dict[str, Any]:
-    dep_status = (deployment or {}).get("status", {})
-    replicas = int(dep_status.get("replicas") or 0)
-    ready = int(dep_status.get("readyReplicas") or 0)
-    wanted = int((deployment or {}).get("spec", {}).get("replicas") or 0)
-    conditions = list(app.status.get("conditions", []))
-    conditions = set_condition(conditions, "Invalid", False, "SpecValid", "spec is valid", now, app.generation)
-    is_ready = wanted > 0 and ready >= wanted
-    message = f"{ready}/{wanted} pods ready"
-    conditions = set_condition(
-        conditions, "Ready", is_ready, "PodsReady" if is_ready else "PodsNotReady", message, now, app.generation
-    )
-    status = {
-        "observedGeneration": app.generation,
-        "replicas": replicas,
-        "readyReplicas": ready,
-        "selector": selector_string(app.name),
-        "workersPerPod": workers_per_pod(spec),
-        "conditions": conditions,
-    }
-    return owned(status, STATUS_FIELDS, STATUS_CONDITIONS)
+def start_replicas(app: App) -> int:
+    """Replicas of a Deployment being (re-)created: the last decided count when autoscaling, so a
+    Deployment deleted by hand or pruned by GitOps comes back at the scale it had, not at min."""
+    spec = app.valid_spec
+    remembered = app.status.get("desiredReplicas")
+    if spec.autoscaling.mode == "auto" and isinstance(remembered, int) and remembered > 0:
+        return min(max(remembered, spec.replicas.min), spec.replicas.max)
+    return initial_replicas(spec)
 
 
 class Reconciler:
-    """Applies one app's desired state through a Kube adapter."""
+    """Applies one app's desired state: reads from `view`, writes through `kube`."""
 
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, view: ClusterView) -> None:
         self.kube = kube
+        self.view = view
 
     def reconcile(self, app: App) -> list[str]:
-        """Converge the app; returns the children it created or changed (e.g. ["Deployment/shop"])."""
+        """Converge the app; returns the children it created, changed or deleted (e.g. ["Deployment/shop"])."""
         if app.deleting:
             return []  # owner references take the children away
         now = now_iso()
         if not app.valid:
-            self._mark_invalid(app, list(app.errors), now)
+            self._mark_invalid(app, "InvalidSpec", list(app.errors), now, "running objects left unchanged")
             return []
         spec = app.valid_spec
+        live_deployment = self.view.get("Deployment", app.namespace, app.name)
+        desired_children = [with_intent_hash(d) for d in build_children(app, template_workers(spec, live_deployment))]
         changed: list[str] = []
-        deployment = live_deployment = self.kube.get("apps/v1", "Deployment", app.namespace, app.name)
-        for desired in build_children(app, template_workers(spec, live_deployment)):
-            if desired["kind"] == "Deployment":
-                live = live_deployment
-            else:
-                live = self.kube.get(desired["apiVersion"], desired["kind"], app.namespace, desired["metadata"]["name"])
-            result = self._converge(desired, live, spec)
+        conflicts: list[str] = []
+        rejected: list[str] = []
+        deployment = live_deployment
+        for desired in desired_children:
+            name = child_name(desired)
+            live = self._live(desired, app)
+            if live is not None and not controlled_by(live, app):
+                conflicts.append(name)
+                continue
+            try:
+                result = self._converge(app, desired, live)
+            except ApiException as exc:
+                if not is_rejected(exc):
+                    raise
+                rejected.append(f"{name}: {server_message(exc)}")
+                continue
             if result is not live:
-                changed.append(f"{desired['kind']}/{desired['metadata']['name']}")
+                changed.append(name)
             if desired["kind"] == "Deployment":
                 deployment = result
-        self._write_status(app, ready_status(app, spec, deployment, now))
+        if rejected:
+            self._mark_invalid(app, "RejectedByAPIServer", rejected, now, "the API server refused it")
+            return changed
+        changed += self._prune(app, desired_children)
+        self._note_conflicts(app, conflicts)
+        self._write_status(app, ready_status(app, deployment, now, conflicts))
+        if changed:
+            log.info("%s: applied %s", app.key, ", ".join(changed))
         return changed
 
-    def _converge(
-        self, desired: dict[str, Any], live: dict[str, Any] | None, spec: models.ScaledWebAppSpec
-    ) -> dict[str, Any] | None:
-        name = f"{desired['kind']}/{desired['metadata']['name']}"
+    def _live(self, desired: dict[str, Any], app: App) -> dict[str, Any] | None:
+        """The live child from the cache; when the cache has none, one GET makes sure the name is free
+        (the caches only hold objects carrying our labels, and a foreign object may not)."""
+        meta = desired["metadata"]
+        live = self.view.get(desired["kind"], meta["namespace"], meta["name"])
         if live is None:
-            log.info("creating %s", name)
+            live = self.kube.get(desired["apiVersion"], desired["kind"], meta["namespace"], meta["name"])
+            if live is not None and controlled_by(live, app):
+                self.view.put(live)
+        return live
+
+    def _converge(self, app: App, desired: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any] | None:
+        name = child_name(desired)
+        if live is None:
+            log.info("%s: creating %s", app.key, name)
             if desired["kind"] == "Deployment":
-                return self._create_deployment(desired, initial_replicas(spec))
-            return self.kube.apply(desired)
-        if holds(desired, live):
+                return self._create_deployment(desired, start_replicas(app))
+            return self._apply(desired)
+        if desired["kind"] == "Deployment":
+            live = self._repair_replicas_owner(app, live)
+        if up_to_date(desired, live):
             return live
-        log.info("updating %s: %s", name, ", ".join(drifted_paths(desired, live)[:8]))
-        return self.kube.apply(desired)
+        drift = [p for p in drifted_paths(desired, live) if not p.endswith(APPLIED_ANNOTATION)]
+        log.info("%s: updating %s: %s", app.key, name, ", ".join(drift[:8]) or "fields removed from the spec")
+        return self._apply(desired)
+
+    def _apply(self, obj: dict[str, Any], manager: str | None = None) -> dict[str, Any]:
+        result = self.kube.apply(obj, manager)
+        self.view.put(result)
+        return result
 
     def _create_deployment(self, desired: dict[str, Any], replicas: int) -> dict[str, Any]:
         """Create with replicas, then hand spec.replicas to the scaler's field manager, so the
         operator's later applies (which omit replicas) never reset it."""
         with_replicas = {**desired, "spec": {**desired["spec"], "replicas": replicas}}
-        self.kube.apply(with_replicas)
+        self._apply(with_replicas)
+        return self._apply(self._replicas_body(desired, replicas), self.kube.settings.scaler_field_manager)
+
+    @staticmethod
+    def _replicas_body(desired: dict[str, Any], replicas: int) -> dict[str, Any]:
         meta = desired["metadata"]
-        ownership = {
+        return {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
             "spec": {"replicas": replicas},
         }
-        return self.kube.apply(ownership, manager=self.kube.settings.scaler_field_manager)
+
+    def _repair_replicas_owner(self, app: App, live: dict[str, Any]) -> dict[str, Any]:
+        """The scaler's field manager must own spec.replicas; if a failure between the two applies of
+        a create (or a hand edit) left it otherwise, give it back before the operator applies again."""
+        owners = replicas_owners(live)
+        if self.kube.settings.scaler_field_manager in owners:
+            return live
+        replicas = int(live.get("spec", {}).get("replicas") or start_replicas(app))
+        log.warning("%s: spec.replicas was owned by %s; handing it back to the scaler", app.key, owners or "nobody")
+        return self._apply(self._replicas_body(live, replicas), self.kube.settings.scaler_field_manager)
+
+    def _prune(self, app: App, desired: list[dict[str, Any]]) -> list[str]:
+        """Delete children this app controls that the spec no longer asks for (e.g. after a provider switch)."""
+        wanted = {child_name(d) for d in desired}
+        deleted = []
+        for kind in CHILD_KINDS:
+            for obj in self.view.children(kind, app):
+                name = f"{kind}/{obj['metadata']['name']}"
+                if name in wanted or not controlled_by(obj, app) or obj["metadata"].get("deletionTimestamp"):
+                    continue
+                log.info("%s: deleting %s (no longer in the spec)", app.key, name)
+                self.kube.delete(
+                    obj.get("apiVersion", ""), kind, app.namespace, obj["metadata"]["name"], obj["metadata"].get("uid")
+                )
+                deleted.append(f"-{name}")
+        return deleted
+
+    def _note_conflicts(self, app: App, conflicts: list[str]) -> None:
+        ready = get_condition(list(app.status.get("conditions", [])), "Ready") or {}
+        if conflicts and ready.get("reason") != "NameConflict":
+            message = f"{', '.join(conflicts)} exist(s) and belong(s) to someone else: left untouched"
+            log.warning("%s: %s", app.key, message)
+            self.kube.event(app.involved(), "Warning", "NameConflict", message)
 
     def _write_status(self, app: App, status: dict[str, Any]) -> bool:
         """Apply the reconciler's part of status unless the object already shows it."""
         if status_holds(status, app.status):
             return False
-        self.kube.apply_status(app.namespace, app.name, status, self.kube.settings.status_field_manager)
+        try:
+            result = self.kube.apply_status(app.namespace, app.name, status, self.kube.settings.status_field_manager)
+        except ApiException as exc:
+            if is_gone(exc):
+                return False
+            raise
+        self.view.put(result)
         return True
 
-    def _mark_invalid(self, app: App, errors: list[str], now: str) -> None:
+    def _mark_invalid(self, app: App, reason: str, errors: list[str], now: str, consequence: str) -> None:
         """Invalid=True with the reasons and one Warning Event per new problem; children untouched."""
         old = get_condition(list(app.status.get("conditions", [])), "Invalid")
-        if not self._write_status(app, invalid_status(app, errors, now)):
+        if not self._write_status(app, invalid_status(app, reason, errors, now)):
             return
         message = "; ".join(errors)
         if not (old and old.get("status") == "True" and old.get("message") == message):
-            log.warning("%s/%s is invalid: %s", app.namespace, app.name, message)
-            self.kube.event(app.involved(), "Warning", "InvalidSpec", f"{message} (running objects left unchanged)")
+            log.warning("%s is invalid: %s", app.key, message)
+            self.kube.event(app.involved(), "Warning", reason, f"{message} ({consequence})")

@@ -6,9 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from webscale_local.launcher import LocalCluster
+from webscale_local.ports import free_port
 
 
 class OperatorProcess:
@@ -20,7 +24,7 @@ class OperatorProcess:
         self.env = {
             **os.environ,
             "KUBECONFIG": str(cluster.kubeconfig),
-            "WEBSCALE_LIVENESS_PORT": "0",
+            "WEBSCALE_LIVENESS_PORT": str(free_port()),
             "WEBSCALE_LOG_FORMAT": "plain",
             **env,
         }
@@ -51,6 +55,24 @@ class OperatorProcess:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.env['WEBSCALE_LIVENESS_PORT']}"
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The operator's own /metrics: (sample name, sorted labels) -> value."""
+        with urllib.request.urlopen(f"{self.http}/metrics", timeout=5) as resp:  # noqa: S310 - loopback
+            text = resp.read().decode()
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample's value (0 when absent)."""
+        return self.metrics().get((name, tuple(sorted(labels.items()))), 0.0)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -1,0 +1,112 @@
+"""Informers: one thread per watched resource keeps a `Store` current with list + watch.
+
+Server-side label selectors keep memory to the operator's own objects (kopf's `labels=` filter
+is applied client-side, after the whole cluster's objects were received). A watch that ends is
+resumed from the last resourceVersion (bookmarks keep it fresh); a 410 Gone or any error relists,
+and the relist reports deletions that happened in the gap. Changes go to `on_change` in the
+informer's thread: the runtime hands them to its event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kubernetes.client.rest import ApiException
+
+from webscale import telemetry
+from webscale.kube.client import Kube, path_of
+from webscale.kube.ratelimit import retry_delay
+from webscale.kube.store import Change, Store, Trim, trim
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[str, Change], None]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What to watch: a kind, a server-side label selector, and how to trim what arrives."""
+
+    api_version: str
+    kind: str
+    label_selector: str = ""
+    trim: Trim = trim
+
+
+class Informer:
+    """List + watch of one resource in a daemon thread."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        resource: Resource,
+        namespace: str | None,
+        on_change: OnChange,
+        watch_timeout: int = 300,
+    ) -> None:
+        self.kube = kube
+        self.resource = resource
+        self.path = path_of(resource.api_version, resource.kind, namespace)
+        self.store = Store(resource.trim)
+        self.on_change = on_change
+        self.watch_timeout = watch_timeout
+        self.synced = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"informer-{resource.kind}", daemon=True)
+
+    def start(self) -> Informer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the current watch call returns (the thread is a daemon: exit never waits on it)."""
+        self._stopped.set()
+
+    def _emit(self, change: Change) -> None:
+        try:
+            self.on_change(self.resource.kind, change)
+        except Exception:
+            log.exception("informer %s: handling a change failed", self.resource.kind)
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stopped.is_set():
+            try:
+                version = self._relist()
+                failures = 0
+                self._watch_from(version)
+            except ApiException as exc:
+                if exc.status != 410:
+                    failures += 1
+                    log.warning("informer %s: %s %s; relisting", self.resource.kind, exc.status, exc.reason)
+                    self._stopped.wait(retry_delay(failures, None, base=0.5, cap=30))
+            except Exception as exc:
+                failures += 1
+                log.warning("informer %s: %s; relisting", self.resource.kind, exc)
+                self._stopped.wait(retry_delay(failures, None, base=0.5, cap=30))
+
+    def _relist(self) -> str:
+        telemetry.WATCH_RELISTS.labels(self.resource.kind).inc()
+        items, version = self.kube.list_all(self.path, self.resource.label_selector)
+        for change in self.store.replace(items):
+            self._emit(change)
+        self.synced.set()
+        return version
+
+    def _watch_from(self, version: str) -> None:
+        """Follow the watch until stopped; a normal end of one watch call resumes from `version`."""
+        while not self._stopped.is_set():
+            for event in self.kube.watch(self.path, self.resource.label_selector, version, self.watch_timeout):
+                obj = event.get("object") or {}
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if event.get("type") == "BOOKMARK":
+                    continue
+                telemetry.WATCH_EVENTS.labels(self.resource.kind).inc()
+                change = self.store.apply(str(event.get("type")), obj)
+                if change is not None:
+                    self._emit(change)
+                if self._stopped.is_set():
+                    return

@@ -1,0 +1,180 @@
+"""The in-memory copy of one watched resource, and how a list or a watch event changes it (pure).
+
+`Store.replace` takes a full list (start, or a relist after a watch gap) and returns every change
+against what was held, deletions included: an object deleted while the watch was cut is reported
+as DELETED, so nothing downstream keeps a ghost. Objects are trimmed on the way in (`trim_*`) so
+memory grows with what the operator reads, not with what the API server stores.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+Key = tuple[str, str]
+Trim = Callable[[dict[str, Any]], dict[str, Any]]
+_DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One object added, modified or deleted (`old` None when added, `new` None when deleted)."""
+
+    type: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        obj = self.new if self.new is not None else self.old
+        assert obj is not None
+        return obj
+
+
+def key_of(obj: dict[str, Any]) -> Key:
+    meta = obj["metadata"]
+    return meta.get("namespace", ""), meta["name"]
+
+
+def newer(a: dict[str, Any], b: dict[str, Any] | None) -> bool:
+    """Is `a` a later version than `b`? (resourceVersions are etcd revisions: compare them as numbers)."""
+    if b is None:
+        return True
+    ra, rb = a["metadata"].get("resourceVersion", ""), b["metadata"].get("resourceVersion", "")
+    if ra.isdigit() and rb.isdigit():
+        return int(ra) > int(rb)
+    return ra != rb
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in obj["metadata"].items() if k != "managedFields"}
+    annotations = meta.get("annotations")
+    if annotations and any(a in annotations for a in _DROPPED_ANNOTATIONS):
+        meta["annotations"] = {k: v for k, v in annotations.items() if k not in _DROPPED_ANNOTATIONS}
+    return meta
+
+
+def trim(obj: dict[str, Any]) -> dict[str, Any]:
+    """Everything but managedFields and kubectl's last-applied copy."""
+    return {**obj, "metadata": _meta(obj)}
+
+
+def replicas_owners(obj: dict[str, Any]) -> list[str]:
+    """The field managers that own spec.replicas (from full managedFields)."""
+    owners = []
+    for entry in obj["metadata"].get("managedFields") or []:
+        if "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {}):
+            owners.append(str(entry.get("manager")))
+    return owners
+
+
+def trim_deployment(obj: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment with managedFields reduced to who owns spec.replicas (for the hand-over check)."""
+    meta = _meta(obj)
+    meta["managedFields"] = [{"manager": m, "fieldsV1": {"f:spec": {"f:replicas": {}}}} for m in replicas_owners(obj)]
+    return {**obj, "metadata": meta}
+
+
+def trim_pod(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the operator reads of a pod: metadata, and readiness and start times from status."""
+    status = obj.get("status") or {}
+    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return {
+        "metadata": _meta(obj),
+        "status": {"phase": status.get("phase"), "startTime": status.get("startTime"), "conditions": ready},
+    }
+
+
+Index = Callable[[dict[str, Any]], str | None]
+
+
+def app_index(obj: dict[str, Any]) -> str | None:
+    """Index value of an operator-made object: "namespace/app" from its app.kubernetes.io/instance label."""
+    meta = obj["metadata"]
+    instance = (meta.get("labels") or {}).get("app.kubernetes.io/instance")
+    return f"{meta.get('namespace', '')}/{instance}" if instance else None
+
+
+class Store:
+    """Thread-safe map of key -> trimmed object for one resource, with an optional index
+    (e.g. by owning app) so a lookup costs the app's objects, not the cluster's."""
+
+    def __init__(self, trim_fn: Trim = trim, index: Index | None = None) -> None:
+        self.trim = trim_fn
+        self.index = index
+        self._items: dict[Key, dict[str, Any]] = {}
+        self._by_index: dict[str, set[Key]] = {}
+        self._lock = threading.Lock()
+
+    def _index_add(self, key: Key, obj: dict[str, Any]) -> None:
+        value = self.index(obj) if self.index else None
+        if value is not None:
+            self._by_index.setdefault(value, set()).add(key)
+
+    def _index_remove(self, key: Key, obj: dict[str, Any]) -> None:
+        value = self.index(obj) if self.index else None
+        if value is not None and value in self._by_index:
+            self._by_index[value].discard(key)
+            if not self._by_index[value]:
+                del self._by_index[value]
+
+    def indexed(self, value: str) -> list[dict[str, Any]]:
+        """The objects whose index value is `value`."""
+        with self._lock:
+            return [self._items[k] for k in self._by_index.get(value, ()) if k in self._items]
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._items.get((namespace, name))
+
+    def items(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._items.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def replace(self, objects: Iterable[dict[str, Any]]) -> list[Change]:
+        """Hold exactly `objects` from now on; returns what changed (vanished objects as DELETED)."""
+        fresh = {key_of(o): self.trim(o) for o in objects}
+        with self._lock:
+            old, self._items = self._items, fresh
+            self._by_index = {}
+            for key, obj in fresh.items():
+                self._index_add(key, obj)
+        changes = [Change("DELETED", obj, None) for key, obj in old.items() if key not in fresh]
+        for key, obj in fresh.items():
+            before = old.get(key)
+            if before is None:
+                changes.append(Change("ADDED", None, obj))
+            elif before["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
+                changes.append(Change("MODIFIED", before, obj))
+        return changes
+
+    def apply(self, type_: str, obj: dict[str, Any]) -> Change | None:
+        """A watch event; None when it carries nothing newer than what is held."""
+        key = key_of(obj)
+        with self._lock:
+            before = self._items.get(key)
+            if type_ == "DELETED":
+                if before is None:
+                    return None
+                del self._items[key]
+                self._index_remove(key, before)
+                return Change("DELETED", before, None)
+            trimmed = self.trim(obj)
+            if before is not None and not newer(trimmed, before):
+                return None
+            if before is not None:
+                self._index_remove(key, before)
+            self._items[key] = trimmed
+            self._index_add(key, trimmed)
+        return Change("ADDED" if before is None else "MODIFIED", before, trimmed)
+
+    def put(self, obj: dict[str, Any]) -> None:
+        """Write-through of an object the operator just wrote (if newer than the cached one), so a
+        reconcile right after its own write does not see the old version and write again."""
+        self.apply("MODIFIED", obj)
