@@ -35,7 +35,6 @@ PLURALS = {
     ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
     ("v1", "Event"): "events",
     ("v1", "Pod"): "pods",
-    ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
     ("coordination.k8s.io/v1", "Lease"): "leases",
     (f"{models.GROUP}/{models.VERSION}", models.KIND): models.PLURAL,
 }

@@ -48,6 +48,11 @@ def up_to_date(desired: dict[str, Any], live: dict[str, Any]) -> bool:
     return applied == desired["metadata"]["annotations"][APPLIED_ANNOTATION] and holds(desired, live)
 
 
+def is_app_deployment(obj: dict[str, Any], app: App) -> bool:
+    """The app's own Deployment (the one the scaler sizes), not the load balancer's."""
+    return obj["kind"] == "Deployment" and obj["metadata"]["name"] == app.name
+
+
 def start_replicas(app: App) -> int:
     """Replicas of a Deployment being (re-)created: the last decided count when autoscaling, so a
     Deployment deleted by hand or pruned by GitOps comes back at the scale it had, not at min."""
@@ -95,7 +100,7 @@ class Reconciler:
                 continue
             if result is not live:
                 changed.append(name)
-            if desired["kind"] == "Deployment":
+            if is_app_deployment(desired, app):
                 deployment = result
         if rejected:
             self._mark_invalid(app, "RejectedByAPIServer", rejected, now, "the API server refused it")
@@ -122,10 +127,10 @@ class Reconciler:
         name = child_name(desired)
         if live is None:
             log.info("%s: creating %s", app.key, name)
-            if desired["kind"] == "Deployment":
+            if is_app_deployment(desired, app):
                 return self._create_deployment(desired, start_replicas(app))
             return self._apply(desired)
-        if desired["kind"] == "Deployment":
+        if is_app_deployment(desired, app):
             live = self._repair_replicas_owner(app, live)
         if up_to_date(desired, live):
             return live
