@@ -86,8 +86,8 @@ class ScaledWebAppStatus(Model):
 # Status is written by server-side apply with one field manager per writer; a writer always sends
 # its whole part (a field it leaves out is deleted), and never a field of the other's.
 
-RECONCILER_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", "workersPerPod")
-RECONCILER_CONDITIONS = ("Invalid", "Ready")
+RECONCILER_FIELDS = ("observedGeneration", "replicas", "readyReplicas", "selector", "workersPerPod", "loadBalancer")
+RECONCILER_CONDITIONS = ("Invalid", "Ready", "LoadBalancerReady")
 SCALER_FIELDS = ("desiredReplicas", "capacityRequestsPerSecond", "observed", "lastScale", "memory")
 SCALER_CONDITIONS = ("MetricsAvailable", "ScalingActive", "ScalingLimited")
 

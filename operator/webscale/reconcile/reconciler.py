@@ -26,6 +26,7 @@ from webscale.kube.client import Kube, is_gone, is_rejected, server_message
 from webscale.kube.drift import drifted_paths, holds, intent_hash
 from webscale.kube.store import replicas_owners
 from webscale.reconcile.builders import build_children, initial_replicas, template_workers
+from webscale.reconcile.haproxy import lb_name
 from webscale.reconcile.status import invalid_status, ready_status
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,9 @@ class Reconciler:
             return changed
         changed += self._prune(app, desired_children)
         self._note_conflicts(app, conflicts)
-        self._write_status(app, ready_status(app, deployment, now, conflicts))
+        service = self.view.get("Service", app.namespace, app.name)
+        haproxy = self.view.get("Deployment", app.namespace, lb_name(app))
+        self._write_status(app, ready_status(app, deployment, now, conflicts, service, haproxy))
         if changed:
             log.info("%s: applied %s", app.key, ", ".join(changed))
         return changed

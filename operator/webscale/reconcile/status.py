@@ -13,6 +13,7 @@ from webscale.api.conditions import owned, set_condition
 from webscale.api.labels import selector_string
 from webscale.api.status import RECONCILER_CONDITIONS, RECONCILER_FIELDS
 from webscale.api.workers import workers_per_pod
+from webscale.reconcile.lb_status import load_balancer_status
 
 
 def invalid_status(app: App, reason: str, errors: list[str], now: str) -> dict[str, Any]:
@@ -25,9 +26,16 @@ def invalid_status(app: App, reason: str, errors: list[str], now: str) -> dict[s
 
 
 def ready_status(
-    app: App, deployment: dict[str, Any] | None, now: str, conflicts: list[str] | None = None
+    app: App,
+    deployment: dict[str, Any] | None,
+    now: str,
+    conflicts: list[str] | None = None,
+    service: dict[str, Any] | None = None,
+    haproxy: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Valid spec, children applied: pod counts and Ready (False with NameConflict when a name is taken)."""
+    """Valid spec, children applied: pod counts, Ready (False with NameConflict when a name is taken),
+    and the load-balancer tier (address, HAProxy pods, LoadBalancerReady) from the entry Service and
+    the HAProxy Deployment."""
     dep_status = (deployment or {}).get("status", {})
     replicas = int(dep_status.get("replicas") or 0)
     ready = int(dep_status.get("readyReplicas") or 0)
@@ -46,7 +54,9 @@ def ready_status(
         conditions = set_condition(
             conditions, "Ready", is_ready, reason, f"{ready}/{wanted} pods ready", now, app.generation
         )
+    lb_part, conditions = load_balancer_status(app, service, haproxy, conditions, now)
     status = {
+        "loadBalancer": lb_part,
         "observedGeneration": app.generation,
         "replicas": replicas,
         "readyReplicas": ready,
