@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHES = [
     [sys.executable, "bench/cluster.py"],
     [sys.executable, "bench/scaling.py"],
+    [sys.executable, "bench/lb.py"],
     ["node", "bench/sample_app.js"],
 ]
 

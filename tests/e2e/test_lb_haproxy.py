@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from lb_rig import APP_HOSTS, Client, apps_on, backend_pid, rig
+from webscale_local.lb_rig import APP_HOSTS, Client, apps_on, backend_pid, rig
 
 from webscale.api.models import parse_spec
 from webscale.reconcile import haproxy_config

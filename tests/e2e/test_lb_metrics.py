@@ -12,9 +12,9 @@ import contextlib
 import time
 
 import pytest
-from fixtures.dnsmasq import start_dns
-from fixtures.haproxy import start_haproxy
-from lb_rig import APP_HOSTS, SRV, apps_on, rig_config
+from webscale_local.dnsmasq import start_dns
+from webscale_local.haproxy import start_haproxy
+from webscale_local.lb_rig import APP_HOSTS, SRV, apps_on, rig_config
 from webscale_local.load import Load
 from webscale_local.ports import free_port
 from webscale_local.prometheus import start_prometheus

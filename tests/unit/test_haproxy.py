@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fixtures.haproxy import haproxy_check
+from webscale_local.haproxy import haproxy_check
 
 from webscale.api.app import App
 from webscale.api.labels import CONFIG_CHECKSUM_ANNOTATION

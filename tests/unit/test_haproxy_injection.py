@@ -5,10 +5,10 @@ config's meaning is unchanged."""
 from __future__ import annotations
 
 import pytest
-from fixtures.haproxy import haproxy_check
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from webscale_local.haproxy import haproxy_check
 
 from webscale.api.app import App
 from webscale.api.models import parse_spec

@@ -7,6 +7,9 @@ scripts and tests import it by name:
     prometheus      a real Prometheus (the Debian package) with temporary storage
     sample_app      the real sample app (node, cluster mode) standing for an app's pods
     load            a bounded, paced HTTP load generator (127.0.0.1 only)
+    haproxy         the real Debian haproxy: `haproxy -c`, or one running a config on loopback
+    dnsmasq         a real DNS server serving a headless Service's SRV records on loopback
+    lb_rig          sample apps on 127.0.0.x + dnsmasq + haproxy with the operator's rendered config
     operator_process `webscale run` as a subprocess
     stack           all of the above together: what `make run` starts and `make load` drives
 

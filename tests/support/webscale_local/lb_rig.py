@@ -22,14 +22,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures.dnsmasq import DnsHandle, start_dns
-from fixtures.haproxy import HAProxyHandle, start_haproxy
-from webscale_local.ports import free_port
-from webscale_local.sample_app import SampleApp, start_sample_app
-
 from webscale.api.app import App
 from webscale.reconcile import haproxy_config
 from webscale.reconcile.haproxy import build_lb_children
+from webscale_local.dnsmasq import DnsHandle, start_dns
+from webscale_local.haproxy import HAProxyHandle, start_haproxy
+from webscale_local.ports import free_port
+from webscale_local.sample_app import SampleApp, start_sample_app
 
 NAMESPACE, NAME = "default", "shop"
 SRV = haproxy_config.srv_name(NAMESPACE, NAME)
