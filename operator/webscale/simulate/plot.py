@@ -42,7 +42,7 @@ def plot(comparison: Comparison, path: Path) -> Path:
             "zorder": 1 if ours else 2,
             "where": "post",
         }
-        label = f"{run.policy} ({run.seconds_over} s over, cost {score.cost_ratio or 0:.2f}x oracle)"
+        label = f"{run.policy} ({run.seconds_over:,} s under capacity, cost {score.cost_ratio or 0:.2f}x oracle)"
         top.step(minutes, run.capacity, label=label, **line)
         bottom.step(minutes, run.replicas, label=run.policy, **line)
     top.set_ylabel("req/s (load) / ready capacity")
