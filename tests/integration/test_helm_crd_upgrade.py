@@ -1,7 +1,7 @@
 """Upgrading the CRD with the chart. Helm installs crds/ once and never upgrades it; the documented
 step (README "Install", the chart's NOTES) applies the new CRD server-side before `helm upgrade`:
 
-    kubectl apply --server-side --force-conflicts -f manifests/helm/webscale-operator/crds/
+    helm show crds manifests/helm/webscale-operator | kubectl apply --server-side --force-conflicts -f -
     helm upgrade webscale manifests/helm/webscale-operator -n webscale-system
 
 --force-conflicts is needed: Helm created the CRD, so its field manager "helm" owns .spec.versions
@@ -86,7 +86,8 @@ def test_crd_upgrade_adds_a_field(cluster, api_client, crd_installed, helm, tmp_
         assert 'unknown field "spec.state"' in strict, strict
 
         # The upgrade step: the new CRD, server-side, then the chart.
-        step = run_kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
+        crds = helm("show", "crds", str(CHART)).stdout
+        step = run_kubectl(cluster, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=crds)
         assert f"customresourcedefinition.apiextensions.k8s.io/{CRD} serverside-applied" in step.stdout
         helm("upgrade", "crdup", str(CHART), "-n", RELEASE_NS)
         eventually(

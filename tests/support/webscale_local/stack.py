@@ -84,6 +84,7 @@ class LocalStack:
     workers: int = 2
     kubeconfig: Path | None = None  # None: start the local control plane
     operator_env: dict[str, str] = field(default_factory=dict)
+    publish: bool = True  # write STATE for `make load` (tests leave it alone)
     cluster: LocalCluster | None = None
     prometheus: PrometheusHandle | None = None
     apps: list[SampleApp] = field(default_factory=list)
@@ -135,14 +136,16 @@ class LocalStack:
             self.operator = OperatorProcess(cluster, self.workdir / "operator.log", **env)  # type: ignore[arg-type]
             self.operator.start()
             self._stack.callback(self.operator.stop)
-            self._write_state()
+            if self.publish:
+                self._write_state()
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        STATE.unlink(missing_ok=True)
+        if self.publish:
+            STATE.unlink(missing_ok=True)
         self._stack.close()
 
     def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
