@@ -187,3 +187,22 @@ def test_the_levers_stay_within_bounds_and_never_scale_down_on_recent_alone(wind
     assert 1 <= decision.replicas <= 40
     if decision.sized_by == "recent":
         assert decision.replicas >= replicas
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.floats(0, 5000), min_size=3, max_size=12),
+    bump=st.floats(0, 1000),
+    which=st.integers(0, 11),
+    q=st.floats(0.01, 1.0),
+)
+def test_the_headroom_quantile_is_monotone_and_within_the_samples(values, bump, which, q):
+    """A higher per-scrape rate never lowers the headroom; the quantile lies within the samples."""
+    spec = make_spec({"headroom": {"quantile": q, "window": "5m"}})
+    readings = tuple(Reading(T0 - 15 * i, 0.0, v) for i, v in enumerate(values))
+    room = headroom(spec.autoscaling, readings, T0)
+    assert room is not None and min(values) - 1e-6 <= room.rps <= max(values) + 1e-6
+    raised = list(values)
+    raised[which % len(values)] += bump
+    higher = headroom(spec.autoscaling, tuple(Reading(T0 - 15 * i, 0.0, v) for i, v in enumerate(raised)), T0)
+    assert higher is not None and higher.rps >= room.rps - 1e-6

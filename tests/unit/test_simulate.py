@@ -167,3 +167,55 @@ def test_built_in_traces_are_deterministic_and_within_max_capacity():
 def test_compare_rejects_unknown_policies():
     with pytest.raises(ValueError, match="unknown policy 'vpa'"):
         compare([TINY], ["vpa"], World())
+
+
+TARGET_WORLD = World(startup_delay=2, min_replicas=1, max_replicas=10, target_utilization=0.5)
+"""100 req/s per ready pod, every autoscaler aiming at 50."""
+
+
+def test_the_target_is_what_policies_aim_at_and_capacity_what_is_scored():
+    assert (TARGET_WORLD.per_pod, TARGET_WORLD.target_per_pod) == (100.0, 50.0)
+    assert TARGET_WORLD.need(300.0) == 6
+    run = simulate(TINY, Oracle(), TARGET_WORLD)
+    assert run.replicas == (2, 2, 2, 6, 6, 6, 6, 6, 6, 6)  # 300 req/s at 50 per pod, two seconds ahead
+    assert run.seconds_over == 0
+    lazy = simulate(TINY, Schedule((2,) * 5 + (3,) * 5), TARGET_WORLD)
+    assert lazy.seconds_over == 2  # 3 pods carry 300 req/s: under capacity only until the third is ready
+
+
+def test_peers_aim_at_the_world_target():
+    hpa, kpa = POLICIES["hpa"](TARGET_WORLD), POLICIES["kpa"](TARGET_WORLD)
+    assert hpa.target_per_pod == kpa.target_per_pod == 50.0
+    webscale = POLICIES["webscale"](TARGET_WORLD)
+    assert webscale.spec.autoscaling.target.requests_per_second_per_worker == 25.0  # 2 workers x 25
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_oracle_plan_is_the_sliding_maximum_of_need(seed):
+    import random
+
+    rng = random.Random(seed)
+    trace = Trace("r", tuple(float(rng.choice([0, 120, 260, 480, 900])) for _ in range(60)))
+    world = World(startup_delay=7, min_replicas=1, max_replicas=20, target_utilization=0.7)
+    run = simulate(trace, Oracle(), world)
+    for second in range(60):
+        ahead = [world.need(trace.rps[min(s, 59)]) for s in range(second, second + 8)]
+        assert run.replicas[second] == max(ahead)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ready_pods_are_counted_as_the_slow_way_does(seed):
+    """The engine counts ready pods with a bisection over creation times; check it against a plain
+    count on random schedules (pods are created in order, scale-down drops the newest)."""
+    import random
+
+    rng = random.Random(seed)
+    counts = tuple(rng.randint(1, 9) for _ in range(40))
+    trace = Trace("r", tuple(float(rng.randint(0, 900)) for _ in range(40)))
+    world = World(startup_delay=3, min_replicas=1, max_replicas=10)
+    run = simulate(trace, Schedule(counts), world)
+    created: list[float] = [-3.0] * counts[0]
+    for now in range(40):
+        wanted = counts[now]
+        created = created[:wanted] + [float(now)] * (wanted - len(created))
+        assert run.capacity[now] == sum(1 for c in created if c + 3 <= now) * world.per_pod

@@ -105,3 +105,30 @@ def test_world_options_change_the_result():
     )
     over = {json.loads(x)[0]["seconds_over"] for x in (slow, fast)}
     assert len(over) == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--replicas", "3:1"], "--replicas '3:1': MIN must be >= 1 and at most MAX"),
+        (["--replicas", "a"], "--replicas 'a': expected MIN:MAX"),
+        (["--target-utilization", "1.5"], "--target-utilization must be in (0, 1], got 1.5"),
+        (["--peak", "0"], "--peak must be > 0, got 0"),
+    ],
+)
+def test_world_options_are_checked(argv, message):
+    code, out, err = run(argv)
+    assert (code, out) == (2, "")
+    assert message in err
+
+
+def test_a_real_trace_in_the_benchmark_world(tmp_path):
+    """The standard world of bench/scaling.py from the command line: peak scaled, 70 % target, 1..200 pods."""
+    path = tmp_path / "real.csv"
+    path.write_text("t,rps\n0,2\n60,5\n120,10\n180,3\n240,3\n")
+    argv = ["--trace", str(path), "--peak", "2500", "--target-utilization", "0.7", "--replicas", "1:200"]
+    code, out, _ = run([*argv, "--startup-delay", "30", "--format", "json"])
+    assert code == 0
+    rows = {row["policy"]: row for row in json.loads(out)}
+    assert rows["oracle"]["seconds_over"] == 0
+    assert rows["oracle"]["pod_seconds"] > 2500 / 70 * 60  # the peak minute alone needs 36 pods

@@ -130,6 +130,17 @@ def parse_csv(text: str, name: str = "trace.csv") -> Trace:
     return Trace(name, tuple(values), f"{len(rows)} rows from {name}")
 
 
+def scaled(trace: Trace, peak: float) -> Trace:
+    """`trace` with every second multiplied so that its highest second is `peak` req/s (the shape of
+    a real trace at the scale of the world it runs in). A trace of zeros stays zeros."""
+    top = max(trace.rps, default=0.0)
+    factor = peak / top if top > 0 else 0.0
+    note = f"peak scaled to {peak:,.0f} req/s"
+    return Trace(
+        trace.name, tuple(v * factor for v in trace.rps), f"{trace.description}; {note}" if trace.description else note
+    )
+
+
 def _number(text: str, what: str, where: str) -> float:
     try:
         value = float(text)
