@@ -275,7 +275,11 @@ def test_helm_lint_strict():
 
 def test_helm_renders_what_the_base_has():
     rendered = {d["kind"]: d for d in render_chart()}
-    assert set(rendered) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"}
+    # Role and RoleBinding: leader election on a Lease in the release namespace (leader-election-rbac.yaml)
+    assert set(rendered) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding"}
+    assert rendered["Role"]["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+    ]
     assert rendered["ClusterRole"]["rules"] == one(BASE / "clusterrole.yaml")["rules"]
     assert rendered["ClusterRoleBinding"]["subjects"] == [
         {"kind": "ServiceAccount", "name": "rel-webscale-operator", "namespace": "webscale-system"}
@@ -289,7 +293,9 @@ def test_helm_renders_what_the_base_has():
     for key in ("image", "args", "ports", "livenessProbe", "resources", "securityContext", "volumeMounts"):
         assert c[key] == base_c[key], key
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
-    assert set(env) == {f"WEBSCALE_{name.upper()}" for name in Settings.model_fields} - {"WEBSCALE_NAMESPACE"}
+    # every setting with a value (an empty one leaves the operator's default: namespace, identity, ...)
+    valued = {name for name in Settings.model_fields if values()["settings"][camel(name)] not in ("", None)}
+    assert set(env) == {f"WEBSCALE_{name.upper()}" for name in valued}
     assert {e["name"]: e["value"] for e in base_c["env"] if "value" in e}.items() <= env.items()
 
 
@@ -314,9 +320,9 @@ def test_namespaced_mode_is_the_kustomize_overlay():
     """settings.namespace renders what manifests/overlays/namespaced has: the operator's ClusterRole bound
     in the watched namespace, cluster-wide reads only."""
     rendered = render_chart("--set", "settings.namespace=apps")
-    kinds = sorted(d["kind"] for d in rendered)
+    kinds = sorted(d["kind"] for d in rendered if not d["metadata"]["name"].endswith("-leader-election"))
     assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "RoleBinding", "ServiceAccount"]
-    binding = next(d for d in rendered if d["kind"] == "RoleBinding")
+    binding = next(d for d in rendered if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] == "apps")
     assert (binding["metadata"]["namespace"], binding["roleRef"]["name"]) == ("apps", "rel-webscale-operator")
     reads = next(d for d in rendered if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-cluster-reads"))
     overlay = one(NAMESPACED / "cluster-reads.yaml", "ClusterRole")
