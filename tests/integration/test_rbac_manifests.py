@@ -221,6 +221,24 @@ def test_operator_runs_on_exactly_the_base_permissions(cluster, api_client, name
             f"the pod's worker annotation to return to {workers}",
         )
 
+        # The HAProxy tier (get, create, patch configmaps and poddisruptionbudgets), then a switch to
+        # provider service prunes it (delete deployments, configmaps, poddisruptionbudgets).
+        policy = client.PolicyV1Api(api_client)
+        eventually(lambda: admin_core.read_namespaced_config_map("shop-haproxy", namespace), 30, "the haproxy.cfg")
+        eventually(lambda: admin_apps.read_namespaced_deployment("shop-haproxy", namespace), 30, "HAProxy")
+        eventually(lambda: policy.read_namespaced_pod_disruption_budget("shop-haproxy", namespace), 30, "the PDB")
+        swa.patch_namespaced_custom_object(
+            G, V, namespace, P, "shop", {"spec": {"loadBalancer": {"provider": "service"}}}
+        )
+
+        def pruned() -> bool:
+            names = [d.metadata.name for d in admin_apps.list_namespaced_deployment(namespace).items]
+            names += [c.metadata.name for c in admin_core.list_namespaced_config_map(namespace).items]
+            names += [b.metadata.name for b in policy.list_namespaced_pod_disruption_budget(namespace).items]
+            return "shop-haproxy" not in names
+
+        eventually(pruned, 30, "the HAProxy tier to be pruned after the switch to provider service")
+
         # A spec the API admits but the operator refuses: Invalid=True and a Warning Event (create events).
         dup_env = [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]
         swa.create_namespaced_custom_object(G, V, namespace, P, fast_app("broken", env=dup_env))
@@ -292,12 +310,11 @@ def test_service_account_is_refused_what_the_operator_never_does(sa_client, name
         "list secrets": lambda: core.list_namespaced_secret(namespace),
         "list secrets everywhere": lambda: core.list_secret_for_all_namespaces(),
         "get a secret": lambda: core.read_namespaced_secret("x", namespace),
-        "create a configmap": lambda: core.create_namespaced_config_map(namespace, configmap),
+        "update (PUT) a configmap": lambda: core.replace_namespaced_config_map("x", namespace, configmap),
         "create a pod": lambda: core.create_namespaced_pod(namespace, pod),
         "delete a pod": lambda: core.delete_namespaced_pod("x", namespace),
         "get a node": lambda: core.read_node("x"),
         "delete a service": lambda: core.delete_namespaced_service("x", namespace),
-        "delete a deployment": lambda: apps.delete_namespaced_deployment("x", namespace),
         "update (PUT) a deployment": lambda: apps.replace_namespaced_deployment("x", namespace, deployment),
         "scale a deployment": lambda: apps.patch_namespaced_deployment_scale("x", namespace, {"spec": {"replicas": 3}}),
         "create a ScaledWebApp": lambda: swa.create_namespaced_custom_object(G, V, namespace, P, app_body("x")),

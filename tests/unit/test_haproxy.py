@@ -12,19 +12,13 @@ from webscale_local.haproxy import haproxy_check
 
 from webscale.api.app import App
 from webscale.api.labels import CONFIG_CHECKSUM_ANNOTATION
-from webscale.reconcile import builders, haproxy_config
+from webscale.reconcile import haproxy_config
 from webscale.reconcile.builders import build_children, build_service
 from webscale.reconcile.haproxy import HAPROXY_IMAGE, build_haproxy_pdb, build_lb_children, lb_name
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 STRATEGIES = ["round-robin", "least-connections", "ip-hash"]
 BASE = {"image": "registry.example/shop:1.4.2", "resources": {"cpu": "2"}}
-
-
-@pytest.fixture(autouse=True)
-def lb_tier_applied(monkeypatch):
-    """build_children with the HAProxy tier in it (interim switch, see builders.LB_TIER_APPLIED)."""
-    monkeypatch.setattr(builders, "LB_TIER_APPLIED", True)
 
 
 def app(spec: dict, name: str = "shop", namespace: str = "default") -> App:

@@ -12,7 +12,7 @@ from webscale_local.haproxy import haproxy_check
 
 from webscale.api.app import App
 from webscale.api.models import parse_spec
-from webscale.reconcile import builders, haproxy_config
+from webscale.reconcile import haproxy_config
 from webscale.reconcile.builders import build_children, build_service
 from webscale.reconcile.haproxy import build_lb_children
 from webscale.settings import DEFAULT_PROMETHEUS_URL
@@ -35,12 +35,6 @@ HOSTILE = [
     "a" * 300,
 ]
 BASE = {"image": "registry.example/shop:1", "loadBalancer": {"strategy": "least-connections"}}
-
-
-@pytest.fixture(autouse=True)
-def lb_tier_applied(monkeypatch):
-    """build_children with the HAProxy tier in it (interim switch, see builders.LB_TIER_APPLIED)."""
-    monkeypatch.setattr(builders, "LB_TIER_APPLIED", True)
 
 
 def app(spec: dict, name: str = "shop", namespace: str = "default") -> App:

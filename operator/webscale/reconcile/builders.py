@@ -19,9 +19,6 @@ from webscale.kube.drift import holds
 from webscale.reconcile.haproxy import build_lb_children
 from webscale.reconcile.haproxy_config import DEFAULT_CLUSTER_DOMAIN
 
-LB_TIER_APPLIED = False
-"""Interim (until the reconciler tells the app's Deployment from HAProxy's): the HAProxy tier is built
-(`build_lb_children`) but not yet part of `build_children`, and the entry Service points at the pods."""
 PODINFO_DIR = "/etc/podinfo"
 ANNOTATIONS_FILE = f"{PODINFO_DIR}/annotations"
 APP_UID = 1000
@@ -169,7 +166,7 @@ def initial_replicas(spec: ScaledWebAppSpec) -> int:
     return spec.replicas.count if spec.replicas.count is not None else spec.replicas.min
 
 
-def build_service(app: App, through_haproxy: bool | None = None) -> dict[str, Any]:
+def build_service(app: App) -> dict[str, Any]:
     """The app's entry Service on port 80, named after the app.
 
     provider haproxy: in front of the HAProxy pods; with ip-hash it keeps each client on one
@@ -181,7 +178,7 @@ def build_service(app: App, through_haproxy: bool | None = None) -> dict[str, An
     replace it with a node's, and every client of a node would hash alike).
     """
     lb = app.valid_spec.load_balancer
-    haproxy = lb.provider == "haproxy" if through_haproxy is None else through_haproxy
+    haproxy = lb.provider == "haproxy"
     spec: dict[str, Any] = {
         "type": lb.service.type,
         "selector": lb_selector_labels(app.name) if haproxy else selector_labels(app.name),
@@ -215,9 +212,9 @@ def build_children(
     Service, then (provider haproxy) the HAProxy ConfigMap, Deployment and PodDisruptionBudget, then
     the entry Service. Owned objects not in this list are the other provider's and go."""
     children = [build_deployment(app, workers), build_headless_service(app)]
-    if LB_TIER_APPLIED and app.valid_spec.load_balancer.provider == "haproxy":
+    if app.valid_spec.load_balancer.provider == "haproxy":
         children += build_lb_children(app, owner_reference(app), cluster_domain)
-    return [*children, build_service(app, through_haproxy=None if LB_TIER_APPLIED else False)]
+    return [*children, build_service(app)]
 
 
 def template_workers(spec: ScaledWebAppSpec, live: dict[str, Any] | None) -> int | None:
