@@ -10,10 +10,17 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from webscale.api.app import App
-from webscale.kube.store import Store, app_index
+from webscale.kube.store import Store, Trim, app_index, trim, trim_deployment, trim_pod
 
 CHILD_KINDS = ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget")
 """Kinds the operator creates for an app (and prunes when the spec no longer asks for them)."""
+
+TRIMS: dict[str, Trim] = {"Deployment": trim_deployment, "Pod": trim_pod}
+"""How each kind is trimmed in the cache (others: `trim`): Deployments keep who owns spec.replicas."""
+
+
+def trim_for(kind: str) -> Trim:
+    return TRIMS.get(kind, trim)
 
 
 def controlled_by(obj: dict[str, Any], app: App) -> bool:
@@ -67,7 +74,7 @@ class InMemoryView:
             self.put(obj)
 
     def _store(self, kind: str) -> Store:
-        return self.stores.setdefault(kind, Store(index=app_index))
+        return self.stores.setdefault(kind, Store(trim_for(kind), index=app_index))
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self._store(kind).get(namespace, name)

@@ -26,11 +26,11 @@ from webscale.api.app import App
 from webscale.api.labels import MANAGED_SELECTOR
 from webscale.api.observation import Observation
 from webscale.autoscaling.act import Autoscaler, due_at, query_of
-from webscale.kube.cache import CHILD_KINDS, StoreView
+from webscale.kube.cache import CHILD_KINDS, StoreView, trim_for
 from webscale.kube.client import Kube, NotLeader, is_gone, is_transient, new_api_client
 from webscale.kube.informer import Informer, Resource
 from webscale.kube.lease import LeaderElector, Timing
-from webscale.kube.store import Change, app_index, trim, trim_deployment, trim_pod
+from webscale.kube.store import Change, app_index
 from webscale.metrics.prometheus import MetricsSource, PrometheusSource
 from webscale.reconcile.reconciler import Reconciler
 from webscale.runtime.changes import app_needs_reconcile, owner_of
@@ -42,13 +42,16 @@ from webscale.settings import Settings
 log = logging.getLogger(__name__)
 
 APP_KIND = models.KIND
+CHILD_RESOURCES = (
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("v1", "ConfigMap"),
+    ("policy/v1", "PodDisruptionBudget"),
+)
 RESOURCES = (
     Resource(f"{models.GROUP}/{models.VERSION}", APP_KIND),
-    Resource("apps/v1", "Deployment", MANAGED_SELECTOR, trim_deployment),
-    Resource("v1", "Service", MANAGED_SELECTOR, trim),
-    Resource("v1", "ConfigMap", MANAGED_SELECTOR, trim),
-    Resource("policy/v1", "PodDisruptionBudget", MANAGED_SELECTOR, trim),
-    Resource("v1", "Pod", MANAGED_SELECTOR, trim_pod),
+    *(Resource(v, k, MANAGED_SELECTOR, trim_for(k)) for v, k in CHILD_RESOURCES),
+    Resource("v1", "Pod", MANAGED_SELECTOR, trim_for("Pod")),
 )
 RETRY_SECONDS = 5.0
 

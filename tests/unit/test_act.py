@@ -1,0 +1,144 @@
+"""The scaling loop's act step against a fake of the client interface: paused, recommend mode,
+live resize from the pod cache, no write when nothing changed, deletion during a poll, memory."""
+
+from __future__ import annotations
+
+import pytest
+from orchestration import NS, SETTINGS, World, swa
+
+from webscale.api.labels import WORKERS_ANNOTATION, labels
+from webscale.api.observation import Observation
+from webscale.autoscaling.act import Autoscaler, pods_to_resize
+from webscale.reconcile.reconciler import Reconciler
+
+NOW = 1_800_000_000.0
+
+
+def running(world: World, ready: int = 2) -> None:
+    """The app's children exist and `ready` pods are ready."""
+    Reconciler(world.kube, world.view).reconcile(world.app())
+    dep = world.kube.objects[("Deployment", NS, "shop")]
+    dep["status"] = {"replicas": dep["spec"]["replicas"], "readyReplicas": ready}
+    world.kube.add(dep)  # a new resourceVersion, as the API server gives a status update
+    world.sync()
+
+
+def pod(name: str, workers: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": NS,
+            "labels": labels("shop"),
+            "annotations": {WORKERS_ANNOTATION: workers},
+        },
+    }
+
+
+def busy(rps: float) -> Observation:
+    return Observation(at=NOW, requests_per_second=rps, pods_reporting=2)
+
+
+def act(world: World, scaler: Autoscaler, observation: Observation, now: float = NOW):
+    decision = scaler.act(world.app(), observation, now)
+    world.sync()
+    return decision
+
+
+@pytest.fixture()
+def world() -> World:
+    w = World(swa(autoscaling={"target": {"cpuUtilization": None}}))
+    running(w)
+    w.kube.writes.clear()
+    return w
+
+
+def test_load_above_target_scales_the_deployment_as_the_scaler(world):
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    decision = act(world, scaler, busy(400.0))  # 1 worker x 50 rps per pod: 8 pods
+    assert decision is not None and decision.replicas == 8
+    assert world.kube.find("Deployment", NS, "shop")["spec"]["replicas"] == 8
+    assert ("apply", "Deployment", "shop") in world.kube.writes
+    assert world.kube.find("ScaledWebApp", NS, "shop")["status"]["lastScale"]["to"] == 8
+    assert world.kube.events[-1][:2] == ("Normal", "ScaledUp")
+
+
+def test_steady_load_writes_nothing_the_second_time(world):
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    act(world, scaler, busy(100.0))
+    world.kube.writes.clear()
+    act(world, scaler, busy(102.0), NOW + 15)  # moved 2 %: under the 5 % quantum
+    assert world.kube.writes == []
+
+
+def test_a_metric_move_beyond_the_quantum_is_written(world):
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    act(world, scaler, busy(100.0))
+    world.kube.writes.clear()
+    act(world, scaler, busy(90.0), NOW + 15)
+    assert world.kube.writes == [("status", "ScaledWebApp", "shop")]
+
+
+def test_recommend_mode_writes_status_only(world):
+    world.set_spec(autoscaling={"mode": "recommend", "target": {"cpuUtilization": None}})
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    decision = act(world, scaler, busy(400.0))
+    assert decision is not None and decision.replicas == 8
+    assert [w for w in world.kube.writes if w[1] != "ScaledWebApp"] == []
+    assert world.kube.find("ScaledWebApp", NS, "shop")["status"]["desiredReplicas"] == 8
+    assert world.kube.find("Deployment", NS, "shop")["spec"]["replicas"] == 2
+
+
+def test_paused_apps_are_not_scaled(world):
+    world.kube.objects[("ScaledWebApp", NS, "shop")]["metadata"]["annotations"]["webscale.dev/paused"] = "true"
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    assert act(world, scaler, busy(400.0)) is None
+    assert world.kube.find("Deployment", NS, "shop")["spec"]["replicas"] == 2
+    active = next(
+        c for c in world.kube.find("ScaledWebApp", NS, "shop")["status"]["conditions"] if c["type"] == "ScalingActive"
+    )
+    assert active["status"] == "False" and active["reason"] == "Paused"
+
+
+def test_live_resize_patches_only_pods_with_another_count(world):
+    for p in (pod("a", "1"), pod("b", "3")):
+        world.kube.add(p)
+    world.sync()
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    act(world, scaler, busy(100.0))
+    assert [w for w in world.kube.writes if w[1] == "Pod"] == [("patch", "Pod", "b")]
+
+
+def test_pods_to_resize_skips_terminating_and_other_components():
+    lb = pod("lb", "9")
+    lb["metadata"]["labels"] = {**lb["metadata"]["labels"], "app.kubernetes.io/component": "loadbalancer"}
+    gone = pod("gone", "9")
+    gone["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert pods_to_resize([lb, gone, pod("x", "2"), pod("y", "9")], "shop", 2) == ["y"]
+
+
+def test_an_app_deleted_during_a_poll_is_no_error(world):
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    app = world.app()
+    del world.kube.objects[("ScaledWebApp", NS, "shop")]
+    assert scaler.act(app, busy(100.0), NOW) is not None  # the status write's 404 is swallowed
+
+
+def test_a_restart_starts_from_the_remembered_scale_and_never_scales_down_at_once(world):
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    act(world, scaler, busy(400.0))  # 2 -> 8, remembered in status.memory
+    assert world.kube.find("ScaledWebApp", NS, "shop")["status"]["memory"]["lastGood"] == 8
+    restarted = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    decision = act(world, restarted, busy(10.0), NOW + 30)  # load gone right after the restart
+    assert decision is not None and decision.replicas == 8
+    assert decision.reason == "ScaleDownStabilized"
+
+
+def test_due_apps_follow_their_polling_grid(world):
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    app = world.app()
+    assert scaler.due([app], NOW) == [app]
+    scaler.mark_polled(app, NOW)
+    assert scaler.due([app], NOW + 1) == []
+    assert scaler.due([app], NOW + 15) == [app]

@@ -1,0 +1,168 @@
+"""The reconciler against a fake of the client interface: exact desired state, foreign objects,
+refusals, the replicas hand-over and the remembered scale. (The real API server: tests/integration.)"""
+
+from __future__ import annotations
+
+from orchestration import NS, World, swa
+
+from webscale.api.labels import APPLIED_ANNOTATION
+from webscale.reconcile.reconciler import Reconciler
+
+
+def converge(world: World) -> list[str]:
+    changed = Reconciler(world.kube, world.view).reconcile(world.app())
+    world.sync()
+    return changed
+
+
+def container(world: World) -> dict:
+    return world.kube.find("Deployment", NS, "shop")["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_create_applies_every_child_with_its_intent_hash_and_hands_replicas_to_the_scaler():
+    world = World()
+    changed = converge(world)
+    assert sorted(changed) == ["Deployment/shop", "Service/shop", "Service/shop-pods"]
+    for kind, name in (("Deployment", "shop"), ("Service", "shop"), ("Service", "shop-pods")):
+        assert APPLIED_ANNOTATION in world.kube.find(kind, NS, name)["metadata"]["annotations"]
+    dep = world.kube.find("Deployment", NS, "shop")
+    assert dep["spec"]["replicas"] == 2  # replicas.min
+    # shared with the creating apply until the operator's next apply (which leaves replicas out)
+    assert "webscale-scaler" in [e["manager"] for e in dep["metadata"]["managedFields"]]
+    assert world.condition("Invalid")["status"] == "False"
+
+
+def test_an_app_already_right_costs_no_request():
+    world = World()
+    converge(world)
+    world.kube.writes.clear()
+    world.kube.reads.clear()
+    assert converge(world) == []
+    assert world.kube.writes == [] and world.kube.reads == []
+
+
+def test_a_removed_field_is_removed_from_the_child():
+    world = World()
+    world.set_spec(
+        resources={"cpu": "1", "memory": "256Mi", "limits": {"memory": "1Gi"}},
+        env=[{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+    )
+    converge(world)
+    assert container(world)["resources"]["limits"] == {"memory": "1Gi"}
+    world.set_spec(env=[{"name": "A", "value": "1"}])
+    assert converge(world) == ["Deployment/shop"]
+    assert "limits" not in container(world)["resources"]
+    assert [e["name"] for e in container(world)["env"] if e["name"] in "AB"] == ["A"]
+
+
+def test_session_affinity_is_cleared_when_ip_hash_goes():
+    world = World()
+    world.set_spec(loadBalancer={"provider": "service", "strategy": "ip-hash"})
+    converge(world)
+    assert world.kube.find("Service", NS, "shop")["spec"]["sessionAffinity"] == "ClientIP"
+    world.set_spec(loadBalancer={"provider": "service", "strategy": "round-robin"})
+    converge(world)
+    assert world.kube.find("Service", NS, "shop")["spec"].get("sessionAffinity", "None") == "None"
+
+
+def test_a_hand_edit_of_an_owned_field_is_undone():
+    world = World()
+    converge(world)
+    dep = world.kube.objects[("Deployment", NS, "shop")]
+    dep["spec"]["template"]["spec"]["containers"][0]["image"] = "evil:1"
+    world.kube.add(dep)
+    world.sync()
+    assert converge(world) == ["Deployment/shop"]
+    assert container(world)["image"] == "registry.example/shop:1"
+
+
+def test_a_foreign_object_is_never_adopted():
+    world = World()
+    world.kube.add(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "shop", "namespace": NS},
+            "spec": {"selector": {"app": "clash"}},
+        }
+    )
+    changed = converge(world)
+    assert "Service/shop" not in changed
+    foreign = world.kube.find("Service", NS, "shop")
+    assert foreign["spec"] == {"selector": {"app": "clash"}} and "ownerReferences" not in foreign["metadata"]
+    ready = world.condition("Ready")
+    assert ready["status"] == "False" and ready["reason"] == "NameConflict" and "Service/shop" in ready["message"]
+    assert [e[:2] for e in world.kube.events] == [("Warning", "NameConflict")]
+    converge(world)
+    assert len(world.kube.events) == 1  # said once
+
+
+def test_a_refusal_by_the_api_server_marks_the_app_invalid_once():
+    world = World()
+    world.kube.refuse[("Deployment", "shop")] = (422, 'Deployment.apps "shop" is invalid: spec.template: bad')
+    converge(world)
+    invalid = world.condition("Invalid")
+    assert invalid["status"] == "True" and invalid["reason"] == "RejectedByAPIServer"
+    assert "spec.template: bad" in invalid["message"]
+    converge(world)
+    assert [e[1] for e in world.kube.events] == ["RejectedByAPIServer"]
+    del world.kube.refuse[("Deployment", "shop")]
+    converge(world)
+    assert world.condition("Invalid")["status"] == "False"
+
+
+def test_the_replicas_hand_over_is_repaired_when_the_operator_owns_them():
+    world = World()
+    converge(world)
+    dep = world.kube.objects[("Deployment", NS, "shop")]
+    dep["spec"]["replicas"] = 5
+    dep["metadata"]["managedFields"] = [{"manager": "webscale", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]
+    world.kube.add(dep)
+    world.sync()
+    world.set_spec(env=[{"name": "A", "value": "1"}])  # a template change: an apply without replicas
+    converge(world)
+    dep = world.kube.find("Deployment", NS, "shop")
+    assert dep["spec"]["replicas"] == 5
+    assert "webscale-scaler" in [e["manager"] for e in dep["metadata"]["managedFields"]]
+
+
+def test_a_deleted_deployment_comes_back_at_the_decided_scale():
+    world = World()
+    converge(world)
+    world.kube.objects[("ScaledWebApp", NS, "shop")]["status"]["desiredReplicas"] = 7
+    del world.kube.objects[("Deployment", NS, "shop")]
+    world.sync()
+    converge(world)
+    assert world.kube.find("Deployment", NS, "shop")["spec"]["replicas"] == 7
+
+
+def test_children_the_spec_no_longer_asks_for_are_pruned_and_foreign_ones_kept():
+    world = World()
+    converge(world)
+    owner = world.kube.find("Deployment", NS, "shop")["metadata"]["ownerReferences"]
+    labels = {"app.kubernetes.io/instance": "shop", "app.kubernetes.io/managed-by": "webscale"}
+    world.kube.add(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "shop-old", "namespace": NS, "labels": labels, "ownerReferences": owner},
+        }
+    )
+    world.kube.add(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "shop-theirs", "namespace": NS, "labels": labels},
+        }
+    )
+    world.sync()
+    assert converge(world) == ["-ConfigMap/shop-old"]
+    assert world.kube.find("ConfigMap", NS, "shop-old") is None
+    assert world.kube.find("ConfigMap", NS, "shop-theirs") is not None
+
+
+def test_an_invalid_spec_touches_no_child():
+    world = World(swa(env=[{"name": "PORT", "value": "1"}]))
+    converge(world)
+    assert [w for w in world.kube.writes if w[0] != "status"] == []
+    assert world.condition("Invalid")["status"] == "True"

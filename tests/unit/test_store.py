@@ -1,0 +1,79 @@
+"""The watch cache: relists report what vanished, watch events only move forward, indices follow."""
+
+from __future__ import annotations
+
+from webscale.kube.store import Store, app_index, replicas_owners, trim_deployment, trim_pod
+
+
+def obj(name: str, rv: int, app: str = "shop", ns: str = "default") -> dict:
+    return {
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "resourceVersion": str(rv),
+            "labels": {"app.kubernetes.io/instance": app},
+        },
+    }
+
+
+def test_a_relist_reports_objects_deleted_during_the_gap():
+    store = Store()
+    store.replace([obj("a", 1), obj("b", 2)])
+    changes = store.replace([obj("b", 2), obj("c", 5)])
+    assert sorted((c.type, c.obj["metadata"]["name"]) for c in changes) == [("ADDED", "c"), ("DELETED", "a")]
+    assert store.get("default", "a") is None and len(store) == 2
+
+
+def test_a_relist_reports_modified_objects_by_resource_version():
+    store = Store()
+    store.replace([obj("a", 1)])
+    (change,) = store.replace([obj("a", 3)])
+    assert change.type == "MODIFIED" and change.old["metadata"]["resourceVersion"] == "1"
+
+
+def test_watch_events_never_move_an_object_backwards():
+    store = Store()
+    store.apply("ADDED", obj("a", 5))
+    assert store.apply("MODIFIED", obj("a", 4)) is None
+    assert store.get("default", "a")["metadata"]["resourceVersion"] == "5"
+    assert store.apply("DELETED", obj("a", 6)).type == "DELETED"
+    assert store.apply("DELETED", obj("a", 6)) is None
+
+
+def test_the_index_follows_adds_moves_and_deletes():
+    store = Store(index=app_index)
+    store.replace([obj("a", 1, app="x"), obj("b", 1, app="y")])
+    store.apply("MODIFIED", obj("a", 2, app="y"))
+    assert sorted(o["metadata"]["name"] for o in store.indexed("default/y")) == ["a", "b"]
+    assert store.indexed("default/x") == []
+    store.apply("DELETED", obj("b", 3, app="y"))
+    assert [o["metadata"]["name"] for o in store.indexed("default/y")] == ["a"]
+
+
+def test_trimmed_objects_keep_what_the_operator_reads():
+    dep = {
+        "kind": "Deployment",
+        "metadata": {
+            "name": "d",
+            "managedFields": [
+                {"manager": "webscale", "fieldsV1": {"f:spec": {"f:template": {}}}},
+                {"manager": "webscale-scaler", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+            ],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}", "keep": "1"},
+        },
+        "spec": {},
+    }
+    trimmed = trim_deployment(dep)
+    assert replicas_owners(trimmed) == ["webscale-scaler"]
+    assert trimmed["metadata"]["annotations"] == {"keep": "1"}
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"image": "x"}]},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
+        },
+    }
+    small = trim_pod(pod)
+    assert "spec" not in small and small["status"]["conditions"] == [{"type": "Ready", "status": "True"}]
