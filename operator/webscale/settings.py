@@ -47,12 +47,12 @@ class Settings(BaseSettings):
     lease_namespace: str | None = None
     """Namespace of the Lease (default: the pod's namespace from POD_NAMESPACE / the service account,
     else `namespace`, else "default")."""
-    lease_duration_seconds: float = Field(default=10.0, gt=0)
+    lease_duration_seconds: float = Field(default=8.0, gt=0)
     """A standby takes the Lease when it has not been renewed for this long (so failover takes at most
     this plus `lease_retry_seconds`)."""
-    lease_renew_deadline_seconds: float = Field(default=7.0, gt=0)
+    lease_renew_deadline_seconds: float = Field(default=5.0, gt=0)
     """A leader that could not renew for this long stops writing (must be below the duration)."""
-    lease_retry_seconds: float = Field(default=2.0, gt=0)
+    lease_retry_seconds: float = Field(default=1.0, gt=0)
     """How often the Lease is renewed or tried."""
     identity: str | None = None
     """This replica's name in the Lease and in the API server's audit log (default: POD_NAME, else

@@ -128,7 +128,8 @@ class Autoscaler:
         current = current_of(deployment, spec, workers)
         state = self.states.setdefault(app, AppState(last_poll=now))
         if state.history is None:
-            state.history = history_from_status(app.status, current.replicas, now)
+            after = spec.autoscaling.fallback.after_failures
+            state.history = history_from_status(app.status, current.replicas, now, after)
         if app.paused:
             self._write_status(app, paused_status(app.status, now, app.generation))
             return None

@@ -158,13 +158,19 @@ def memory_status(old: dict[str, Any], history: History) -> dict[str, Any] | Non
     return memory or None
 
 
-def history_from_status(status: dict[str, Any], current_replicas: int, now: float) -> History:
+FALLBACK_REASONS = frozenset({"MetricsUnavailableHolding", "FallbackReplicas"})
+
+
+def history_from_status(status: dict[str, Any], current_replicas: int, now: float, after_failures: int = 1) -> History:
     """The History a restarted operator starts an app with: the remembered last good replicas and burst
     hold, and the current size as a recommendation at `now` (the scale-down window starts again, so a
-    restart never scales down early)."""
+    restart never scales down early). An outage that had reached its fallback resumes there, so a restart
+    in the middle of it changes no condition (and writes nothing)."""
     memory = status.get("memory") or {}
     last_good = memory.get("lastGood")
     burst = parse_iso(memory.get("burstUntil"))
     seed = max(current_replicas, int(last_good or 0))
-    history = History(last_good=int(last_good) if last_good else None, burst_until=burst)
+    active = get_condition(list(status.get("conditions", [])), "ScalingActive") or {}
+    failures = after_failures - 1 if active.get("reason") in FALLBACK_REASONS else 0
+    history = History(last_good=int(last_good) if last_good else None, burst_until=burst, failures=failures)
     return history.with_recommendation(now, seed) if seed > 0 else history

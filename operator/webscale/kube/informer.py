@@ -91,6 +91,9 @@ class Informer:
     def _relist(self) -> str:
         telemetry.WATCH_RELISTS.labels(self.resource.kind).inc()
         items, version = self.kube.list_all(self.path, self.resource.label_selector)
+        for item in items:  # a list's items carry no apiVersion and kind; watch events' objects do
+            item.setdefault("apiVersion", self.resource.api_version)
+            item.setdefault("kind", self.resource.kind)
         for change in self.store.replace(items):
             self._emit(change)
         self.synced.set()

@@ -29,9 +29,9 @@ log = logging.getLogger(__name__)
 class Timing:
     """Lease duration > renew deadline > retry period (client-go's rule)."""
 
-    lease_duration: float = 10.0
-    renew_deadline: float = 7.0
-    retry_period: float = 2.0
+    lease_duration: float = 8.0
+    renew_deadline: float = 5.0
+    retry_period: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.lease_duration > self.renew_deadline > self.retry_period > 0:

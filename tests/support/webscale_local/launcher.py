@@ -111,6 +111,14 @@ class LocalCluster:
         self.components.clear()
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
+    def restart_apiserver(self) -> None:
+        """Stop kube-apiserver and start it again on the same port: every client's watch breaks, as in
+        an upgrade of the control plane. (Blocks until the new one is ready.)"""
+        old = next(c for c in self.components if c.name == "apiserver")
+        old.stop()
+        old.start()
+        old.wait_ready()
+
     def pids(self) -> list[int]:
         return [c.proc.pid for c in self.components if c.proc is not None]
 
