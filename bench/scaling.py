@@ -445,6 +445,11 @@ starting pods free). Within the goal's cost, the least time under capacity any o
 
 {reach}
 
+This is a check, not a proof: a cleverer policy can do better than this family (the KPA, with its
+2 s tick and 6 s panic window, does on some traces: compare its row in the headline table). It says
+that sizing from a recent window's level and spread, however its two knobs are set, does not get
+there; the levers above are of that kind.
+
 ## Start-up 20 s and 60 s
 
 Cells: pod-seconds over the oracle / time under capacity.
