@@ -131,11 +131,18 @@ def write_sa_kubeconfig(cluster, token: str, path: Path, namespace: str = SYSTEM
 
 
 def operator_env(deployment: dict, **overrides: str) -> dict[str, str]:
-    """The WEBSCALE_* settings a Deployment gives its operator container (literal values only), so a
-    local process runs with the manifest's settings; `overrides` win (e.g. a free liveness port)."""
+    """The environment a Deployment gives its operator container, so a local process runs as its pod
+    would: literal values, and the downward API's metadata.name / metadata.namespace (the Lease lives in
+    the pod's namespace). `overrides` win (e.g. a free liveness port)."""
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    literal = [e for e in container.get("env", []) if "value" in e]
-    env = {e["name"]: str(e["value"]) for e in literal if e["name"].startswith("WEBSCALE_")}
+    namespace = deployment["metadata"].get("namespace", "default")
+    downward = {"metadata.name": f"{deployment['metadata']['name']}-local", "metadata.namespace": namespace}
+    env = {}
+    for e in container.get("env", []):
+        if "value" in e:
+            env[e["name"]] = str(e["value"])
+        elif "fieldRef" in e.get("valueFrom", {}):
+            env[e["name"]] = downward[e["valueFrom"]["fieldRef"]["fieldPath"]]
     return {**env, **overrides}
 
 

@@ -71,7 +71,8 @@ def test_base_applies_client_side_then_server_side(cluster, api_client, crd_inst
 
 def test_namespaced_overlay_runs_the_operator_in_one_namespace(cluster, api_client, crd_installed, namespace, tmp_path):
     docs = render(cluster, NAMESPACED)
-    assert one_kind(docs, "RoleBinding")["metadata"]["namespace"] == WATCHED
+    (binding,) = [d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] == WATCHED]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": SA}
     assert one_kind(docs, "ClusterRoleBinding")["roleRef"]["name"] == f"{SA}-cluster-reads"  # no cluster-wide rules
     env = operator_env(one_kind(docs, "Deployment"), WEBSCALE_LIVENESS_PORT="0", WEBSCALE_LOG_FORMAT="plain")
     assert env["WEBSCALE_NAMESPACE"] == WATCHED
@@ -86,7 +87,9 @@ def test_namespaced_overlay_runs_the_operator_in_one_namespace(cluster, api_clie
         ssa = run_kubectl(cluster, "apply", "--server-side", "-k", str(NAMESPACED))
         assert f"rolebinding.rbac.authorization.k8s.io/{SA} serverside-applied" in ssa.stdout, ssa.stdout
         kubeconfig = write_sa_kubeconfig(cluster, mint_token(api_client), tmp_path / "sa-kubeconfig")
-        metrics = {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}
+        dead = f"http://127.0.0.1:{free_port()}"  # no Prometheus there: connection refused, on loopback
+        metrics = {"prometheus": {"url": dead}}
+        env["WEBSCALE_PROMETHEUS_URLS"] = dead
         # An app outside the watched namespace, created first: the operator must leave it alone.
         swa.create_namespaced_custom_object(G, V, namespace, P, app_body("outside", metrics=metrics))
         mark = audit_mark(cluster)
@@ -111,6 +114,7 @@ def test_namespaced_overlay_runs_the_operator_in_one_namespace(cluster, api_clie
     finally:
         if op is not None:
             op.stop()
+            print(op.log()[-4000:])
         cluster.kubectl("delete", "namespace", WATCHED, "--wait=false", check=False)
         delete_install(
             cluster,
