@@ -16,6 +16,7 @@ from webscale.kube.client import USER_AGENT
 
 POLL = 5.0  # autoscaling.pollingInterval (the schema's minimum)
 WINDOW = 10.0  # behavior.scaleDown.stabilizationWindow (test-shortened)
+FALLBACK_AFTER = 3  # autoscaling.fallback.afterFailures (the default)
 PER_WORKER = 5.0  # target.requestsPerSecondPerWorker, 1 worker per pod
 LOAD_RPS = 17.5  # needs ceil(17.5 / 5) = 4 pods; any reading in (15, 20] asks for 4
 NEEDED = 4

@@ -16,6 +16,7 @@ import time
 import pytest
 from scenario import (
     APP,
+    FALLBACK_AFTER,
     LOAD_RPS,
     MARGIN,
     NEEDED,
@@ -114,8 +115,9 @@ def test_prometheus_outage_holds_replicas_and_recovers(
     assert len(warnings) == 1 and warnings[0].type == "Warning", warnings
     assert "connection refused" in warnings[0].message
 
-    # Held over several polls, past the point where a scale-down would have come with metrics.
-    held = replicas_over(swa_apps, APP, WINDOW + 2.0 - (time.monotonic() - stopped))
+    # Held over several polls, past the point where a scale-down would have come with metrics
+    # and past the fallback (after autoscaling.fallback.afterFailures = 3 failed polls).
+    held = replicas_over(swa_apps, APP, max(WINDOW, FALLBACK_AFTER * POLL) + 2.0 - (time.monotonic() - stopped))
     assert set(held) == {3}, held
     holding = swa_apps.condition(APP, "ScalingActive")
     assert holding["status"] == "False" and holding["reason"] == "MetricsUnavailableHolding", holding
