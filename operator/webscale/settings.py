@@ -14,7 +14,7 @@ DEFAULT_PROMETHEUS_URL = "http://prometheus.monitoring:9090"
 class Settings(BaseSettings):
     """Every knob of the operator process (not of an app: those live in each ScaledWebApp)."""
 
-    model_config = SettingsConfigDict(env_prefix="WEBSCALE_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="WEBSCALE_", frozen=True, use_attribute_docstrings=True)
 
     namespace: str | None = None
     """Watch only this namespace (default: all namespaces)."""

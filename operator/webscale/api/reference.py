@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from webscale.api.crd import crd
+from webscale.settings import Settings
 
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 
@@ -51,8 +52,28 @@ def reference_markdown() -> str:
     return "\n".join(lines)
 
 
+SETTINGS_START, SETTINGS_END = "<!-- settings:start -->", "<!-- settings:end -->"
+
+
+def settings_markdown() -> str:
+    """The operator's WEBSCALE_* settings, from the typed Settings model (field docstrings)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = "unset" if field.default is None else f"`{field.default}`"
+        doc = " ".join((field.description or "").split()).replace("|", "\\|")
+        lines.append(f"| `WEBSCALE_{name.upper()}` | {default} | {doc} |")
+    return "\n".join(lines)
+
+
+def _replace(text: str, start: str, end: str, body: str) -> str:
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def render_into(readme: str) -> str:
-    """The README with the text between the reference markers replaced by the generated table."""
-    head, rest = readme.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{reference_markdown()}\n{END}{tail}"
+    """The README with the generated spec reference and operator settings table in place."""
+    out = _replace(readme, START, END, reference_markdown())
+    if SETTINGS_START in out:
+        out = _replace(out, SETTINGS_START, SETTINGS_END, settings_markdown())
+    return out
