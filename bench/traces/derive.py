@@ -58,13 +58,40 @@ def write(name: str, per_bucket: list[int], size: int, header: list[str]) -> Non
     print(f"{name}.csv: {len(per_bucket)} x {size} s, mean {mean:.2f} req/s, peak {peak:.2f} req/s")
 
 
+def fill_outages(per_bucket: list[int], reach: int = 60, share: float = 0.25) -> tuple[list[int], int]:
+    """Buckets with fewer than `share` of the median of the `reach` buckets either side are taken as
+    an outage of the server or of its log (a web log counts served requests: while the server is
+    down the users' requests are not in it) and are filled linearly between the nearest buckets
+    around them that are not. Returns the filled series and the number of buckets filled."""
+    n = len(per_bucket)
+    gap = []
+    for i, count in enumerate(per_bucket):
+        around = sorted(per_bucket[max(0, i - reach) : i] + per_bucket[i + 1 : i + 1 + reach])
+        gap.append(count < share * around[len(around) // 2])
+    out = list(per_bucket)
+    for i in range(n):
+        if gap[i]:
+            left = next((j for j in range(i - 1, -1, -1) if not gap[j]), None)
+            right = next((j for j in range(i + 1, n) if not gap[j]), None)
+            if left is None or right is None:
+                out[i] = per_bucket[right if left is None else left]  # type: ignore[index]
+            else:
+                out[i] = round(per_bucket[left] + (per_bucket[right] - per_bucket[left]) * (i - left) / (right - left))
+    return out, sum(gap)
+
+
 def nasa(mirror: Path) -> None:
     # workload.txt starts at the log's first second, 1995-07-01 00:00:01 -0400, one count per second.
     seconds = per_second_workload(blob(mirror, WEB_SERVICE, "dataset/nasa/workload.tbz2"))
     day = 12  # 1995-07-13, the day of the STS-70 launch: the busiest day of the log
     counts = seconds[day * 86400 : (day + 1) * 86400]
-    header = ["NASA Kennedy Space Center WWW server, HTTP requests on 1995-07-13 (-0400), per minute"]
-    write("nasa-kennedy-1995-07-13", buckets(counts, 60), 60, header)
+    minutes, filled = fill_outages(buckets(counts, 60))
+    header = [
+        "NASA Kennedy Space Center WWW server, HTTP requests on 1995-07-13 (-0400), per minute",
+        f"{filled} minutes with under a quarter of the median of the two hours around them (server or log",
+        "outages: a log has only served requests) filled linearly from the minutes around them",
+    ]
+    write("nasa-kennedy-1995-07-13", minutes, 60, header)
 
 
 def twitter(mirror: Path) -> None:

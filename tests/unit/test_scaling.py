@@ -53,9 +53,9 @@ def recommended(*ago_and_replicas: tuple[float, int]) -> History:
     return History(recommendations=tuple(Recommendation(NOW - ago, n) for ago, n in ago_and_replicas))
 
 
-NO_DOWN_WINDOW = {"behavior": {"scaleDown": {"stabilizationWindow": "0s", "rateWindow": "0s"}}}
-HPA_DOWN_WINDOW = {"behavior": {"scaleDown": {"stabilizationWindow": "300s", "rateWindow": "0s"}}}
-"""The HPA's scale-down: a 300s window of maxima, no long-window mean."""
+NO_DOWN_WINDOW = {"behavior": {"scaleDown": {"stabilizationWindow": "0s", "rateWindow": "0s", "maxPercent": 100}}}
+HPA_DOWN_WINDOW = {"behavior": {"scaleDown": {"stabilizationWindow": "300s", "rateWindow": "0s", "maxPercent": 100}}}
+"""The HPA's scale-down: a 300s window of maxima, -100 % per 15s, no long-window mean."""
 
 
 def decide_now(spec: ScaledWebAppSpec, obs: Observation, current: Current, history: History) -> Decision:

@@ -14,8 +14,8 @@ from webscale.autoscaling.history import Forecast, ForecastScore, Reading
 from webscale.autoscaling.rules import headroom, lead_time, long_rate, quantile
 
 T0 = 1000.0
-PLAIN = {"headroom": {"quantile": None}, "behavior": {"scaleDown": {"rateWindow": "0s"}}}
-"""The rate window alone sizes (the HPA's way)."""
+PLAIN = {"headroom": {"quantile": None}, "behavior": {"scaleDown": {"rateWindow": "0s", "maxPercent": 100}}}
+"""The rate window alone sizes, and scale-down may remove every surplus pod at once (the HPA's way)."""
 
 
 def plain(extra):
@@ -105,7 +105,7 @@ def test_the_long_window_holds_a_scale_down_back_and_says_so():
 
 
 def test_the_long_window_never_raises():
-    assert long_rate(make_spec().autoscaling, (Reading(T0, 900.0),), T0) is None  # off by default
+    assert long_rate(make_spec(PLAIN).autoscaling, (Reading(T0, 900.0),), T0) is None  # 0s: off
     spec = make_spec({"headroom": {"quantile": None}, "behavior": {"scaleDown": {"rateWindow": "1m"}}})
     slow = long_rate(spec.autoscaling, tuple(Reading(T0 - 15 * i, 900.0) for i in range(4)), T0)
     assert slow is not None and slow.rps == 900

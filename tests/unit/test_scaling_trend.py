@@ -113,7 +113,7 @@ def test_trend_rule_by_hand():
 def test_readings_round_trip_and_stay_small():
     decision = polls([620, 680, 740, 800, 860, 920, 980], recent=[1, 2, 3, 4, 5, 6, 7])
     history = decision.history
-    assert 0 < len(history.readings) <= 5  # only what the trend and the headroom quantile (1m) can use
+    assert len(history.readings) == 7  # kept for scaleDown.rateWindow (10m) too
     data = json.loads(json.dumps(history.to_dict()))
     assert History.from_dict(data) == history
     assert data["o"][-1] == [T0 + 90, 980, 7]
