@@ -16,6 +16,7 @@ from webscale_local.ports import free_port
 from webscale.settings import DEFAULT_PROMETHEUS_URL
 
 ROOT = Path(__file__).resolve().parents[1]
+APP_GROUP, APP_VERSION, APP_PLURAL = "webscale.dev", "v1alpha1", "scaledwebapps"
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +33,35 @@ def api_client(cluster: LocalCluster) -> client.ApiClient:
 
 @pytest.fixture()
 def namespace(cluster: LocalCluster, api_client: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace per test (with its default ServiceAccount), deleted afterwards."""
+    """A fresh namespace per test (with its default ServiceAccount), deleted afterwards.
+
+    Its ScaledWebApps are deleted first, and gone before the test ends: a namespace takes a while
+    to terminate, and apps left in it would be picked up by the next test's operator, which
+    would reconcile and poll them (with their Prometheus URL, now closed) and fail to write
+    into the terminating namespace: one test's leftovers in the next one's operator."""
     core = client.CoreV1Api(api_client)
     name = f"t-{request.node.name[:40].lower().replace('_', '-').strip('-')}-{os.urandom(2).hex()}"
     name = "".join(ch for ch in name if ch.isalnum() or ch == "-")
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
+    delete_apps(api_client, name)
     core.delete_namespace(name)
+
+
+def delete_apps(api_client: client.ApiClient, namespace: str) -> None:
+    """Delete the namespace's ScaledWebApps and wait until they are gone (no finalizers: at once)."""
+    apps = client.CustomObjectsApi(api_client)
+    try:
+        apps.delete_collection_namespaced_custom_object(APP_GROUP, APP_VERSION, namespace, APP_PLURAL)
+    except client.ApiException as exc:
+        if exc.status == 404:  # no ScaledWebApp CRD in this cluster
+            return
+        raise
+
+    def gone() -> bool:
+        return not apps.list_namespaced_custom_object(APP_GROUP, APP_VERSION, namespace, APP_PLURAL)["items"]
+
+    eventually(gone, 30, f"the ScaledWebApps of {namespace} to be deleted")
 
 
 @pytest.fixture(scope="session")
