@@ -40,7 +40,13 @@ def swa(prometheus_url: str) -> dict:
                 "target": {"requestsPerSecondPerWorker": 5},
                 "behavior": {
                     "scaleUp": {"period": "3s"},
-                    "scaleDown": {"stabilizationWindow": f"{SCALE_DOWN_WINDOW}s", "period": "3s"},
+                    # The demo shows the stabilisation window alone: no long window, whole steps.
+                    "scaleDown": {
+                        "stabilizationWindow": f"{SCALE_DOWN_WINDOW}s",
+                        "period": "3s",
+                        "rateWindow": "0s",
+                        "maxPercent": 100,
+                    },
                 },
             },
         },

@@ -53,7 +53,9 @@ def main() -> int:
     ns, name = state["namespace"], state["app"]
     spec = client.CustomObjectsApi(api).get_namespaced_custom_object(G, V, ns, P, name)["spec"]
     minimum = spec["replicas"]["min"]
-    window = seconds(spec["autoscaling"]["behavior"]["scaleDown"]["stabilizationWindow"])
+    down = spec["autoscaling"]["behavior"]["scaleDown"]
+    # Scale-down waits for the stabilisation window and, while load fades, for the long window's mean.
+    window = max(seconds(down["stabilizationWindow"]), seconds(down.get("rateWindow", "0s")))
     watcher = Watcher(api, ns, name)
     watcher.mark_seen()
     print(f"load: {ns}/{name} through {', '.join(state['apps'])}; ramp {ramp} (req/s, s)", flush=True)
@@ -64,7 +66,9 @@ def main() -> int:
                 time.sleep(3)
             stats = load.stop()
         print(f"load: step {rate:g} req/s done: {stats.ok} ok, {stats.failed} failed", flush=True)
-    print(f"load: stopped; scale-down to {minimum} waits for the {window:g}s stabilisation window", flush=True)
+    print(
+        f"load: stopped; scale-down to {minimum} waits up to {window:g}s (stabilisation and long windows)", flush=True
+    )
     deadline = time.monotonic() + window + SCALE_DOWN_EXTRA
     replicas = watcher.line(0.0)
     while time.monotonic() < deadline and replicas > minimum:

@@ -40,8 +40,9 @@ def scaling_spec(prometheus_url: str, **extra: Any) -> dict[str, Any]:
     """A small app that modest load scales: 1 worker per pod (cpu 1) at 5 req/s per worker.
 
     Burst mode is off (threshold 100x) so scale-down timing is the stabilisation window's
-    alone, and so is the trend forecast (leadTime 0s): the pods asked for follow the measured
-    rate, not a forecast of it, so the counts below are exact. cpuUtilization cannot be
+    alone, and so are the trend forecast (leadTime 0s), the headroom quantile (off) and the long
+    scale-down window (0s, with -100 % per period): the pods asked for follow the measured rate,
+    not a forecast or a quantile of it, so the counts below are exact. cpuUtilization cannot be
     omitted (the CRD defaults it to 70), so it is 100%, which the nearly idle sample app never
     approaches: the request rate decides.
     """
@@ -55,9 +56,15 @@ def scaling_spec(prometheus_url: str, **extra: Any) -> dict[str, Any]:
             "target": {"requestsPerSecondPerWorker": PER_WORKER, "cpuUtilization": 100},
             "behavior": {
                 "scaleUp": {"period": "2s", "leadTime": "0s"},
-                "scaleDown": {"stabilizationWindow": f"{WINDOW:g}s", "period": "2s"},
+                "scaleDown": {
+                    "stabilizationWindow": f"{WINDOW:g}s",
+                    "period": "2s",
+                    "rateWindow": "0s",
+                    "maxPercent": 100,
+                },
             },
             "burst": {"threshold": 100},
+            "headroom": {"quantile": None},
         },
         "metrics": {"prometheus": {"url": prometheus_url}},
     }
