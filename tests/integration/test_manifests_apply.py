@@ -49,15 +49,16 @@ def test_base_applies_and_the_operator_pod_is_admitted_as_restricted(cluster, ap
         return core.list_namespaced_pod(SYSTEM_NS, label_selector=selector).items
 
     # The namespace enforces "restricted": a non-compliant template would leave the ReplicaSet with FailedCreate.
-    (pod,) = eventually(pods, 60, "the operator pod (admitted under Pod Security 'restricted')")
-    assert pod.spec.service_account_name == SA
-    assert pod.spec.containers[0].image == "ghcr.io/webscale-dev/webscale-operator:0.1.0"
+    both = eventually(lambda: len(pods()) == 2 and pods(), 60, "the 2 operator pods (admitted under 'restricted')")
+    for pod in both:
+        assert pod.spec.service_account_name == SA
+        assert pod.spec.containers[0].image == "ghcr.io/webscale-dev/webscale-operator:0.1.0"
     dep = eventually(
-        lambda: (d := apps.read_namespaced_deployment(SA, SYSTEM_NS)).status.available_replicas == 1 and d,
+        lambda: (d := apps.read_namespaced_deployment(SA, SYSTEM_NS)).status.available_replicas == 2 and d,
         60,
         "the operator Deployment to be available",
     )
-    assert dep.spec.replicas == 1 and dep.spec.strategy.type == "Recreate"
+    assert dep.spec.replicas == 2 and dep.spec.strategy.type == "RollingUpdate"  # one leads, one stands by
 
 
 def test_helm_chart_passes_server_side_validation_and_pod_security(cluster, base_rbac, tmp_path):

@@ -127,7 +127,10 @@ def test_operator_killed_mid_way_converges_without_duplicates(
     first = OperatorProcess(cluster, tmp_path / "first.log").start()
     try:
         for i in range(4):
-            small = app_body(f"app{i}", resources={"cpu": "250m", "memory": "64Mi"})  # 8 pods fit the 3 nodes
+            # 8 pods fit the 3 nodes; provider service: the app's own children only
+            small = app_body(
+                f"app{i}", resources={"cpu": "250m", "memory": "64Mi"}, loadBalancer={"provider": "service"}
+            )
             swa.create_namespaced_custom_object(G, V, namespace, P, small)
         eventually(lambda: apps.list_namespaced_deployment(namespace).items, 30, "a first Deployment")
         first.kill()

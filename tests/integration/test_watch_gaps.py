@@ -44,7 +44,12 @@ def test_an_app_deleted_during_a_watch_gap_leaves_no_ghost(own_cluster, tmp_path
     op.start()
     try:
         for name in ("ghost", "keep"):
-            body = app_body(name, resources={"cpu": "100m", "memory": "64Mi"}, metrics={"prometheus": {"url": dead}})
+            body = app_body(
+                name,
+                resources={"cpu": "100m", "memory": "64Mi"},
+                metrics={"prometheus": {"url": dead}},
+                loadBalancer={"provider": "service"},  # the app's own children only
+            )
             swa.create_namespaced_custom_object(G, V, NS, P, body)
         for name in ("ghost", "keep"):
             eventually(lambda n=name: (condition(swa, NS, n, "Ready") or {}).get("status") == "True", 60, f"{name}")
