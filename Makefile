@@ -13,7 +13,7 @@ APT_PKGS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq-base
 APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq lua5.4 lua5.1 git
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: load demo docs manifests helm-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
+.PHONY: load demo docs manifests helm-build flux-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
         test-unit test-node test-integration test-e2e lint fmt crd bench demo kind-deploy minikube-deploy clean
 
 help:
@@ -63,6 +63,10 @@ helm-build:
 	@bash scripts/build_helm.sh >/dev/null
 HELM_BIN = $(shell bash scripts/build_helm.sh 2>/dev/null)
 
+# Flux's source-controller and kustomize-controller, built from their Go modules, for the GitOps tests
+flux-build:
+	@bash tests/flux/build.sh >/dev/null
+
 ## ---- running --------------------------------------------------------------------------------
 
 cluster: deps-python cluster-build
@@ -89,7 +93,7 @@ test: deps cluster-build helm-build lint test-unit test-node test-integration te
 lint: deps-python
 	$(VENV)/bin/ruff check operator tests bench scripts manifests
 	$(VENV)/bin/ruff format --check operator tests bench scripts manifests
-	shellcheck scripts/*.sh tests/cluster/build.sh
+	shellcheck scripts/*.sh tests/cluster/build.sh tests/flux/build.sh
 	$(VENV)/bin/lint-imports --no-cache
 
 fmt: deps-python
@@ -102,7 +106,7 @@ test-unit: deps-python helm-build
 test-node: deps-node
 	@if [ -f sample-app/package.json ]; then cd sample-app && npm test; fi
 
-test-integration: deps-python cluster-build helm-build
+test-integration: deps-python cluster-build helm-build flux-build
 	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/integration -q
 
 test-e2e: deps cluster-build

@@ -67,7 +67,7 @@ def main() -> int:
                     watcher.line(rate)
                     time.sleep(3)
         print(f"demo: load stopped; scale-down waits for the {SCALE_DOWN_WINDOW}s stabilisation window", flush=True)
-        deadline = time.monotonic() + SCALE_DOWN_WINDOW + 30
+        deadline = time.monotonic() + SCALE_DOWN_WINDOW + 90  # the rate looks back a minute too
         while time.monotonic() < deadline and watcher.line(0.0) > 1:
             time.sleep(3)
         watcher.line(0.0)

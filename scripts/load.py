@@ -21,7 +21,7 @@ from webscale_local.watch import G, P, V, Watcher
 
 DEFAULT_RAMP = "25:25 50:35"
 MAX_RATE, MAX_STEP_SECONDS, MAX_STEPS = 200.0, 120.0, 6
-SCALE_DOWN_EXTRA = 60.0  # seconds beyond the app's scale-down window to wait for it
+SCALE_DOWN_EXTRA = 90.0  # seconds beyond the scale-down window: the rate looks back a minute too
 
 
 def parse_ramp(text: str) -> list[tuple[float, float]]:
