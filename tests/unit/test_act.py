@@ -8,7 +8,7 @@ from orchestration import NS, SETTINGS, World, swa
 
 from webscale.api.labels import WORKERS_ANNOTATION, labels
 from webscale.api.observation import Observation
-from webscale.autoscaling.act import Autoscaler, pods_to_resize
+from webscale.autoscaling.act import Autoscaler, pods_to_resize, startup_seconds
 from webscale.reconcile.reconciler import Reconciler
 
 NOW = 1_800_000_000.0
@@ -142,3 +142,23 @@ def test_due_apps_follow_their_polling_grid(world):
     scaler.mark_polled(app, NOW)
     assert scaler.due([app], NOW + 1) == []
     assert scaler.due([app], NOW + 15) == [app]
+
+
+def test_startup_is_learned_from_the_app_s_recent_ready_pods():
+    def timed(name: str, created: str, ready: str | None, app: str = "shop") -> dict:
+        p = pod(name, "1")
+        p["metadata"]["creationTimestamp"] = created
+        p["metadata"]["labels"] = labels(app)
+        conditions = [{"type": "Ready", "status": "True", "lastTransitionTime": ready}] if ready else []
+        p["status"] = {"conditions": conditions}
+        return p
+
+    pods = [
+        timed("a", "2026-01-01T00:00:00Z", "2026-01-01T00:00:20Z"),
+        timed("b", "2026-01-01T00:01:00Z", "2026-01-01T00:01:40Z"),
+        timed("c", "2026-01-01T00:02:00Z", "2026-01-01T00:02:30Z"),
+        timed("not-ready", "2026-01-01T00:03:00Z", None),
+        timed("other-app", "2026-01-01T00:03:00Z", "2026-01-01T00:09:00Z", app="else"),
+    ]
+    assert startup_seconds(pods, "shop") == 30.0
+    assert startup_seconds(pods[3:], "shop") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from webscale.api.app import App
 from webscale.api.conditions import owned, status_holds
 from webscale.api.labels import WORKERS_ANNOTATION, selector_labels
 from webscale.api.observation import Observation
-from webscale.api.status import SCALER_CONDITIONS, SCALER_FIELDS
+from webscale.api.status import SCALER_CONDITIONS, SCALER_FIELDS, parse_iso
 from webscale.autoscaling.decide import Current, Decision, History, decide
 from webscale.autoscaling.status import (
     decision_status,
@@ -75,6 +76,27 @@ def current_of(deployment: dict[str, Any], spec: models.ScaledWebAppSpec, worker
 
 def query_of(app: App) -> AppQuery:
     return AppQuery.from_spec(app.namespace, app.name, app.valid_spec)
+
+
+STARTUP_SAMPLE = 10
+"""How many of the app's most recently created ready pods the learned start-up time is the median of."""
+
+
+def startup_seconds(pods: list[dict[str, Any]], app_name: str) -> float | None:
+    """The median time from creation to Ready of the app's most recent ready web pods (pure); None
+    when no pod has become ready yet. Read from the pod cache: no request."""
+    selector, samples = selector_labels(app_name), []
+    for pod in pods:
+        meta = pod["metadata"]
+        if not selector.items() <= (meta.get("labels") or {}).items():
+            continue
+        created = parse_iso(meta.get("creationTimestamp"))
+        ready = next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
+        became = parse_iso((ready or {}).get("lastTransitionTime")) if (ready or {}).get("status") == "True" else None
+        if created is not None and became is not None and became >= created:
+            samples.append((created, became - created))
+    recent = [s for _, s in sorted(samples)[-STARTUP_SAMPLE:]]
+    return statistics.median(recent) if recent else None
 
 
 def pods_to_resize(pods: list[dict[str, Any]], app_name: str, workers: int) -> list[str]:
@@ -134,7 +156,13 @@ class Autoscaler:
             self._write_status(app, paused_status(app.status, now, app.generation))
             return None
         decision = decide(
-            spec, observation, current, state.history, now, recent_rps=observation.recent_requests_per_second
+            spec,
+            observation,
+            current,
+            state.history,
+            now,
+            recent_rps=observation.recent_requests_per_second,
+            startup_seconds=startup_seconds(self.view.children("Pod", app), app.name),
         )
         state.history = decision.history
         applied = False
