@@ -7,6 +7,8 @@ from kubernetes import client
 from scenario import APP, NEEDED, load_on, replicas_over
 from waiting import eventually
 
+from webscale.api.labels import selector_string
+
 pytestmark = pytest.mark.e2e
 G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
 
@@ -32,16 +34,17 @@ def test_paused_app_keeps_its_replicas_under_load_and_resumes(sample_apps, runni
 def test_worker_change_resizes_running_pods_without_a_rollout(api_client, namespace, running_app, swa_apps):
     apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
     before = apps.read_namespaced_deployment(APP, namespace)
-    pods_before = {p.metadata.name for p in core.list_namespaced_pod(namespace).items}
+    app_pods = selector_string(APP)  # the app's pods, not its HAProxy pods (which roll: maxconn follows workers)
+    pods_before = {p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector=app_pods).items}
     patch = {"spec": {"workers": {"mode": "fixed", "count": 3}}}
     swa_apps.custom.patch_namespaced_custom_object(G, V, namespace, P, APP, patch)
 
     def annotated() -> bool:
-        pods = core.list_namespaced_pod(namespace).items
+        pods = core.list_namespaced_pod(namespace, label_selector=app_pods).items
         return bool(pods) and all((p.metadata.annotations or {}).get("webscale.dev/workers") == "3" for p in pods)
 
     eventually(annotated, 15, "every pod annotated with 3 workers")
     eventually(lambda: swa_apps.status(APP).get("workersPerPod") == 3, 10, "status.workersPerPod = 3")
     after = apps.read_namespaced_deployment(APP, namespace)
     assert after.spec.template == before.spec.template  # no rollout: the same pods, resized in place
-    assert {p.metadata.name for p in core.list_namespaced_pod(namespace).items} == pods_before
+    assert {p.metadata.name for p in core.list_namespaced_pod(namespace, label_selector=app_pods).items} == pods_before

@@ -156,7 +156,7 @@ def test_scale_out_reaches_a_new_backend_through_dns_without_a_reload(tmp_path):
                     took = time.monotonic() - added
                     break
                 if time.monotonic() - added > HOLD_VALID + 3 * CHECK_SECONDS:
-                    break
+                    break  # give up well after the bound below, to report how late it was
                 time.sleep(0.01)
         finally:
             client.close()
@@ -164,7 +164,8 @@ def test_scale_out_reaches_a_new_backend_through_dns_without_a_reload(tmp_path):
         assert r.lb.alive() and r.lb.pid == pid
     print(f"\nthe new backend got its first request {took}s after its DNS record appeared")
     assert took is not None, f"no request reached {new.host} within hold valid + health checks"
-    assert took <= HOLD_VALID + 3 * CHECK_SECONDS
+    # within one fresh DNS answer (hold valid), plus a second for the query itself on a busy machine
+    assert took <= HOLD_VALID + 1, f"the new backend waited {took:.1f}s for traffic"
     assert "Reexecuting" not in log and "reload" not in log.lower(), log[-2000:]
     assert log.count("New worker") == log_before.count("New worker") == 1
 

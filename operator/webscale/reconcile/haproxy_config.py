@@ -5,8 +5,8 @@ What the rendered configuration does, and why:
 * **Backends from DNS, never by reload.** The app's headless Service ``<name>-pods`` publishes
   one SRV record per ready pod (``_http._tcp.<name>-pods.<namespace>.svc.<cluster domain>``,
   the port named ``http``); ``server-template`` reserves ``replicas.max`` server slots and the
-  ``resolvers`` section fills them every ``timeout resolve``. Scaling the app changes DNS only:
-  HAProxy is never reloaded and the rendered file does not change.
+  ``resolvers`` section fills them from a fresh answer every `HOLD_VALID`. Scaling the app changes
+  DNS only: HAProxy is never reloaded and the rendered file does not change.
 * **Strategies:** round-robin -> ``balance roundrobin``; least-connections -> ``balance leastconn``;
   ip-hash -> ``balance source`` with ``hash-type consistent`` (removing one pod moves only the
   clients that were on it).
@@ -21,8 +21,9 @@ What the rendered configuration does, and why:
   also answers ``/healthz`` for the pod's probes.
 
 Injection safety: every value written here is either an integer, one of a fixed set of words,
-or a DNS name checked against `DNS_NAME` (`token`): nothing else from the resource reaches the
-file, so no value can start a new line, a comment or a directive. Service annotations and the
+or a DNS name checked against `DNS_NAME` (`token`; names and namespaces are also checked at
+admission): nothing else from the resource reaches the file, so no value can start a new line,
+a comment or a directive. Service annotations and the
 like go to Kubernetes objects, never into haproxy.cfg.
 """
 
@@ -122,8 +123,9 @@ def render(strategy: str, backends: Backends) -> str:
     if strategy not in BALANCE:
         raise ConfigValueError(f"loadBalancer.strategy {strategy!r} is not one of {', '.join(BALANCE)}")
     srv = backends.srv_name
-    if not srv.startswith("_http._tcp.") or token(srv.removeprefix("_http._tcp."), "SRV name") is None:
+    if not srv.startswith("_http._tcp."):
         raise ConfigValueError(f"SRV name {srv!r} is not _http._tcp.<DNS name>")
+    token(srv.removeprefix("_http._tcp."), "SRV name")
     slots = number(backends.slots, "replicas.max", 1, 1000)
     maxconn = number(backends.maxconn, "maxconn per pod", 1, 100000)
     lines = [
