@@ -51,6 +51,18 @@ def test_seconds(text, value):
         ({"image": "a", "workers": {"count": 0}}, "spec.workers.count", "greater than or equal to 1"),
         ({"image": "a", "replicas": {"min": 0}}, "spec.replicas.min", "greater than or equal to 1"),
         ({"image": "a", "autoscaling": {"pollingInterval": "soon"}}, "spec.autoscaling.pollingInterval", "pattern"),
+        ({"image": "a", "autoscaling": {"pollingInterval": "0s"}}, "spec.autoscaling.pollingInterval", "at least 5s"),
+        (
+            {"image": "a", "autoscaling": {"pollingInterval": "4999ms"}},
+            "spec.autoscaling.pollingInterval",
+            "autoscaling.pollingInterval must be at least 5s, got 4999ms",
+        ),
+        (
+            {"image": "a", "autoscaling": {"behavior": {"scaleUp": {"period": "0s"}}}},
+            "spec.autoscaling.behavior.scaleUp.period",
+            "at least 1s",
+        ),
+        ({"image": "a", "serviceAccountName": "Not_A_Name"}, "spec.serviceAccountName", "pattern"),
         ({"image": "a", "autoscaling": {"tolerance": 2}}, "spec.autoscaling.tolerance", "less than or equal to 1"),
         ({"image": "a", "autoscaling": {"burst": {"threshold": 1}}}, "spec.autoscaling.burst.threshold", "greater"),
         ({"image": "a", "resources": {"cpu": "lots"}}, "spec.resources.cpu", "pattern"),

@@ -55,3 +55,57 @@ def test_a_sound_spec_has_no_errors():
 def test_semantic_errors(spec, expected):
     errors = semantic_errors(parse_spec({"image": "a", **spec}))
     assert any(e.startswith(expected) for e in errors), errors
+
+
+# ---- tenancy: the Prometheus URL allow-list ------------------------------------------------------
+
+ALLOWED = ["http://prometheus.monitoring:9090", "https://thanos.obs.svc:10902/"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://prometheus.monitoring:9090",
+        "http://prometheus.monitoring:9090/",
+        "http://Prometheus.Monitoring:9090",
+        "https://thanos.obs.svc:10902",
+    ],
+)
+def test_allowed_prometheus_urls(url):
+    assert semantic_errors(parse_spec({"image": "a", "metrics": {"prometheus": {"url": url}}}), ALLOWED) == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://127.0.0.1:10250",
+        "http://prometheus.monitoring:9091",
+        "https://prometheus.monitoring:9090",
+        "http://prometheus.monitoring:9090/admin",
+        "http://user:pw@prometheus.monitoring:9090",
+        "http://prometheus.monitoring.evil.example:9090",
+    ],
+)
+def test_any_other_prometheus_url_is_invalid_naming_the_field_and_the_list(url):
+    (error,) = semantic_errors(parse_spec({"image": "a", "metrics": {"prometheus": {"url": url}}}), ALLOWED)
+    assert error.startswith(f"spec.metrics.prometheus.url: {url} is not a Prometheus this operator may query")
+    assert "allowed: http://prometheus.monitoring:9090, https://thanos.obs.svc:10902/" in error
+
+
+def test_an_empty_allow_list_allows_nothing():
+    (error,) = semantic_errors(parse_spec({"image": "a"}), [])
+    assert "(allowed: none;" in error
+
+
+def test_the_allow_list_defaults_to_the_installed_setting(monkeypatch):
+    from webscale.api import validation
+
+    validation.installed_prometheus_urls.cache_clear()
+    monkeypatch.setenv("WEBSCALE_PROMETHEUS_URLS", "http://a:1, http://b:2")
+    try:
+        spec = parse_spec({"image": "a", "metrics": {"prometheus": {"url": "http://b:2/"}}})
+        assert semantic_errors(spec) == []
+        assert "allowed: http://a:1, http://b:2" in semantic_errors(parse_spec({"image": "a"}))[0]
+    finally:
+        validation.installed_prometheus_urls.cache_clear()
