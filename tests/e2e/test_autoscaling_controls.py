@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from scenario import APP, NEEDED, load_on, replicas_over
+from scenario import APP, NEEDED, POLL, load_on, replicas_over
 from waiting import eventually
 
 from webscale.api.labels import selector_string
@@ -24,7 +24,7 @@ def test_paused_app_keeps_its_replicas_under_load_and_resumes(sample_apps, runni
         lambda: (swa_apps.condition(APP, "ScalingActive") or {}).get("reason") == "Paused", 10, "ScalingActive=Paused"
     )
     with load_on(sample_apps):
-        held = replicas_over(swa_apps, APP, 8)  # four polling intervals of load that needs 4 pods
+        held = replicas_over(swa_apps, APP, 2 * POLL)  # two polling intervals of load that needs 4 pods
         assert set(held) == {1}, held
         assert swa_apps.condition(APP, "ScalingActive")["status"] == "False"
         _annotate(swa_apps, None)
