@@ -51,11 +51,13 @@ def test_haproxy_tier_created_rolled_on_strategy_change_and_left_alone_on_scalin
     assert entry.spec.session_affinity == "None"
     app_dep = apps.read_namespaced_deployment("shop", namespace)
     assert app_dep.spec.replicas == 2, "the app's Deployment is sized by the scaler, not like HAProxy's"
+    # True from the first ready HAProxy pod (HAProxyDegraded), HAProxyReady once both are
     eventually(
-        lambda: (condition(swa, namespace, "shop", "LoadBalancerReady") or {}).get("status") == "True",
+        lambda: (condition(swa, namespace, "shop", "LoadBalancerReady") or {}).get("reason") == "HAProxyReady",
         60,
-        "LoadBalancerReady=True (kwok makes the HAProxy pods ready)",
+        "LoadBalancerReady=True, HAProxyReady (kwok makes the HAProxy pods ready)",
     )
+    assert condition(swa, namespace, "shop", "LoadBalancerReady")["status"] == "True"
     status = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["status"]["loadBalancer"]
     assert status["address"] == entry.spec.cluster_ip and status["readyReplicas"] == 2
 
