@@ -64,10 +64,11 @@ def app_manifest(prometheus_url: str, image: str = IMAGE_1, **replicas: int) -> 
 
 
 def flux_objects(url: str) -> list[dict]:
-    """manifests/flux/webscale.yaml as users apply it, pointed at the loopback repository, polling every 5 s."""
+    """manifests/flux/webscale.yaml as users apply it, pointed at the loopback repository; the source and the
+    apps polled every 5 s (the operator's install every minute: while it re-checks its health, the apps wait)."""
     objects = [d for d in yaml.safe_load_all(FLUX_MANIFEST.read_text()) if d]
     for obj in objects:
-        obj["spec"]["interval"] = "5s"
+        obj["spec"]["interval"] = "1m" if obj["metadata"]["name"] == OPERATOR else "5s"
         if obj["kind"] == "GitRepository":
             obj["spec"]["url"] = url
         else:
@@ -192,14 +193,16 @@ def test_scaling_under_load_is_no_drift_for_flux(fleet):
     with Load(fleet.stack.app_urls, rate=20, duration=40, path="/io?ms=5") as load:
         while load.running:  # bounded by the load's 40 s
             peak = max(peak, fleet.apps.read_namespaced_deployment(APP, NS).spec.replicas)
-            assert fleet.ready(APPS).get("status") == "True", fleet.ready(APPS)
+            # Unknown while a reconciliation runs (every 5 s), never False: nothing failed or drifted
+            assert fleet.ready(APPS).get("status") != "False", fleet.ready(APPS)
             time.sleep(1)
     assert peak >= 3, f"the operator did not scale up under load (peak {peak})"
+    # The rate looks back a minute after the load, then the 10 s window, then a step per period.
     eventually(
         lambda: fleet.apps.read_namespaced_deployment(APP, NS).spec.replicas < peak,
-        90,
+        240,
         "the operator to scale back down",
-        interval=1,
+        interval=2,
     )
     # Flux went on reconciling the whole time (every 5 s) and never wrote: nothing drifted from git.
     kustomize = fluxlib.user("kustomize-controller")
@@ -211,7 +214,7 @@ def test_scaling_under_load_is_no_drift_for_flux(fleet):
         if kustomize in line and "dryRun=All" in line and "scaledwebapps" in line
     ]
     assert len(applied) >= 3, "Flux did not compare the app with git during the load"
-    assert fleet.ready(APPS).get("status") == "True"
+    eventually(lambda: fleet.ready(APPS).get("status") == "True", 60, "the apps Kustomization Ready", interval=1)
 
 
 def test_a_change_in_git_reaches_the_pods(fleet):
@@ -239,7 +242,8 @@ def test_a_bad_spec_in_git_fails_with_the_api_servers_message(fleet):
     def failed() -> str:
         ready = fleet.ready(APPS)
         return (
-            ready.get("status") == "False"
+            "replicas.min" in ready.get("message", "")
+            and ready.get("status") == "False"
             and sha[:7] in json.dumps(fleet.flux.kustomization(APPS)["status"])
             and ready["message"]
         )
