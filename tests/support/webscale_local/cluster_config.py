@@ -75,7 +75,7 @@ current-context: webscale-local
 """
 
 
-def node_manifest(name: str, cpu: str, memory: str) -> str:
+def node_manifest(name: str, cpu: str, memory: str, pods: int = 110) -> str:
     """A kwok-managed fake node with real capacity and no taint that blocks ordinary pods."""
     return f"""\
 apiVersion: v1
@@ -91,6 +91,6 @@ metadata:
     kubernetes.io/arch: amd64
     type: kwok
 status:
-  allocatable: {{cpu: "{cpu}", memory: {memory}, pods: "110"}}
-  capacity: {{cpu: "{cpu}", memory: {memory}, pods: "110"}}
+  allocatable: {{cpu: "{cpu}", memory: {memory}, pods: "{pods}"}}
+  capacity: {{cpu: "{cpu}", memory: {memory}, pods: "{pods}"}}
 """

@@ -6,7 +6,8 @@ kube-controller-manager, kube-scheduler and kwok (fake nodes that run pods),
 all from the binaries `build.sh` makes. Used by the Makefile (`make cluster`,
 `make run`) and by pytest fixtures (tests/conftest.py).
 
-    python -m webscale_local.launcher up [--audit] [--nodes 3]   # foreground; Ctrl-C stops all
+    python -m webscale_local.launcher up [--audit] [--nodes 3] [--node-cpu 4] [--node-pods 110]
+                                         # foreground; Ctrl-C stops all
                                          [--enable-admission-plugin OwnerReferencesPermissionEnforcement]
     python -m webscale_local.launcher down                         # stop one running in the background
 
@@ -52,6 +53,8 @@ class LocalCluster:
     nodes: int = 3
     node_cpu: str = "4"
     node_memory: str = "16Gi"
+    node_pods: int = 110
+    """Pods one node accepts (the kubelet's default is 110; benchmarks with thousands of apps raise it)."""
     audit: bool = False
     admission_plugins: tuple[str, ...] = ()
     """Admission plugins to enable besides kube-apiserver's defaults (e.g. OwnerReferencesPermissionEnforcement)."""
@@ -187,9 +190,9 @@ class LocalCluster:
 
     def _create_nodes(self) -> None:
         for i in range(self.nodes):
-            manifest = node_manifest(f"kwok-node-{i}", self.node_cpu, self.node_memory)
+            manifest = node_manifest(f"kwok-node-{i}", self.node_cpu, self.node_memory, self.node_pods)
             self.kubectl("apply", "-f", "-", stdin=manifest)
-        wait_until(self._nodes_ready, 90, "3 nodes Ready", self.components)
+        wait_until(self._nodes_ready, 90, f"{self.nodes} nodes Ready", self.components)
         wait_until(self._default_sa, 60, "the default ServiceAccount", self.components)
 
     # --- probes ------------------------------------------------------------------------------
@@ -234,7 +237,13 @@ def _http_ok(url: str, token: str | None = None) -> bool:
 
 # --- command line ------------------------------------------------------------------------------
 def _up(args: argparse.Namespace) -> int:
-    cluster = LocalCluster(nodes=args.nodes, audit=args.audit, admission_plugins=tuple(args.admission_plugins))
+    cluster = LocalCluster(
+        nodes=args.nodes,
+        node_cpu=args.node_cpu,
+        node_pods=args.node_pods,
+        audit=args.audit,
+        admission_plugins=tuple(args.admission_plugins),
+    )
     stop = {"now": False}
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -301,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start a cluster in the foreground")
     up.add_argument("--nodes", type=int, default=3)
+    up.add_argument("--node-cpu", default="4", help="CPU capacity of each kwok node")
+    up.add_argument("--node-pods", type=int, default=110, help="pods each kwok node accepts")
     up.add_argument("--audit", action="store_true", help="write the apiserver audit log")
     up.add_argument(
         "--enable-admission-plugin",
