@@ -268,6 +268,9 @@ class Result:
     converge_s: float | None = None
     apps_created_s: float | None = None
     converge_writes: Counter[str] = field(default_factory=Counter)
+    converge_requests: Counter[str] = field(default_factory=Counter)
+    converge_mark: int = 0
+    settle_writes: Counter[str] = field(default_factory=Counter)
     ready_apps: int | None = None
     settle_s: float | None = None
     steady: dict[str, Any] = field(default_factory=dict)
@@ -275,6 +278,8 @@ class Result:
     rss_peak: float | None = None
     cpu_converge_s: float | None = None
     load: list[float] = field(default_factory=list)
+    started: str = ""
+    bin_dir: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -381,7 +386,10 @@ def _converge(
     done = arrivals.wait(bound)
     arrivals.close()
     res.cpu_converge_s = cpu_seconds(op.proc.pid) - cpu0
-    res.converge_writes = operator_writes(audit.requests(mark, agents=(USER_AGENT,)))
+    res.converge_mark = mark
+    converging = audit.requests(mark, agents=(USER_AGENT,))
+    res.converge_writes = operator_writes(converging)
+    res.converge_requests = by_kind([r for r in converging if r.resource != "leases"])
     if creator.failures:
         res.notes.append(f"operator: {len(creator.failures)} app creates failed, e.g. {creator.failures[0]}")
     if done is None:
@@ -416,6 +424,7 @@ def _settle(cluster: LocalCluster, audit: AuditReader, n: int, res: Result) -> N
             quiet_since = time.monotonic()
         mark = now_mark
     res.ready_apps = _ready_count(cluster)
+    res.settle_writes = operator_writes(audit.requests(res.converge_mark, agents=(USER_AGENT,)))
     res.settle_s = time.monotonic() - started
     if res.ready_apps < n:
         res.notes.append(f"steady state: only {res.ready_apps}/{n} apps Ready after {res.settle_s:.0f} s")
@@ -554,12 +563,16 @@ def goal_lines(res: Result) -> list[str]:
         f"- p99 decision lag <= {goals['p99']:.0f} s at 15 s polling: "
         f"{verdict(None if p99 is None or math.isnan(p99) else p99 <= goals['p99'])} (p99 {fmt(p99, '.2f')} s)"
     )
-    if res.apps == 1000:
-        w = s.get("writes_per_min")
-        lines.append(
-            f"- 0 writes at steady state: {verdict(None if w is None else w == 0)} "
-            f"({fmt(w, '.1f')} writes/min, Lease renewals not counted)"
-        )
+    w = s.get("writes_per_min")
+    lines.append(
+        f"- 0 writes at steady state: {verdict(None if w is None else w == 0)} "
+        f"({fmt(w, '.1f')} writes/min, Lease renewals not counted)"
+    )
+    restart = float(sum(res.restart["writes"].values())) if res.restart else None
+    lines.append(
+        f"- restart with healthy apps, 0 writes in the first minute: "
+        f"{verdict(None if restart is None else restart == 0)} ({fmt(restart, '.0f')} writes, Lease not counted)"
+    )
     rss = max(s.get("rss") or 0.0, res.rss_peak or 0.0) or None
     lines.append(
         f"- RSS <= {goals['rss']:.0f} MiB: {verdict(None if rss is None else rss <= goals['rss'])} "
@@ -600,10 +613,13 @@ def render(results: list[Result], bin_dir: Path, started: datetime) -> str:
         details.append(
             f"- operator: {r.apps:,} apps created in {fmt(r.apps_created_s)} s; all {3 * r.apps:,} children "
             f"{fmt(r.converge_s)} s after the first; operator CPU while converging {fmt(r.cpu_converge_s, '.0f')} s; "
-            f"its writes: {dict(r.converge_writes.most_common())}"
+            f"its writes: {dict(r.converge_writes.most_common())}; all its requests but the Lease's: "
+            f"{sum(r.converge_requests.values())} {dict(r.converge_requests.most_common())}"
         )
         details.append(
-            f"- settled (all Ready, 20 s without a write) after {fmt(r.settle_s, '.0f')} s: {r.ready_apps} Ready"
+            f"- settled (all Ready, 20 s without a write) {fmt(r.settle_s, '.0f')} s after that: {r.ready_apps} "
+            f"Ready; the operator's writes from the first app create until then: "
+            f"{sum(r.settle_writes.values())} {dict(r.settle_writes.most_common())}"
         )
         if s:
             details.append(
@@ -673,11 +689,40 @@ Goals (issue 8):
 {chr(10).join(details)}"""
 
 
+def save(results: list[Result], path: Path) -> None:
+    path.write_text(json.dumps([vars(r) for r in results], indent=1, default=str) + "\n")
+
+
+def load(path: Path) -> list[Result]:
+    out = []
+    for raw in json.loads(path.read_text()):
+        res = Result(**{k: v for k, v in raw.items() if k in Result.__dataclass_fields__})
+        for name in ("converge_writes", "converge_requests", "settle_writes"):
+            setattr(res, name, Counter(getattr(res, name)))
+        for part, names in (
+            (res.steady, ("requests_by_kind",)),
+            (res.restart, ("writes", "requests_by_kind", "after_writes")),
+        ):
+            for name in names:
+                if name in part:
+                    part[name] = Counter(part[name])
+        out.append(res)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--apps", default="100,1000,5000", help="comma-separated sizes (default 100,1000,5000)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.md")
+    parser.add_argument("--render", action="store_true", help="only rewrite the .md from the saved .json")
     args = parser.parse_args(argv)
+    raw = args.out.with_suffix(".json")
+    if args.render:
+        saved = json.loads(raw.read_text())
+        args.out.write_text(
+            render(load(raw), Path(saved[0].get("bin_dir", "")), datetime.fromisoformat(saved[0]["started"]))
+        )
+        return 0
     sizes = [int(x) for x in args.apps.split(",") if x]
     started = datetime.now(UTC)
     bin_dir = build()
@@ -687,7 +732,10 @@ def main(argv: list[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         for n in sizes:
             print(f"scale: {n} apps", flush=True)
-            results.append(run_size(bin_dir, n, workdir))
+            res = run_size(bin_dir, n, workdir)
+            res.started, res.bin_dir = started.isoformat(), str(bin_dir)
+            results.append(res)
+            save(results, raw)
             text = render(results, bin_dir, started)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(text)  # after each size: a later failure keeps what was measured
