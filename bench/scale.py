@@ -20,6 +20,7 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import threading
@@ -280,6 +281,8 @@ class Result:
     load: list[float] = field(default_factory=list)
     started: str = ""
     bin_dir: str = ""
+    commit: str = ""
+    """The operator's code: the commit of the checkout the benchmark ran from."""
 
     @property
     def ratio(self) -> float | None:
@@ -384,8 +387,20 @@ def _converge(
     res.apps_created_s = creator.create_all([app_body(name, prometheus) for name in app_names(n)])
     # generous: a ratio to the floor of up to 6 is measured, whatever the machine's load
     bound = max(600.0, 6 * (res.floor_s or 0.0), 10 * res.apps_created_s, 0.25 * n)
-    done = arrivals.wait(bound)
-    arrivals.close()
+    try:
+        done = arrivals.wait(bound)
+    except KeyboardInterrupt:
+        elapsed = time.monotonic() - started
+        res.notes.append(
+            f"operator: stopped by hand while converging, {elapsed:.0f} s after the first create: "
+            f"{arrivals.count()}/{3 * n} children, apps created in {res.apps_created_s:.0f} s, operator RSS "
+            f"{rss_mib(op.proc.pid):.0f} MiB, its CPU {cpu_seconds(op.proc.pid) - cpu0:.0f} s, "
+            f"its API requests {total(op.metrics(), 'webscale_api_requests_total'):.0f}; control plane RSS "
+            f"{sum(rss_mib(pid) for pid in cluster.pids()):.0f} MiB; load average {os.getloadavg()[0]:.1f}"
+        )
+        raise
+    finally:
+        arrivals.close()
     res.cpu_converge_s = cpu_seconds(op.proc.pid) - cpu0
     res.converge_mark = mark
     converging = audit.requests(mark, agents=(USER_AGENT,))
@@ -586,19 +601,19 @@ def goal_lines(res: Result) -> list[str]:
 
 def render(results: list[Result], bin_dir: Path, started: datetime) -> str:
     head = (
-        "| apps | kwok nodes | floor: children by a client (s) | operator: apps created (s) | "
+        "| apps | operator at | kwok nodes | floor: children by a client (s) | operator: apps created (s) | "
         "operator: all children (s) | ratio | writes/app while converging | "
         "steady: requests/poll | steady: requests/resync | steady: writes/min | lag p50 / p99 (s) | "
         "RSS steady / peak (MiB) | CPU steady (%) | restart: writes in 1st min | restart: writes/min in 2nd min |"
     )
-    rows = [head, "|" + " --- |" * 15]
+    rows = [head, "|" + " --- |" * 16]
     for r in results:
         s, rs = r.steady, r.restart
         writes_app = sum(r.converge_writes.values()) / r.apps if r.converge_writes else None
         per_poll = s["requests"] / s["polls"] if s.get("polls") else None
         per_resync = s["requests"] / s["resyncs"] if s.get("resyncs") else None
         rows.append(
-            f"| {r.apps:,} | {r.nodes} | {fmt(r.floor_s)} | {fmt(r.apps_created_s)} | {fmt(r.converge_s)} | "
+            f"| {r.apps:,} | {r.commit or '?'} | {r.nodes} | {fmt(r.floor_s)} | {fmt(r.apps_created_s)} | {fmt(r.converge_s)} | "
             f"{fmt(r.ratio, '.2f')} | {fmt(writes_app, '.2f')} | {fmt(per_poll, '.1f')} | {fmt(per_resync, '.1f')} | "
             f"{fmt(s.get('writes_per_min'), '.1f')} | {fmt(s.get('lag_p50'), '.2f')} / {fmt(s.get('lag_p99'), '.2f')} | "
             f"{fmt(s.get('rss'), '.0f')} / {fmt(r.rss_peak, '.0f')} | {fmt(s.get('cpu_percent'), '.1f')} | "
@@ -608,7 +623,9 @@ def render(results: list[Result], bin_dir: Path, started: datetime) -> str:
     details = []
     for r in results:
         s, rs = r.steady, r.restart
-        details.append(f"### {r.apps:,} apps (run started {r.started[:16].replace('T', ' ')} UTC)\n")
+        details.append(
+            f"### {r.apps:,} apps (run started {r.started[:16].replace('T', ' ')} UTC, operator at {r.commit or '?'})\n"
+        )
         details.append(
             f"- floor: {3 * r.apps:,} children seen {fmt(r.floor_s)} s after the first create "
             f"(the client's own creates took {fmt(r.floor_client_s)} s)"
@@ -739,6 +756,9 @@ def main(argv: list[str] | None = None) -> int:
         write(args.out, render(load(raw), Path(saved[0]["bin_dir"]), datetime.fromisoformat(saved[0]["started"])))
         return 0
     sizes = [int(x) for x in args.apps.split(",") if x]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     started = datetime.now(UTC)
     bin_dir = build()
     results = []
@@ -747,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         for n in sizes:
             print(f"scale: {n} apps", flush=True)
-            res = Result(apps=n, nodes=sizing(n)[0], started=started.isoformat(), bin_dir=str(bin_dir))
+            res = Result(apps=n, nodes=sizing(n)[0], started=started.isoformat(), bin_dir=str(bin_dir), commit=commit)
             results.append(res)
             began = time.monotonic()
             try:
