@@ -162,3 +162,16 @@ def test_startup_is_learned_from_the_app_s_recent_ready_pods():
     ]
     assert startup_seconds(pods, "shop") == 30.0
     assert startup_seconds(pods[3:], "shop") is None
+
+
+def test_autoscaling_off_makes_no_statement_about_metrics(world):
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    act(world, scaler, Observation(at=NOW, error="Prometheus unreachable"))  # auto: metrics unavailable
+    types = {c["type"]: c for c in world.kube.find("ScaledWebApp", NS, "shop")["status"]["conditions"]}
+    assert types["MetricsAvailable"]["status"] == "False"
+    world.set_spec(autoscaling={"mode": "off", "target": {"cpuUtilization": None}})
+    world.kube.events.clear()
+    act(world, scaler, Observation(at=NOW + 15, error="not measured (autoscaling off)"), NOW + 15)
+    status = world.kube.find("ScaledWebApp", NS, "shop")["status"]
+    assert "MetricsAvailable" not in {c["type"] for c in status["conditions"]}
+    assert [e for e in world.kube.events if e[1].startswith("Metrics")] == []

@@ -11,7 +11,7 @@ from typing import Any
 
 from webscale.api.conditions import get_condition, set_condition
 from webscale.api.observation import Observation
-from webscale.api.status import iso, parse_iso
+from webscale.api.status import SCALER_CONDITIONS, iso, parse_iso
 from webscale.autoscaling.decide import Decision
 from webscale.autoscaling.history import History
 from webscale.autoscaling.reasons import LIMITED_REASONS
@@ -54,7 +54,10 @@ def decision_status(
             "at": at,
         }
     was_available = (get_condition(conditions, "MetricsAvailable") or {}).get("status") != "False"
-    if decision.metrics_available:
+    if mode == "off":
+        # metrics are not read: no statement about them (a condition from before goes), no Event
+        conditions = [c for c in conditions if c.get("type") != "MetricsAvailable"]
+    elif decision.metrics_available:
         conditions = set_condition(conditions, "MetricsAvailable", True, "MetricsRead", "metrics read", at, generation)
         if not was_available:
             events.append(EventSpec("Normal", "MetricsRecovered", f"metrics are back: {decision.message}"))
@@ -132,6 +135,12 @@ def meaningful(old: dict[str, Any], new: dict[str, Any], quantum: float = 0.0) -
             # a condition changes with its status or reason; a message whose numbers moved is not news
             before = {_condition_key(c) for c in old.get("conditions", [])}
             if any(_condition_key(c) not in before for c in value):
+                return True
+            # a condition of this writer's that it no longer states (SSA then removes it)
+            stated = {c.get("type") for c in value}
+            if any(
+                c.get("type") in SCALER_CONDITIONS and c.get("type") not in stated for c in old.get("conditions", [])
+            ):
                 return True
         elif old.get(key) != value:
             return True

@@ -73,7 +73,7 @@ class Controller:
             if kind != APP_KIND:
                 informer.store.index = app_index
         self.view = StoreView({kind: i.store for kind, i in self.informers.items()})
-        self.registry = Registry(self.informers[APP_KIND].store)
+        self.registry = Registry(self.informers[APP_KIND].store, settings.prometheus_urls)
         self.reconciler = Reconciler(self.kube, self.view)
         self.autoscaler = Autoscaler(self.kube, self.view, settings.status_quantum)
         self.source = source or PrometheusSource(

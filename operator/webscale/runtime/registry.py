@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from webscale import telemetry
@@ -15,7 +16,7 @@ from webscale.api.app import App
 from webscale.kube.store import Store
 
 
-def _refresh(cached: App | None, obj: dict[str, Any]) -> App:
+def _refresh(cached: App | None, obj: dict[str, Any], allowed_urls: Sequence[str] | None) -> App:
     """The App for `obj`, reusing the parse of `cached` when the spec (generation) did not change."""
     meta = obj["metadata"]
     if cached is not None and cached.uid == meta.get("uid") and cached.generation == int(meta.get("generation") or 0):
@@ -26,14 +27,15 @@ def _refresh(cached: App | None, obj: dict[str, Any]) -> App:
             deleting=bool(meta.get("deletionTimestamp")),
             resource_version=str(meta.get("resourceVersion") or ""),
         )
-    return App.from_body(obj)
+    return App.from_body(obj, allowed_urls)
 
 
 class Registry:
     """Read-only view of the ScaledWebApps as `App` values."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, allowed_prometheus_urls: Sequence[str] | None = None) -> None:
         self.store = store
+        self.allowed_prometheus_urls = allowed_prometheus_urls
         self._apps: dict[tuple[str, str], App] = {}
         self._lock = threading.Lock()
 
@@ -61,6 +63,6 @@ class Registry:
         cached = self._apps.get(key)
         if cached is not None and cached.resource_version == obj["metadata"].get("resourceVersion"):
             return cached
-        app = _refresh(cached, obj)
+        app = _refresh(cached, obj, self.allowed_prometheus_urls)
         self._apps[key] = app
         return app

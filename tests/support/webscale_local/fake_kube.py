@@ -36,6 +36,7 @@ class FakeKube:
         self.events: list[tuple[str, str, str]] = []
         self.refuse: dict[tuple[str, str], tuple[int, str]] = {}
         self._rv = itertools.count(1)
+        self._conditions_of: dict[tuple[str, str, str], set[str]] = {}
         self._uid = itertools.count(1)
 
     # ---- helpers for tests ----------------------------------------------------------------------
@@ -116,6 +117,10 @@ class FakeKube:
         merged = dict(obj.get("status") or {})
         merged.update({k: v for k, v in status.items() if k != "conditions"})
         by_type = {c["type"]: c for c in merged.get("conditions", [])}
+        stated = {c["type"] for c in status.get("conditions", [])}
+        for gone in self._conditions_of.get((namespace, name, manager), set()) - stated:
+            by_type.pop(gone, None)  # server-side apply: a list-map entry the manager no longer sends goes
+        self._conditions_of[(namespace, name, manager)] = stated
         by_type.update({c["type"]: c for c in status.get("conditions", [])})
         merged["conditions"] = list(by_type.values())
         obj["status"] = merged
