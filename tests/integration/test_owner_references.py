@@ -21,18 +21,16 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from launcher import LocalCluster
-from manifest_helpers import SA, SYSTEM_NS, applied_base_rbac, one_kind, render_base
+from manifest_helpers import SA, SYSTEM_NS, applied_base_rbac, mint_token, one_kind, render_base, write_sa_kubeconfig
 from test_operator import G, P, V
 from test_rbac_manifests import (
     audit_mark,
     denied,
     fast_app,
     forbidden_lines,
-    mint_token,
     ready,
     sa_requests,
     start_operator,
-    write_sa_kubeconfig,
 )
 from waiting import eventually
 
@@ -85,7 +83,7 @@ def strict_namespace(admin) -> Iterator[str]:
 
 
 def kubeconfig_for(cluster, admin, name: str, tmp_path: Path) -> Path:
-    return write_sa_kubeconfig(cluster, mint_token(admin, SYSTEM_NS, name), tmp_path / f"{name}.kubeconfig", name)
+    return write_sa_kubeconfig(cluster, mint_token(admin, SYSTEM_NS, name), tmp_path / f"{name}.kubeconfig", name=name)
 
 
 def test_plugin_is_on_in_this_cluster_only(strict_cluster):

@@ -16,10 +16,19 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
-from manifest_helpers import SA, SYSTEM_NS, Permission, applied_base_rbac, granted, one_kind, render_base
+from manifest_helpers import (
+    SA,
+    SYSTEM_NS,
+    Permission,
+    applied_base_rbac,
+    granted,
+    mint_token,
+    one_kind,
+    render_base,
+    write_sa_kubeconfig,
+)
 from test_operator import G, P, V, app_body, condition
 from waiting import eventually
 from webscale_local.operator_process import OperatorProcess
@@ -119,35 +128,6 @@ def release_leftovers(api_client, namespace: str) -> None:
 def base_rbac(cluster, crd_installed):
     """The base's Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding, applied; removed afterwards."""
     yield from applied_base_rbac(cluster)
-
-
-def mint_token(api_client, namespace: str, name: str) -> str:
-    """A ServiceAccount token from the TokenRequest API (audience: the API server), valid 1 h."""
-    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600))
-    return client.CoreV1Api(api_client).create_namespaced_service_account_token(name, namespace, request).status.token
-
-
-def write_sa_kubeconfig(cluster, token: str, path: Path, user: str = SA) -> Path:
-    """A kubeconfig at `path` that authenticates to `cluster` with a ServiceAccount token."""
-    kubeconfig = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "local",
-                "cluster": {
-                    "server": cluster.server,
-                    "certificate-authority": str(cluster.state_dir / "pki" / "apiserver.crt"),
-                },
-            }
-        ],
-        "users": [{"name": user, "user": {"token": token}}],
-        "contexts": [{"name": user, "context": {"cluster": "local", "user": user, "namespace": SYSTEM_NS}}],
-        "current-context": user,
-    }
-    path.write_text(yaml.safe_dump(kubeconfig))
-    path.chmod(0o600)
-    return path
 
 
 @pytest.fixture(scope="module")
