@@ -77,3 +77,19 @@ def test_trimmed_objects_keep_what_the_operator_reads():
     }
     small = trim_pod(pod)
     assert "spec" not in small and small["status"]["conditions"] == [{"type": "Ready", "status": "True"}]
+
+
+def test_a_compact_store_reads_back_what_it_was_given():
+    loose, compact = Store(index=app_index), Store(index=app_index, compact=True)
+    for store in (loose, compact):
+        store.replace([obj("a", 1, app="x"), obj("b", 1, app="x")])
+        store.apply("MODIFIED", obj("a", 2, app="y"))
+        assert store.apply("MODIFIED", obj("a", 1, app="x")) is None
+    for read in (
+        lambda s: s.get("default", "a"),
+        lambda s: s.indexed("default/y"),
+        lambda s: sorted(s.items(), key=lambda o: o["metadata"]["name"]),
+    ):
+        assert read(loose) == read(compact)
+    (change,) = compact.replace([obj("b", 1, app="x")])
+    assert change.type == "DELETED" and change.old["metadata"]["name"] == "a"

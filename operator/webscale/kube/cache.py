@@ -74,7 +74,7 @@ class InMemoryView:
             self.put(obj)
 
     def _store(self, kind: str) -> Store:
-        return self.stores.setdefault(kind, Store(trim_for(kind), index=app_index))
+        return self.stores.setdefault(kind, Store(trim_for(kind), index=app_index, compact=kind in CHILD_KINDS))
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self._store(kind).get(namespace, name)

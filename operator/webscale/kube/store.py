@@ -8,6 +8,7 @@ memory grows with what the operator reads, not with what the API server stores.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -99,39 +100,64 @@ def app_index(obj: dict[str, Any]) -> str | None:
 
 class Store:
     """Thread-safe map of key -> trimmed object for one resource, with an optional index
-    (e.g. by owning app) so a lookup costs the app's objects, not the cluster's."""
+    (e.g. by owning app) so a lookup costs the app's objects, not the cluster's.
 
-    def __init__(self, trim_fn: Trim = trim, index: Index | None = None) -> None:
+    compact: hold each object as its JSON bytes and decode it when read. A Deployment takes ~10x
+    less memory that way; the operator reads children rarely (on a change or a resync), so the
+    decoding costs little. The apps and pods, read every poll, stay decoded."""
+
+    def __init__(self, trim_fn: Trim = trim, index: Index | None = None, compact: bool = False) -> None:
         self.trim = trim_fn
         self.index = index
-        self._items: dict[Key, dict[str, Any]] = {}
+        self.compact = compact
+        self._items: dict[Key, Any] = {}
+        self._versions: dict[Key, str] = {}
+        self._index_of: dict[Key, str] = {}
         self._by_index: dict[str, set[Key]] = {}
         self._lock = threading.Lock()
 
-    def _index_add(self, key: Key, obj: dict[str, Any]) -> None:
+    def _encode(self, obj: dict[str, Any]) -> Any:
+        return json.dumps(obj, separators=(",", ":")).encode() if self.compact else obj
+
+    @staticmethod
+    def _decode(held: Any) -> dict[str, Any]:
+        return json.loads(held) if isinstance(held, bytes) else held
+
+    def _hold(self, key: Key, obj: dict[str, Any]) -> None:
+        """Store `obj` (trimmed) under `key` with its version and index value (lock held)."""
+        self._drop(key)
+        self._items[key] = self._encode(obj)
+        self._versions[key] = str(obj["metadata"].get("resourceVersion") or "")
         value = self.index(obj) if self.index else None
         if value is not None:
+            self._index_of[key] = value
             self._by_index.setdefault(value, set()).add(key)
 
-    def _index_remove(self, key: Key, obj: dict[str, Any]) -> None:
-        value = self.index(obj) if self.index else None
+    def _drop(self, key: Key) -> Any:
+        held = self._items.pop(key, None)
+        self._versions.pop(key, None)
+        value = self._index_of.pop(key, None)
         if value is not None and value in self._by_index:
             self._by_index[value].discard(key)
             if not self._by_index[value]:
                 del self._by_index[value]
+        return held
 
     def indexed(self, value: str) -> list[dict[str, Any]]:
         """The objects whose index value is `value`."""
         with self._lock:
-            return [self._items[k] for k in self._by_index.get(value, ()) if k in self._items]
+            held = [self._items[k] for k in self._by_index.get(value, ()) if k in self._items]
+        return [self._decode(h) for h in held]
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         with self._lock:
-            return self._items.get((namespace, name))
+            held = self._items.get((namespace, name))
+        return None if held is None else self._decode(held)
 
     def items(self) -> list[dict[str, Any]]:
         with self._lock:
-            return list(self._items.values())
+            held = list(self._items.values())
+        return [self._decode(h) for h in held]
 
     def __len__(self) -> int:
         with self._lock:
@@ -141,38 +167,34 @@ class Store:
         """Hold exactly `objects` from now on; returns what changed (vanished objects as DELETED)."""
         fresh = {key_of(o): self.trim(o) for o in objects}
         with self._lock:
-            old, self._items = self._items, fresh
-            self._by_index = {}
+            old, versions = self._items, self._versions
+            self._items, self._versions, self._index_of, self._by_index = {}, {}, {}, {}
             for key, obj in fresh.items():
-                self._index_add(key, obj)
-        changes = [Change("DELETED", obj, None) for key, obj in old.items() if key not in fresh]
+                self._hold(key, obj)
+        changes = [Change("DELETED", self._decode(held), None) for key, held in old.items() if key not in fresh]
         for key, obj in fresh.items():
-            before = old.get(key)
-            if before is None:
+            if key not in old:
                 changes.append(Change("ADDED", None, obj))
-            elif before["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
-                changes.append(Change("MODIFIED", before, obj))
+            elif versions.get(key) != obj["metadata"].get("resourceVersion"):
+                changes.append(Change("MODIFIED", self._decode(old[key]), obj))
         return changes
 
     def apply(self, type_: str, obj: dict[str, Any]) -> Change | None:
         """A watch event; None when it carries nothing newer than what is held."""
         key = key_of(obj)
         with self._lock:
-            before = self._items.get(key)
             if type_ == "DELETED":
-                if before is None:
-                    return None
-                del self._items[key]
-                self._index_remove(key, before)
-                return Change("DELETED", before, None)
+                held = self._drop(key)
+                return None if held is None else Change("DELETED", self._decode(held), None)
             trimmed = self.trim(obj)
-            if before is not None and not newer(trimmed, before):
+            version = self._versions.get(key)
+            if version is not None and not newer(trimmed, {"metadata": {"resourceVersion": version}}):
                 return None
-            if before is not None:
-                self._index_remove(key, before)
-            self._items[key] = trimmed
-            self._index_add(key, trimmed)
-        return Change("ADDED" if before is None else "MODIFIED", before, trimmed)
+            before = self._items.get(key)
+            self._hold(key, trimmed)
+        return Change(
+            "ADDED" if before is None else "MODIFIED", None if before is None else self._decode(before), trimmed
+        )
 
     def put(self, obj: dict[str, Any]) -> None:
         """Write-through of an object the operator just wrote (if newer than the cached one), so a

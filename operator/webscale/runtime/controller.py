@@ -72,6 +72,7 @@ class Controller:
         for kind, informer in self.informers.items():
             if kind != APP_KIND:
                 informer.store.index = app_index
+                informer.store.compact = kind in CHILD_KINDS  # read rarely: held as JSON bytes
         self.view = StoreView({kind: i.store for kind, i in self.informers.items()})
         self.registry = Registry(self.informers[APP_KIND].store, settings.prometheus_urls)
         self.reconciler = Reconciler(self.kube, self.view)
