@@ -282,6 +282,8 @@ class Result:
     started: str = ""
     bin_dir: str = ""
     commit: str = ""
+    operator_env: dict[str, str] = field(default_factory=dict)
+    """Operator settings that are not the defaults (empty: all defaults)."""
     """The operator's code: the commit of the checkout the benchmark ran from."""
 
     @property
@@ -346,7 +348,7 @@ def by_kind(reqs: list[Request]) -> Counter[str]:
 
 
 def measure_operator(bin_dir: Path, n: int, prometheus: str, res: Result, workdir: Path) -> None:
-    env = {"WEBSCALE_PROMETHEUS_URLS": prometheus}
+    env = {**res.operator_env, "WEBSCALE_PROMETHEUS_URLS": prometheus}
     sampler = Sampler()
     sampler.thread.start()
     try:
@@ -596,7 +598,8 @@ def goal_lines(res: Result) -> list[str]:
         f"- RSS <= {goals['rss']:.0f} MiB: {verdict(None if rss is None else rss <= goals['rss'])} "
         f"(peak {fmt(res.rss_peak, '.0f')} MiB, steady {fmt(s.get('rss'), '.0f')} MiB)"
     )
-    return [f"At {res.apps:,} apps:", *lines, ""]
+    settings = f" with {', '.join(f'{k}={v}' for k, v in res.operator_env.items())}" if res.operator_env else ""
+    return [f"At {res.apps:,} apps{settings}:", *lines, ""]
 
 
 def render(results: list[Result], bin_dir: Path, started: datetime) -> str:
@@ -613,7 +616,7 @@ def render(results: list[Result], bin_dir: Path, started: datetime) -> str:
         per_poll = s["requests"] / s["polls"] if s.get("polls") else None
         per_resync = s["requests"] / s["resyncs"] if s.get("resyncs") else None
         rows.append(
-            f"| {r.apps:,} | {r.commit or '?'} | {r.nodes} | {fmt(r.floor_s)} | {fmt(r.apps_created_s)} | {fmt(r.converge_s)} | "
+            f"| {r.apps:,} | {r.commit or '?'}{' (settings not default)' if r.operator_env else ''} | {r.nodes} | {fmt(r.floor_s)} | {fmt(r.apps_created_s)} | {fmt(r.converge_s)} | "
             f"{fmt(r.ratio, '.2f')} | {fmt(writes_app, '.2f')} | {fmt(per_poll, '.1f')} | {fmt(per_resync, '.1f')} | "
             f"{fmt(s.get('writes_per_min'), '.1f')} | {fmt(s.get('lag_p50'), '.2f')} / {fmt(s.get('lag_p99'), '.2f')} | "
             f"{fmt(s.get('rss'), '.0f')} / {fmt(r.rss_peak, '.0f')} | {fmt(s.get('cpu_percent'), '.1f')} | "
@@ -663,6 +666,8 @@ def render(results: list[Result], bin_dir: Path, started: datetime) -> str:
                 f"- the restarted operator's next {STEADY_SECONDS} s (apps still idle): "
                 f"{rs['after_writes_per_min']:.0f} writes/min {dict(rs['after_writes'].most_common())}"
             )
+        if r.operator_env:
+            details.append(f"- **non-default operator settings**: {r.operator_env}")
         details.append(
             f"- machine load (1-min average) at start, steady start, steady end: {[round(x, 1) for x in r.load]}"
         )
@@ -749,6 +754,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.md")
     parser.add_argument("--render", action="store_true", help="only rewrite the .md from the saved .json")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor (the direct-client run)")
+    parser.add_argument(
+        "--operator-env",
+        action="append",
+        default=[],
+        metavar="WEBSCALE_X=V",
+        help="a non-default operator setting (repeatable); reported with the results",
+    )
     args = parser.parse_args(argv)
     raw = args.out.with_suffix(".json")
     if args.render:
@@ -768,6 +780,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in sizes:
             print(f"scale: {n} apps", flush=True)
             res = Result(apps=n, nodes=sizing(n)[0], started=started.isoformat(), bin_dir=str(bin_dir), commit=commit)
+            res.operator_env = dict(kv.split("=", 1) for kv in args.operator_env)
             results.append(res)
             began = time.monotonic()
             try:
