@@ -24,6 +24,11 @@ REJECTED_AT_ADMISSION = [
     ({"workers": {"mode": "fixed", "count": 20, "max": 8}}, "workers.count must lie within"),
     ({"loadBalancer": {"provider": "service", "strategy": "least-connections"}}, "least-connections needs provider"),
     ({"autoscaling": {"fallback": {"action": "replicas"}}}, "fallback.replicas is required"),
+    (
+        {"autoscaling": {"target": {"inFlightPerWorker": 3}}},
+        "autoscaling.target.inFlightPerWorker needs metrics.requestRateSource loadbalancer",
+    ),
+    ({"autoscaling": {"target": {"inFlightPerWorker": 0}}}, "spec.autoscaling.target.inFlightPerWorker"),
     ({"port": 0}, "spec.port"),
     ({"image": ""}, "spec.image"),
     ({"loadBalancer": {"strategy": "random"}}, "spec.loadBalancer.strategy"),

@@ -116,6 +116,28 @@ CASES = [
         id="CPUBelowTarget",
     ),
     pytest.param(
+        make_spec({"target": {"cpuUtilization": None, "inFlightPerWorker": 4}}),
+        Observation(at=NOW, requests_per_second=300, in_flight_requests=40),
+        running(4),
+        History(),
+        5,
+        "InFlightAboveTarget",
+        "300 " + NEED.format("3 pods", 400, 4) + "; 40 requests in flight at the load balancer "
+        "(target 4 per worker) needs 5 pods; scaling 4 -> 5",
+        id="InFlightAboveTarget",
+    ),
+    pytest.param(
+        make_spec({**NO_DOWN_WINDOW, "target": {"cpuUtilization": None, "inFlightPerWorker": 4}}),
+        Observation(at=NOW, requests_per_second=150, in_flight_requests=20),
+        running(4),
+        History(),
+        3,
+        "InFlightBelowTarget",
+        "150 " + NEED.format("2 pods", 400, 4) + "; 20 requests in flight at the load balancer "
+        "(target 4 per worker) needs 3 pods; scaling 4 -> 3",
+        id="InFlightBelowTarget",
+    ),
+    pytest.param(
         make_spec(),
         reading(420),
         running(4),

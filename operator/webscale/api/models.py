@@ -196,6 +196,14 @@ class Target(Model):
     """Requests per second one worker process should serve."""
     cpu_utilization: int | None = Field(default=70, ge=1, le=100)
     """Percent of the pod's requested CPU to aim for; null scales on request rate alone."""
+    in_flight_per_worker: float | None = Field(default=None, gt=0, le=100_000)
+    """Requests in flight at the load balancer per worker to aim for (HAProxy's current sessions to
+    the app's pods, summed over its HAProxy pods): a third signal, pods needed = ceil(in flight /
+    (workers per pod x this)), and the largest need of the signals wins. By Little's law in flight =
+    rate x latency, so it grows with the rate and also with the latency that rises as the pods near
+    saturation: an overload shows at the next scrape, not a rate window later. Needs
+    metrics.requestRateSource loadbalancer (and no metrics.requestRate). null (the default): off; on
+    the simulated real traces of bench/results/scaling.md it did not win (see there)."""
 
 
 class ScaleUp(Model):
@@ -457,6 +465,14 @@ class ScaledWebAppSpec(Model):
                     "self.metrics.requestRateSource != 'loadbalancer' || !has(self.loadBalancer) || "
                     "!has(self.loadBalancer.provider) || self.loadBalancer.provider == 'haproxy'",
                     "message": "metrics.requestRateSource loadbalancer needs loadBalancer.provider haproxy",
+                },
+                {
+                    "rule": "!has(self.autoscaling) || !has(self.autoscaling.target) || "
+                    "!has(self.autoscaling.target.inFlightPerWorker) || (has(self.metrics) && "
+                    "has(self.metrics.requestRateSource) && self.metrics.requestRateSource == 'loadbalancer' && "
+                    "!has(self.metrics.requestRate))",
+                    "message": "autoscaling.target.inFlightPerWorker needs metrics.requestRateSource loadbalancer "
+                    "and no metrics.requestRate (the in-flight count is read at the load balancer)",
                 },
             ]
         }

@@ -12,7 +12,8 @@ windows, rate limits per period, then replicas.min/max. On top of it: burst mode
 once to load far above capacity), headroom sized from the measured burstiness (a quantile of the
 per-scrape rates), a trend forecast for scale-up that only acts while it has been right (size for
 the load expected when new pods will serve, while load rises steadily), the pods' measured start-up
-time, capacity counted on ready pods only, and metric failures that never lower replicas.
+time, the requests in flight at the load balancer as a third signal (target.inFlightPerWorker,
+Little's law), capacity counted on ready pods only, and metric failures that never lower replicas.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from webscale.autoscaling.reasons import (
     CPU_ABOVE_TARGET,
     CPU_BELOW_TARGET,
     FALLBACK_REPLICAS,
+    IN_FLIGHT_ABOVE_TARGET,
+    IN_FLIGHT_BELOW_TARGET,
     LIMITED_REASONS,
     METRICS_UNAVAILABLE,
     METRICS_UNAVAILABLE_HOLDING,
@@ -59,6 +62,7 @@ from webscale.autoscaling.rules import (
     burst_state,
     cpu_signal,
     headroom,
+    in_flight_signal,
     lead_time,
     long_rate,
     rate_limit,
@@ -100,7 +104,7 @@ class Decision:
         (None without a usable reading).
     capacity_rps: requests/s the ready pods can carry at the target (ready x workers x target).
     observed_rps / cpu_utilization: the reading (cpu_utilization in percent of the CPU request).
-    signal: "requestRate" or "cpu": the signal that asked for the most pods (None without one).
+    signal: "requestRate", "cpu" or "inFlight": the signal that asked for the most pods (None without one).
     limited: a rate limit or replicas.min/max changed the count (ScalingLimited).
     metrics_available: the reading was usable. burst: burst mode is on.
     history: the History to pass to the next call.
@@ -272,7 +276,8 @@ def _with_metrics(
         held_by = rate_signal(auto, slow.rps, current.replicas, workers, factor=factor)
         if held_by.recommendation(current.replicas) > rate.recommendation(current.replicas):
             rate, basis, rps = held_by, LONG, slow.rps
-    signals = [s for s in (rate, cpu) if s is not None]
+    flight = in_flight_signal(auto, observation, current.replicas, workers)
+    signals = [s for s in (rate, cpu, flight) if s is not None]
     winner = max(signals, key=lambda s: s.recommendation(current.replicas))
     raw = winner.recommendation(current.replicas)
     up_window, down_window, _ = windows(auto)
@@ -321,7 +326,9 @@ def _with_metrics(
         basis_text = headroom_text(room, windowed)
     elif basis == LONG and slow is not None:
         basis_text = long_text(slow, windowed)
-    need = describe(rps, rate, cpu, workers, auto, base.capacity_rps, current.ready_replicas, basis_text, factor)
+    need = describe(
+        rps, rate, cpu, workers, auto, base.capacity_rps, current.ready_replicas, basis_text, factor, flight
+    )
     why = detail(spec, reason, winner, raw, stab, limit, burst.ratio, burst.until, now)
     return replace(
         base,
@@ -394,6 +401,8 @@ def _without_metrics(
 def _signal_reason(winner: Signal, up: bool) -> str:
     if winner.name == "cpu":
         return CPU_ABOVE_TARGET if up else CPU_BELOW_TARGET
+    if winner.name == "inFlight":
+        return IN_FLIGHT_ABOVE_TARGET if up else IN_FLIGHT_BELOW_TARGET
     return REQUEST_RATE_ABOVE_TARGET if up else REQUEST_RATE_BELOW_TARGET
 
 

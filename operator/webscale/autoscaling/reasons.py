@@ -17,6 +17,8 @@ REQUEST_RATE_ABOVE_TARGET = "RequestRateAboveTarget"
 REQUEST_RATE_BELOW_TARGET = "RequestRateBelowTarget"
 CPU_ABOVE_TARGET = "CPUAboveTarget"
 CPU_BELOW_TARGET = "CPUBelowTarget"
+IN_FLIGHT_ABOVE_TARGET = "InFlightAboveTarget"
+IN_FLIGHT_BELOW_TARGET = "InFlightBelowTarget"
 SCALE_UP_STABILIZED = "ScaleUpStabilized"
 SCALE_DOWN_STABILIZED = "ScaleDownStabilized"
 SCALE_UP_LIMITED = "ScaleUpLimited"
@@ -36,6 +38,8 @@ REASONS = (
     REQUEST_RATE_BELOW_TARGET,
     CPU_ABOVE_TARGET,
     CPU_BELOW_TARGET,
+    IN_FLIGHT_ABOVE_TARGET,
+    IN_FLIGHT_BELOW_TARGET,
     SCALE_UP_STABILIZED,
     SCALE_DOWN_STABILIZED,
     SCALE_UP_LIMITED,
@@ -130,9 +134,11 @@ def describe(
     ready: int,
     basis: str | None = None,
     factor: float = 1.0,
+    flight: Signal | None = None,
 ) -> str:
     """What load needs and what is there now, e.g. "310.5 req/s needs 4 pods of 2 workers at 50 req/s
-    per worker (capacity now 200 req/s on 2 ready pods); CPU at 85% of request (target 70%) needs 5 pods".
+    per worker (capacity now 200 req/s on 2 ready pods); CPU at 85% of request (target 70%) needs 5 pods;
+    42 requests in flight at the load balancer (target 4 per worker) needs 6 pods".
     `basis`: what `rps` is when it is not the rate-window reading (`recently`, `forecast_text`).
     """
     per_worker = fmt(auto.target.requests_per_second_per_worker * factor)
@@ -145,6 +151,11 @@ def describe(
         text += (
             f"; CPU at {fmt(cpu.utilization or 0.0)}% of request (target {auto.target.cpu_utilization}%) "
             f"needs {plural(cpu.needed, 'pod')}"
+        )
+    if flight is not None:
+        text += (
+            f"; {fmt(flight.in_flight or 0.0)} requests in flight at the load balancer "
+            f"(target {fmt(auto.target.in_flight_per_worker or 0.0)} per worker) needs {plural(flight.needed, 'pod')}"
         )
     return text
 

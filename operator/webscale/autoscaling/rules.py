@@ -31,9 +31,10 @@ def ceil(value: float) -> int:
 class Signal:
     """One metric's view: how far load is from target and how many pods it needs.
 
-    name: "requestRate" or "cpu". ratio: load / target at the current replica count.
+    name: "requestRate", "cpu" or "inFlight". ratio: load / target at the current replica count.
     needed: pods the load needs. tolerance: the dead band for the ratio's direction.
     utilization: CPU percent of request (cpu signal only).
+    in_flight: requests in flight at the load balancer (inFlight signal only).
     """
 
     name: str
@@ -41,6 +42,7 @@ class Signal:
     needed: int
     tolerance: float
     utilization: float | None = None
+    in_flight: float | None = None
 
     @property
     def within(self) -> bool:
@@ -49,7 +51,7 @@ class Signal:
 
     @property
     def label(self) -> str:
-        return "CPU" if self.name == "cpu" else "request-rate"
+        return {"cpu": "CPU", "inFlight": "in-flight"}.get(self.name, "request-rate")
 
     def recommendation(self, current: int) -> int:
         """Pods this signal asks for: the current count inside the dead band, else what load needs."""
@@ -153,6 +155,23 @@ def cpu_signal(
     utilization = observation.cpu_cores / (pods * request_cores) * 100.0
     ratio = utilization / target
     return Signal("cpu", ratio, ceil(pods * ratio), tolerance(auto, ratio), utilization)
+
+
+def in_flight_signal(auto: Autoscaling, observation: Observation, replicas: int, workers: int) -> Signal | None:
+    """Requests in flight at the load balancer, Knative's concurrency way: ratio = in flight /
+    (replicas x workers x target.inFlightPerWorker), pods needed = ceil(in flight / (workers x target)).
+
+    Why: by Little's law in flight = rate x latency. It grows with the rate, and with the latency that
+    rises as the pods near saturation (requests queue), and it is a gauge read at the last scrape,
+    not a mean over a rate window: an overload shows one scrape after it starts.
+    None when target.inFlightPerWorker is unset or the reading has no in-flight count."""
+    target = auto.target.in_flight_per_worker
+    flying = observation.in_flight_requests
+    if target is None or flying is None or observation.error is not None or workers <= 0:
+        return None
+    per_pod = workers * target
+    ratio = flying / (replicas * per_pod) if replicas > 0 else (math.inf if flying > 0 else 1.0)
+    return Signal("inFlight", ratio, ceil(flying / per_pod), tolerance(auto, ratio), in_flight=flying)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,15 @@ Models (all parameters of `World`):
   the mean load between the oldest and the newest of them (rate() extrapolates that increase to
   the window, which leaves the mean unchanged): with 15 s scrapes and a 1m window, the mean of the
   45 s before the last scrape. Fewer than two samples, or an outage (`outages`), fail the read.
+* requests in flight at the load balancer (HAProxy's current sessions to the app's pods, a gauge
+  Prometheus scrapes with the counter): by Little's law in flight = rate x latency. Latency is the
+  simplest queue that rises as the pods near saturation: each worker serves one request in
+  1 / rps_per_worker seconds and a request's time in the app is that over (1 - utilisation)
+  (an M/M/1 queue per worker), utilisation = offered load / the ready pods' capacity, capped at
+  `saturation_cap` (0.95: at most 20x the service time; a real queue keeps growing until HAProxy's
+  queue timeout, so above the cap the model understates an overload, never overstates it). So in
+  flight per worker = u / (1 - u): 2.33 at the 70 % target, 9 at 90 %. A read returns the gauge
+  as the last scrape saw it (the second before it), or nothing during an outage.
 """
 
 from __future__ import annotations
@@ -42,6 +51,14 @@ class World:
     max_replicas: int = 20
     outages: tuple[tuple[float, float], ...] = ()
     target_utilization: float = 1.0
+    saturation_cap: float = 0.95
+
+    def in_flight(self, load: float, capacity: float) -> float:
+        """Requests in flight when `load` req/s meets `capacity` req/s of ready pods (see the module)."""
+        if load <= 0:
+            return 0.0
+        utilization = min(load / capacity if capacity > 0 else math.inf, self.saturation_cap)
+        return load / self.rps_per_worker / (1.0 - utilization)
 
     @property
     def per_pod(self) -> float:
@@ -104,6 +121,16 @@ class View:
     ready: int
     load: Load
     world: World
+    flying: list[float] = field(default_factory=list, repr=False, compare=False)
+    """Requests in flight at the end of each second so far (the engine's, read by `in_flight`)."""
+
+    def in_flight(self) -> float | None:
+        """Requests in flight at the load balancer as Prometheus last scraped them; None during an
+        outage or before the first scrape of the run."""
+        if any(start <= self.now < end for start, end in self.world.outages):
+            return None
+        last = self.now - self.now % self.world.scrape_interval - 1  # the second the last scrape saw
+        return self.flying[last] if 0 <= last < len(self.flying) else None
 
     def prometheus_rate(self, window: int | None = None) -> float | None:
         """rate(requests[window]) as Prometheus answers it now (window: the world's rate_window
@@ -162,10 +189,11 @@ def simulate(trace: Trace, policy: Policy, world: World) -> Run:
     replicas_series: list[int] = []
     capacity_series: list[float] = []
     seconds_over, requests_over, actions = 0, 0.0, 0
+    flying: list[float] = []
     for now in range(len(load)):
         if now % policy.interval == 0:
             ready = bisect_right(created, now - delay)  # created is in ascending order
-            wanted, state = policy.step(state, View(now, len(created), ready, load, world))
+            wanted, state = policy.step(state, View(now, len(created), ready, load, world, flying))
             wanted = world.bounded(wanted)
             if wanted != len(created):
                 actions += 1
@@ -173,6 +201,7 @@ def simulate(trace: Trace, policy: Policy, world: World) -> Run:
                 created = created[:wanted] + [float(now)] * (wanted - len(created))
         capacity = bisect_right(created, now - delay) * world.per_pod
         offered = load.at(now)
+        flying.append(world.in_flight(offered, capacity))
         if offered > capacity + 1e-9:
             seconds_over += 1
             requests_over += offered - capacity

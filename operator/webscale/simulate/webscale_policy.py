@@ -4,7 +4,8 @@ Every autoscaling.pollingInterval it reads two rates from Prometheus (both lagge
 engine.World): rate over the world's rate window for the decision, and rate over the last two
 scrapes as `recent_rps` (it starts and sizes burst mode, the trend forecast is fitted to it, and the
 headroom quantile is taken over it), and passes the pods' start-up time as the operator measures it
-(`startup_seconds`).
+(`startup_seconds`); with metrics.requestRateSource loadbalancer, also the requests in flight at
+the load balancer (`View.in_flight`).
 The spec has its defaults; only what must match the simulated world is set: CPU per pod (so
 workers_per_pod gives the world's workers), the per-worker target and the replica bounds.
 """
@@ -21,17 +22,28 @@ from webscale.autoscaling.decide import Current, History, decide
 from webscale.simulate.engine import View, World
 
 
-def default_spec(world: World, autoscaling: dict[str, Any] | None = None) -> ScaledWebAppSpec:
-    """The default ScaledWebApp for the simulated world (plus optional autoscaling overrides)."""
-    target = {"requestsPerSecondPerWorker": world.rps_per_worker * world.target_utilization}
+def default_spec(
+    world: World, autoscaling: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None
+) -> ScaledWebAppSpec:
+    """The default ScaledWebApp for the simulated world (plus optional autoscaling and metrics overrides)."""
+    auto = dict(autoscaling or {})
+    target = {"requestsPerSecondPerWorker": world.rps_per_worker * world.target_utilization, **auto.pop("target", {})}
     return parse_spec(
         {
             "image": "simulated",
             "resources": {"cpu": str(world.workers_per_pod)},
             "replicas": {"min": world.min_replicas, "max": world.max_replicas},
-            "autoscaling": {"target": target, **(autoscaling or {})},
+            "autoscaling": {"target": target, **auto},
+            "metrics": metrics or {},
         }
     )
+
+
+def in_flight_at(world: World, utilization: float) -> float:
+    """Requests in flight per worker in the simulated world when the pods run at `utilization`
+    (u / (1 - u), see engine.World): what a user who measured their app would set as
+    target.inFlightPerWorker to aim at that utilisation."""
+    return utilization / (1.0 - min(utilization, world.saturation_cap))
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,13 @@ class Webscale:
         if rate is None:
             observation = Observation.failed(view.now, "Prometheus unreachable (simulated outage)")
         else:
-            observation = Observation(at=view.now, requests_per_second=rate, pods_reporting=view.ready)
+            # At the load balancer (metrics.requestRateSource loadbalancer) the same query also gives
+            # the requests in flight there (webscale.promql.queries.lb_request_rate_query).
+            at_lb = self.spec.metrics.request_rate_source == "loadbalancer"
+            flying = view.in_flight() if at_lb else None
+            observation = Observation(
+                at=view.now, requests_per_second=rate, pods_reporting=view.ready, in_flight_requests=flying
+            )
         recent = view.prometheus_rate(2 * view.world.scrape_interval)  # the last two scrapes
         workers = workers_per_pod(self.spec)
         current = Current(view.replicas, view.ready, workers, float(view.world.workers_per_pod))
