@@ -10,6 +10,8 @@ scripts and tests import it by name:
     haproxy         the real Debian haproxy: `haproxy -c`, or one running a config on loopback
     dnsmasq         a real DNS server serving a headless Service's SRV records on loopback
     lb_rig          sample apps on 127.0.0.x + dnsmasq + haproxy with the operator's rendered config
+    wrk             wrk (Debian) as a closed-loop or paced client, results merged over processes
+    throttle        one CPU-throttled pod: a bounded SIGSTOP/SIGCONT duty cycle on a real process
     operator_process `webscale run` as a subprocess
     stack           all of the above together: what `make run` starts and `make load` drives
 
