@@ -98,6 +98,14 @@ class Rig:
                 return float(line.rsplit(" ", 1)[1])
         return None
 
+    def backend_total(self, name: str) -> float:
+        """A counter of HAProxy's exporter summed over the backend's servers (e.g. connections opened)."""
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith(name + "{") and f'proxy="{haproxy_config.BACKEND}"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def active_servers(self) -> int:
         value = self.metric("haproxy_backend_active_servers", proxy=haproxy_config.BACKEND)
         return int(value or 0)
