@@ -94,6 +94,21 @@ def nasa(mirror: Path) -> None:
     write("nasa-kennedy-1995-07-13", minutes, 60, header)
 
 
+def nasa_three_days(mirror: Path) -> None:
+    """1995-07-10 (Monday) to 07-12, the three days before the launch: the only stretch of the real
+    traces long enough for a seasonal prior (the same time yesterday) to have a yesterday."""
+    seconds = per_second_workload(blob(mirror, WEB_SERVICE, "dataset/nasa/workload.tbz2"))
+    first = 9  # 1995-07-10
+    counts = seconds[first * 86400 : (first + 3) * 86400]
+    minutes, filled = fill_outages(buckets(counts, 60))
+    header = [
+        "NASA Kennedy Space Center WWW server, HTTP requests on 1995-07-10 to 1995-07-12 (-0400), per minute",
+        f"{filled} minutes with under a quarter of the median of the two hours around them (server or log",
+        "outages: a log has only served requests) filled linearly from the minutes around them",
+    ]
+    write("nasa-kennedy-1995-07-10-to-12", minutes, 60, header)
+
+
 def twitter(mirror: Path) -> None:
     seconds = per_second_workload(blob(mirror, WEB_SERVICE, "dataset/twitter_trace/workload.tbz2"))
     counts = seconds[21 * 86400 :]  # the series' last day: the only one without empty (uncollected) seconds
@@ -129,6 +144,7 @@ def main() -> None:
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"))
     args = parser.parse_args()
     nasa(args.mirror)
+    nasa_three_days(args.mirror)
     worldcup(args.mirror)
     twitter(args.mirror)
     azure_llm(args.mirror, "conv")

@@ -29,6 +29,15 @@ REJECTED_AT_ADMISSION = [
         "autoscaling.target.inFlightPerWorker needs metrics.requestRateSource loadbalancer",
     ),
     ({"autoscaling": {"target": {"inFlightPerWorker": 0}}}, "spec.autoscaling.target.inFlightPerWorker"),
+    ({"autoscaling": {"seasonal": {"offset": "30m"}}}, "autoscaling.seasonal.offset must be 0s or between 1h and 168h"),
+    (
+        {"autoscaling": {"seasonal": {"offset": "1h", "lookahead": "1h"}}},
+        "autoscaling.seasonal.lookahead must be shorter than autoscaling.seasonal.offset",
+    ),
+    (
+        {"autoscaling": {"seasonal": {"offset": "24h"}}, "metrics": {"requestRate": "sum(rate(x[{window}]))"}},
+        "autoscaling.seasonal.offset needs no metrics.requestRate",
+    ),
     ({"port": 0}, "spec.port"),
     ({"image": ""}, "spec.image"),
     ({"loadBalancer": {"strategy": "random"}}, "spec.loadBalancer.strategy"),

@@ -59,9 +59,39 @@ MIN_POLLING_INTERVAL = "5s"
 """The shortest autoscaling.pollingInterval: a tenant cannot make the operator poll its Prometheus faster."""
 MIN_PERIOD = "1s"
 """The shortest period a scaling rate limit applies to."""
+
+
+def duration_within(minimum: str, maximum: str, field: str, off: bool = False) -> Any:
+    """A Duration within minimum..maximum (or 0s, when `off` allows it), checked by the API server (CEL)
+    and by the model."""
+    what = f"{'0s or ' if off else ''}between {minimum} and {maximum}"
+
+    def check(value: str) -> str:
+        if not (off and seconds(value) == 0) and not seconds(minimum) <= seconds(value) <= seconds(maximum):
+            raise ValueError(f"{field} must be {what}, got {value}")
+        return value
+
+    within = f"duration(self) >= duration('{minimum}') && duration(self) <= duration('{maximum}')"
+    rule = {
+        "rule": f"duration(self) == duration('0s') || ({within})" if off else within,
+        "message": f"{field} must be {what}",
+    }
+    return Annotated[
+        str,
+        Field(
+            pattern=DURATION_PATTERN,
+            json_schema_extra={"x-webscale-duration": True, "x-kubernetes-validations": [rule]},
+        ),
+        AfterValidator(check),
+    ]
+
+
 PollingInterval = duration_at_least(MIN_POLLING_INTERVAL, "autoscaling.pollingInterval")
 ScaleUpPeriod = duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleUp.period")
 ScaleDownPeriod = duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleDown.period")
+SeasonalOffset = duration_within("1h", "168h", "autoscaling.seasonal.offset", off=True)
+SeasonalLookahead = duration_within("15s", "1h", "autoscaling.seasonal.lookahead")
+SeasonalLevelWindow = duration_within("1m", "24h", "autoscaling.seasonal.levelWindow")
 
 
 def seconds(duration: str) -> float:
@@ -306,6 +336,41 @@ class Headroom(Model):
     steady load runs at)."""
 
 
+class Seasonal(Model):
+    """A seasonal prior: pre-warm for the load the app had at the same time a day (or a week) ago.
+
+    With `offset` set (24h: yesterday; 168h: last week), each poll also reads, in one batched query
+    per setting (PromQL `offset`), the highest rate of the `lookahead` that starts at now - offset,
+    and the mean rate over `levelWindow` then and now. Scale-up then sizes for at least that highest
+    rate scaled by today's level over then's (the same shape, at today's size), so pods are started
+    before a peak that comes at the same time every day, not one start-up after it. It only ever
+    raises a scale-up (scale-down never reads it); with no data at now - offset (a new app) it does
+    nothing. Needs no metrics.requestRate (it reads the same series as the request rate)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.offset) || duration(self.offset) == duration('0s') || "
+                    "!has(self.lookahead) || duration(self.lookahead) < duration(self.offset)",
+                    "message": "autoscaling.seasonal.lookahead must be shorter than autoscaling.seasonal.offset",
+                }
+            ]
+        }
+    )
+
+    offset: SeasonalOffset = "0s"
+    """How far back the same time is: 24h (yesterday) or 168h (last week); 0s (the default) turns the
+    prior off. Off by default: the real traces of bench/results/scaling.md are a day or less, and on
+    the one three-day trace there it did not win (see there)."""
+    lookahead: SeasonalLookahead = "5m"
+    """How much of the load that followed the same time then is read: the highest rate of the
+    lookahead from now - offset on (at least the pods' start-up plus a polling interval, so pods
+    asked for now are ready for it)."""
+    level_window: SeasonalLevelWindow = "1h"
+    """The window whose mean rate today over then scales the prior (today is busier or quieter)."""
+
+
 class Fallback(Model):
     """What to do when metrics cannot be read."""
 
@@ -345,6 +410,8 @@ class Autoscaling(Model):
     """Burst (panic) mode."""
     headroom: Headroom = Field(default_factory=Headroom)
     """Size for a quantile of the recent per-scrape rates instead of the windowed mean."""
+    seasonal: Seasonal = Field(default_factory=Seasonal)
+    """Pre-warm for the load of the same time yesterday or last week (off by default)."""
     fallback: Fallback = Field(default_factory=Fallback)
     """Behaviour while metrics are unavailable."""
 
@@ -473,6 +540,13 @@ class ScaledWebAppSpec(Model):
                     "!has(self.metrics.requestRate))",
                     "message": "autoscaling.target.inFlightPerWorker needs metrics.requestRateSource loadbalancer "
                     "and no metrics.requestRate (the in-flight count is read at the load balancer)",
+                },
+                {
+                    "rule": "!has(self.autoscaling) || !has(self.autoscaling.seasonal) || "
+                    "!has(self.autoscaling.seasonal.offset) || duration(self.autoscaling.seasonal.offset) == "
+                    "duration('0s') || !has(self.metrics) || !has(self.metrics.requestRate)",
+                    "message": "autoscaling.seasonal.offset needs no metrics.requestRate (the prior reads the "
+                    "request-rate series the operator queries itself)",
                 },
             ]
         }

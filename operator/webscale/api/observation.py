@@ -19,6 +19,22 @@ class App:
 
 
 @dataclass(frozen=True)
+class SeasonalReading:
+    """What the request rate was at the same time `offset` seconds ago (autoscaling.seasonal).
+
+    ahead_rps: the highest rate of the `lookahead` seconds from now - offset on.
+    then_rps / now_rps: the mean rate over the `level_window` seconds ending at now - offset / now.
+    """
+
+    offset: float
+    lookahead: float
+    level_window: float
+    ahead_rps: float
+    then_rps: float
+    now_rps: float
+
+
+@dataclass(frozen=True)
 class Observation:
     """One poll's reading for one app.
 
@@ -36,6 +52,8 @@ class Observation:
         rate was read (e.g. "no series for app ..."); None otherwise.
     in_flight_requests: requests in flight at the load balancer, over all the app's
         HAProxy pods (metrics.requestRateSource loadbalancer); None otherwise.
+    seasonal: the request rate at the same time yesterday or last week (autoscaling.seasonal.offset);
+        None when the prior is off or Prometheus has no data that far back (never a failure).
     """
 
     at: float
@@ -46,6 +64,7 @@ class Observation:
     recent_requests_per_second: float | None = None
     cpu_error: str | None = None
     in_flight_requests: float | None = None
+    seasonal: SeasonalReading | None = None
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,8 @@ windows, rate limits per period, then replicas.min/max. On top of it: burst mode
 once to load far above capacity), headroom sized from the measured burstiness (a quantile of the
 per-scrape rates), a trend forecast for scale-up that only acts while it has been right (size for
 the load expected when new pods will serve, while load rises steadily), the pods' measured start-up
-time, the requests in flight at the load balancer as a third signal (target.inFlightPerWorker,
+time, a seasonal prior (pre-warm for the load of the same time yesterday or last week), the
+requests in flight at the load balancer as a third signal (target.inFlightPerWorker,
 Little's law), capacity counted on ready pods only, and metric failures that never lower replicas.
 """
 
@@ -54,6 +55,7 @@ from webscale.autoscaling.reasons import (
     lead_text,
     long_text,
     recently,
+    seasonal_text,
 )
 from webscale.autoscaling.rules import (
     TREND_READINGS,
@@ -67,13 +69,14 @@ from webscale.autoscaling.rules import (
     long_rate,
     rate_limit,
     rate_signal,
+    seasonal_prior,
     trend,
     windows,
 )
 
 __all__ = ["REASONS", "Current", "Decision", "History", "decide"]
 
-WINDOWED, RECENT, TREND, HEADROOM, LONG = "window", "recent", "trend", "headroom", "long"
+WINDOWED, RECENT, TREND, HEADROOM, LONG, SEASONAL = "window", "recent", "trend", "headroom", "long", "seasonal"
 """Decision.sized_by: the reading that sized the request-rate recommendation."""
 
 
@@ -114,8 +117,8 @@ class Decision:
     sized_by: which reading sized the request-rate recommendation when it won: "window" (the rate
         window), "headroom" (the quantile of the per-scrape rates), "long" (scaleDown.rateWindow's
         mean, holding a scale-down back), "recent" (the last two scrapes,
-        scale-up only) or "trend" (the forecast, scale-up only); None when CPU won or there was no
-        reading.
+        scale-up only), "trend" (the forecast, scale-up only) or "seasonal" (the load of the same
+        time yesterday or last week, scale-up only); None when CPU won or there was no reading.
     headroom_rps: the headroom quantile of the per-scrape rates (None when off or too few samples).
     forecast_trusted: whether a forecast made this poll was allowed to act (None without one).
     """
@@ -139,6 +142,8 @@ class Decision:
     sized_by: str | None = None
     headroom_rps: float | None = None
     forecast_trusted: bool | None = None
+    seasonal_rps: float | None = None
+    """The seasonal prior's load to pre-warm for (None when off or without data then)."""
 
     @property
     def scaled(self) -> bool:
@@ -270,6 +275,12 @@ def _with_metrics(
         ahead = rate_signal(auto, rising.forecast, current.replicas, workers, dead_band=0.0, factor=factor)
         if ahead.recommendation(current.replicas) > rate.recommendation(current.replicas):
             rate, basis, rps = ahead, TREND, rising.forecast
+    prior = seasonal_prior(auto, observation.seasonal)
+    if prior is not None and prior.rps > rps:
+        # Pre-warm for the load that followed the same time yesterday (or last week), at today's level.
+        warm = rate_signal(auto, prior.rps, current.replicas, workers, factor=factor)
+        if warm.recommendation(current.replicas) > max(current.replicas, rate.recommendation(current.replicas)):
+            rate, basis, rps = warm, SEASONAL, prior.rps
     slow = long_rate(auto, history.readings, now)
     if slow is not None and rate.recommendation(current.replicas) < current.replicas:
         # Scale-down reads the long window: pods go only as far as its mean allows.
@@ -326,6 +337,8 @@ def _with_metrics(
         basis_text = headroom_text(room, windowed)
     elif basis == LONG and slow is not None:
         basis_text = long_text(slow, windowed)
+    elif basis == SEASONAL and prior is not None:
+        basis_text = seasonal_text(prior, now, windowed)
     need = describe(
         rps, rate, cpu, workers, auto, base.capacity_rps, current.ready_replicas, basis_text, factor, flight
     )
@@ -345,6 +358,7 @@ def _with_metrics(
         sized_by=basis if winner is rate else None,
         headroom_rps=room.rps if room is not None else None,
         forecast_trusted=trusted if rising is not None else None,
+        seasonal_rps=prior.rps if prior is not None else None,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from webscale.api.models import Autoscaling, ScaledWebAppSpec
 from webscale.autoscaling.history import ForecastScore
-from webscale.autoscaling.rules import TREND_CAP, TREND_READINGS, Headroom, Limit, LongRate, Signal, Trend
+from webscale.autoscaling.rules import TREND_CAP, TREND_READINGS, Headroom, Limit, LongRate, Prior, Signal, Trend
 
 AUTOSCALING_OFF = "AutoscalingOff"
 METRICS_UNAVAILABLE = "MetricsUnavailable"
@@ -100,7 +100,9 @@ def lead_text(lead: float, learned: bool) -> str:
 
 
 def duration_text(window: float) -> str:
-    """120 -> '2 min', 90 -> '90 s'."""
+    """120 -> '2 min', 90 -> '90 s', 7200 -> '2 h'."""
+    if window >= 3600 and window % 3600 == 0:
+        return f"{fmt(window / 3600)} h"
     return f"{fmt(window / 60)} min" if window >= 60 and window % 60 == 0 else f"{fmt(window)} s"
 
 
@@ -109,6 +111,25 @@ def long_text(slow: LongRate, windowed: float) -> str:
     800 req/s over the rate window)"."""
     return (
         f" (the mean of the last {duration_text(slow.window)}, {slow.samples} scrapes, holds the scale-down; "
+        f"{fmt(windowed)} req/s over the rate window)"
+    )
+
+
+def clock(at: float) -> str:
+    """Unix seconds as a UTC time of day: "09:05"."""
+    minutes = int(at // 60) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def seasonal_text(prior: Prior, now: float, windowed: float) -> str:
+    """Says the seasonal prior sized the recommendation: " (pre-warmed for yesterday's 09:00-09:05 UTC
+    peak: 1200 req/s then, x0.9 for today's level over the last 1 h; 800 req/s over the rate window)"."""
+    r = prior.reading
+    when = {86400.0: "yesterday's", 604800.0: "last week's"}.get(r.offset, f"{duration_text(r.offset)} ago, the")
+    start = now - r.offset
+    return (
+        f" (pre-warmed for {when} {clock(start)}-{clock(start + r.lookahead)} UTC peak: {fmt(r.ahead_rps)} req/s "
+        f"then, x{prior.level:.2f} for today's level over the last {duration_text(r.level_window)}; "
         f"{fmt(windowed)} req/s over the rate window)"
     )
 

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from webscale.api.models import Autoscaling, Behavior, seconds
-from webscale.api.observation import Observation
+from webscale.api.observation import Observation, SeasonalReading
 from webscale.autoscaling.history import Reading, ScaleEvent, period_start, scale_down_floor, scale_up_limit
 
 _EPSILON = 1e-9
@@ -320,3 +320,33 @@ def long_rate(auto: Autoscaling, readings: tuple[Reading, ...], now: float) -> L
     if not values:
         return None
     return LongRate(sum(values) / len(values), window, len(values))
+
+
+SEASONAL_LEVEL_BOUNDS = (0.25, 4.0)
+"""Today's level over then's is taken within these bounds: a day that is 10x busier (or quieter)
+than the same time then has a new shape, and the prior does not know it."""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """autoscaling.seasonal's prior: rps = the highest rate of the lookahead then x level.
+    level: today's mean rate over then's, within SEASONAL_LEVEL_BOUNDS."""
+
+    rps: float
+    level: float
+    reading: SeasonalReading
+
+
+def seasonal_prior(auto: Autoscaling, reading: SeasonalReading | None) -> Prior | None:
+    """The load to pre-warm for, from the same time `seasonal.offset` ago: the highest rate of the
+    lookahead then, scaled by how busy today is against then (the mean rate over the level window
+    now and then). None when the prior is off, there is no reading, or then had no traffic to
+    compare with.
+
+    Why: a reactive decision sees a daily peak one scrape, one poll and one start-up late; an app
+    whose load repeats by the day has already shown when its peak comes."""
+    if seconds(auto.seasonal.offset) <= 0 or reading is None or reading.then_rps <= 0:
+        return None
+    low, high = SEASONAL_LEVEL_BOUNDS
+    level = min(max(reading.now_rps / reading.then_rps, low), high)
+    return Prior(reading.ahead_rps * level, level, reading)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from webscale.api.app import App
+from webscale.api.observation import SeasonalReading
 from webscale.promql import queries as promql
 from webscale.promql.template import FIELD as TEMPLATE_FIELD
 
@@ -103,6 +104,23 @@ def in_flight(result: Any, keys: Sequence[App]) -> dict[App, float]:
     finite value; an app without one is simply absent (never a failure by itself)."""
     values = _by_app(parse_vector(result), promql.IN_FLIGHT_SIGNAL)
     return {key: values[key] for key in keys if key in values and math.isfinite(values[key])}
+
+
+def seasonal_readings(
+    result: Any, keys: Sequence[App], setting: tuple[float, float, float]
+) -> dict[App, SeasonalReading]:
+    """The seasonal prior's reading (`promql.seasonal_query`) for the apps that have all three finite
+    values; an app without them (no data that far back) is simply absent, never a failure.
+    `setting`: (offset, lookahead, level window) in seconds, as queried."""
+    samples = parse_vector(result)
+    ahead, then, now = (_by_app(samples, signal) for signal in promql.SEASONAL_SIGNALS)
+    out = {}
+    for key in keys:
+        values = (ahead.get(key), then.get(key), now.get(key))
+        if all(v is not None and math.isfinite(v) for v in values):
+            a, t, n = (float(v or 0.0) for v in values)
+            out[key] = SeasonalReading(*setting, ahead_rps=a, then_rps=t, now_rps=n)
+    return out
 
 
 def cpu_usage(result: Any, keys: Sequence[App], what: str) -> dict[App, CpuUsage | str]:

@@ -5,7 +5,7 @@ The decision code sees `MetricsSource` and `Observation`, never HTTP.
 
 `PrometheusSource` makes, per poll and per Prometheus URL, ONE batched query
 for request rate (with the recent rate folded in) and ONE for CPU per
-cpuSource in use, whatever the number of apps (1 app or 500 cost the same;
+cpuSource in use (and ONE per seasonal setting in use), whatever the number of apps (1 app or 500 cost the same;
 keda#2282). Apps with their own ``spec.metrics.requestRate`` template cannot be
 batched: each costs one more query per poll. The queries and the label
 contract they rely on are in `webscale.promql.queries`, reading their results in
@@ -34,10 +34,18 @@ from urllib3.util.retry import Retry
 
 from webscale import telemetry
 from webscale.api.app import App
-from webscale.api.models import ScaledWebAppSpec
-from webscale.api.observation import Observation
+from webscale.api.models import ScaledWebAppSpec, seconds
+from webscale.api.observation import Observation, SeasonalReading
 from webscale.metrics.failure import describe_failure, one_line
-from webscale.metrics.parse import CpuUsage, RequestRate, cpu_usage, in_flight, request_rates, template_rate
+from webscale.metrics.parse import (
+    CpuUsage,
+    RequestRate,
+    cpu_usage,
+    in_flight,
+    request_rates,
+    seasonal_readings,
+    template_rate,
+)
 from webscale.promql import queries as promql
 from webscale.promql.queries import CpuSource, RequestRateSource
 from webscale.promql.template import render_template
@@ -56,6 +64,8 @@ class AppQuery:
     cpu_source: where CPU comes from; None when the app does not scale on CPU.
     request_rate_source: app (the app's own counter) or loadbalancer (HAProxy's, with the
         requests in flight there); each source is one batched query for all its apps.
+    seasonal: (offset, lookahead, level window) in seconds of autoscaling.seasonal, None when off;
+        one batched query per distinct setting and source.
     """
 
     key: App
@@ -63,6 +73,7 @@ class AppQuery:
     request_rate_template: str | None = None
     cpu_source: CpuSource | None = "app"
     request_rate_source: RequestRateSource = "app"
+    seasonal: tuple[float, float, float] | None = None
 
     @classmethod
     def from_spec(cls, namespace: str, name: str, spec: ScaledWebAppSpec) -> AppQuery:
@@ -73,7 +84,15 @@ class AppQuery:
             request_rate_template=spec.metrics.request_rate,
             cpu_source=spec.metrics.cpu_source if wants_cpu else None,
             request_rate_source=spec.metrics.request_rate_source,
+            seasonal=_seasonal_setting(spec),
         )
+
+
+def _seasonal_setting(spec: ScaledWebAppSpec) -> tuple[float, float, float] | None:
+    rule = spec.autoscaling.seasonal
+    if seconds(rule.offset) <= 0 or spec.metrics.request_rate is not None:
+        return None
+    return seconds(rule.offset), seconds(rule.lookahead), seconds(rule.level_window)
 
 
 class MetricsSource(Protocol):
@@ -190,7 +209,19 @@ class PrometheusSource:
             query = promql.cpu_query(source, self.rate_window)
             cpu.update(poll.run(url, query, keys, cpu_usage, promql.cpu_selector(source)))
 
-        return {app.key: _observation(now, rates[app.key], cpu.get(app.key), flying.get(app.key)) for app in group}
+        seasonal: dict[App, SeasonalReading] = {}
+        settings = {(app.request_rate_source, app.seasonal) for app in group if app.seasonal is not None}
+        for rate_source, setting in sorted(settings, key=str):
+            assert setting is not None
+            keys = [app.key for app in group if (app.request_rate_source, app.seasonal) == (rate_source, setting)]
+            query = promql.seasonal_query(rate_source, *setting, self.rate_window, self.scrape_interval)
+            read = poll.run(url, query, keys, lambda r, k, _w, s=setting: seasonal_readings(r, k, s), "")
+            seasonal.update({k: v for k, v in read.items() if isinstance(v, SeasonalReading)})
+
+        return {
+            app.key: _observation(now, rates[app.key], cpu.get(app.key), flying.get(app.key), seasonal.get(app.key))
+            for app in group
+        }
 
     def _template_rate(self, poll: _Poll, url: str, app: AppQuery) -> float | str:
         assert app.request_rate_template is not None
@@ -223,7 +254,11 @@ def _rates_and_in_flight(
 
 
 def _observation(
-    now: float, rate: RequestRate | str, usage: CpuUsage | str | None, in_flight_requests: float | None = None
+    now: float,
+    rate: RequestRate | str,
+    usage: CpuUsage | str | None,
+    in_flight_requests: float | None = None,
+    seasonal: SeasonalReading | None = None,
 ) -> Observation:
     """One app's Observation from its request-rate and CPU readings (or their failure reasons)."""
     rps, recent = rate if isinstance(rate, tuple) else (None, None)
@@ -239,6 +274,7 @@ def _observation(
         recent_requests_per_second=recent,
         cpu_error=cpu_error,
         in_flight_requests=in_flight_requests if error is None else None,
+        seasonal=seasonal if error is None else None,
     )
 
 

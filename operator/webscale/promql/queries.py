@@ -82,6 +82,19 @@ HAProxy pods), for every app that reads its rate at the LB (`lb_request_rate_que
     or label_replace(sum by (namespace, app) (haproxy_backend_current_sessions{managed_by="webscale",proxy="pods"}),
                      "webscale_signal", "inflight", "", "")
 
+The seasonal prior (``autoscaling.seasonal.offset``)
+----------------------------------------------------
+For the apps with a seasonal offset O, lookahead A and level window L, one query per distinct
+(request-rate source, O, A, L) for all of them, on the same series as their request rate
+(`seasonal_query`), R = the rate query above without its ``recent`` part::
+
+    label_replace(max_over_time((R)[A:S] offset (O - A)), "webscale_signal", "seasonal_ahead", "", "")
+    or label_replace(sum by (namespace, app) (rate(...[L] offset O)), "webscale_signal", "seasonal_then", "", "")
+    or label_replace(sum by (namespace, app) (rate(...[L])), "webscale_signal", "seasonal_now", "", "")
+
+(S: the scrape interval). ``seasonal_ahead`` is the highest rate of the A seconds from now - O on.
+An app without the three series (no data that far back) has no prior; that is not a failure.
+
 HAProxy counts requests it answered itself (a 503 when no pod is up) in the backend's
 counter too: that is demand the app did not serve, which is what scaling should see.
 """
@@ -114,6 +127,7 @@ LB_IN_FLIGHT_METRIC = "haproxy_backend_current_sessions"
 LB_BACKEND = "pods"
 """The backend of the app's pods in the operator's haproxy.cfg (its exporter's ``proxy`` label)."""
 IN_FLIGHT_SIGNAL = "inflight"
+SEASONAL_SIGNALS = ("seasonal_ahead", "seasonal_then", "seasonal_now")
 CADVISOR_POD_REGEX = "(.+)-[a-z0-9]{1,10}-[a-z0-9]{5}"
 """Deployment pod name -> Deployment (= app) name; Prometheus anchors it at both ends."""
 
@@ -323,6 +337,30 @@ def lb_request_rate_query(window: str = DEFAULT_WINDOW, recent_window: str | Non
     in_flight = f"sum by (namespace, app) ({lb_selector(LB_IN_FLIGHT_METRIC)})"
     parts.append(f'label_replace({in_flight}, "{SIGNAL_LABEL}", "{IN_FLIGHT_SIGNAL}", "", "")')
     return " or ".join(parts)
+
+
+def seconds_window(value: float) -> str:
+    """Whole seconds as a PromQL duration: 86100 -> "86100s"."""
+    return validate_window(f"{max(1, round(value))}s")
+
+
+def seasonal_query(
+    source: RequestRateSource, offset: float, lookahead: float, level_window: float, window: str, step: float
+) -> str:
+    """For every app reading its rate from `source`: the highest rate(...[window]) of the `lookahead`
+    seconds from now - `offset` on (webscale_signal="seasonal_ahead", a subquery at `step`), and the
+    mean rate over `level_window` ending at now - offset ("seasonal_then") and now ("seasonal_now")."""
+    selector = request_selector() if source == "app" else lb_request_selector()
+    rate = f"sum by (namespace, app) (rate({selector}[{validate_window(window)}]))"
+    shift = f" offset {seconds_window(offset - lookahead)}" if offset - lookahead >= 1 else ""
+    ahead = f"max_over_time(({rate})[{seconds_window(lookahead)}:{seconds_window(step)}]{shift})"
+    level = seconds_window(level_window)
+    then = f"sum by (namespace, app) (rate({selector}[{level}] offset {seconds_window(offset)}))"
+    now = f"sum by (namespace, app) (rate({selector}[{level}]))"
+    return " or ".join(
+        f'label_replace({part}, "{SIGNAL_LABEL}", "{signal}", "", "")'
+        for part, signal in zip((ahead, then, now), SEASONAL_SIGNALS, strict=True)
+    )
 
 
 def cpu_query(source: CpuSource, window: str = DEFAULT_WINDOW) -> str:

@@ -137,11 +137,31 @@ class View:
         unless given); None when it cannot."""
         if any(start <= self.now < end for start, end in self.world.outages):
             return None
+        return self._rate_at(self.now, self.world.rate_window if window is None else window)
+
+    def _rate_at(self, at: int, window: int) -> float | None:
         interval = self.world.scrape_interval
-        window = self.world.rate_window if window is None else window
-        last = self.now - self.now % interval
+        last = at - at % interval
         first = last - (window - 1) // interval * interval  # the oldest sample inside the window
         return self.load.mean(first, last) if first < last else None
+
+    def seasonal(self, offset: int, lookahead: int, level_window: int) -> tuple[float, float, float] | None:
+        """What webscale's seasonal query answers now: (the highest rate(...[rate_window]) of the
+        `lookahead` seconds from now - offset on, the mean rate over `level_window` ending at
+        now - offset, and ending now); None during an outage or when the trace has no data at
+        now - offset - level_window (Prometheus would not have it either)."""
+        if any(start <= self.now < end for start, end in self.world.outages):
+            return None
+        then = self.now - offset
+        if then - level_window < 0:
+            return None
+        step, window = self.world.scrape_interval, self.world.rate_window
+        rates = [self._rate_at(t, window) for t in range(then, then + lookahead + 1, step)]
+        ahead = max((r for r in rates if r is not None), default=None)
+        then_level, now_level = self._rate_at(then, level_window), self._rate_at(self.now, level_window)
+        if ahead is None or then_level is None or now_level is None:
+            return None
+        return ahead, then_level, now_level
 
     def recent_mean(self, window: int) -> float:
         """Mean load over the `window` seconds before now, read straight from the pods (Knative's way)."""

@@ -5,7 +5,8 @@ engine.World): rate over the world's rate window for the decision, and rate over
 scrapes as `recent_rps` (it starts and sizes burst mode, the trend forecast is fitted to it, and the
 headroom quantile is taken over it), and passes the pods' start-up time as the operator measures it
 (`startup_seconds`); with metrics.requestRateSource loadbalancer, also the requests in flight at
-the load balancer (`View.in_flight`).
+the load balancer (`View.in_flight`), and with autoscaling.seasonal.offset the load of the same time
+then (`View.seasonal`).
 The spec has its defaults; only what must match the simulated world is set: CPU per pod (so
 workers_per_pod gives the world's workers), the per-worker target and the replica bounds.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from webscale.api.models import ScaledWebAppSpec, parse_spec, seconds
-from webscale.api.observation import Observation
+from webscale.api.observation import Observation, SeasonalReading
 from webscale.api.workers import workers_per_pod
 from webscale.autoscaling.decide import Current, History, decide
 from webscale.simulate.engine import View, World
@@ -70,7 +71,11 @@ class Webscale:
             at_lb = self.spec.metrics.request_rate_source == "loadbalancer"
             flying = view.in_flight() if at_lb else None
             observation = Observation(
-                at=view.now, requests_per_second=rate, pods_reporting=view.ready, in_flight_requests=flying
+                at=view.now,
+                requests_per_second=rate,
+                pods_reporting=view.ready,
+                in_flight_requests=flying,
+                seasonal=self._seasonal(view),
             )
         recent = view.prometheus_rate(2 * view.world.scrape_interval)  # the last two scrapes
         workers = workers_per_pod(self.spec)
@@ -80,3 +85,13 @@ class Webscale:
             self.spec, observation, current, state, float(view.now), recent_rps=recent, startup_seconds=startup
         )
         return decision.replicas, decision.history
+
+    def _seasonal(self, view: View) -> SeasonalReading | None:
+        """autoscaling.seasonal's reading (the operator's seasonal query), when the prior is on."""
+        rule = self.spec.autoscaling.seasonal
+        offset = round(seconds(rule.offset))
+        if offset <= 0:
+            return None
+        lookahead, level = round(seconds(rule.lookahead)), round(seconds(rule.level_window))
+        read = view.seasonal(offset, lookahead, level)
+        return None if read is None else SeasonalReading(offset, lookahead, level, *read)
