@@ -48,6 +48,7 @@ from webscale_local.procstat import cpu_seconds, rss_mib
 from webscale.api.app import App
 from webscale.kube.client import USER_AGENT
 from webscale.reconcile.builders import build_children
+from webscale.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
@@ -284,11 +285,28 @@ class Result:
     commit: str = ""
     operator_env: dict[str, str] = field(default_factory=dict)
     """Operator settings that are not the defaults (empty: all defaults)."""
+    client: str = "API QPS 50, burst 100, 8 workers"
+    """The operator's client settings in this run (the default is what rows measured before it was recorded ran with)."""
     """The operator's code: the commit of the checkout the benchmark ran from."""
 
     @property
     def ratio(self) -> float | None:
         return self.converge_s / self.floor_s if self.converge_s and self.floor_s else None
+
+
+def client_settings(env: dict[str, str]) -> str:
+    """The operator's API rate limit and workers with these environment overrides."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        s = Settings()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return f"API QPS {s.api_qps:g}, burst {s.api_burst}, {s.workers} workers"
 
 
 def sizing(n: int) -> tuple[int, str]:
@@ -666,6 +684,7 @@ def render(results: list[Result], bin_dir: Path, started: datetime) -> str:
                 f"- the restarted operator's next {STEADY_SECONDS} s (apps still idle): "
                 f"{rs['after_writes_per_min']:.0f} writes/min {dict(rs['after_writes'].most_common())}"
             )
+        details.append(f"- operator client: {r.client}")
         if r.operator_env:
             details.append(f"- **non-default operator settings**: {r.operator_env}")
         details.append(
@@ -690,8 +709,8 @@ How (`bench/scale.py`):
   default is. The benchmark's client creates with {CONCURRENCY} requests in flight.
 - **floor**: on its own control plane, the same 3 children per app (from the operator's builders, without
   owner references) created directly by that client; timed from the first create until a watch has seen
-  every one. **operator**: `webscale run` with default settings (API QPS 50, burst 100, 8 workers,
-  resync 60 s, leader election on); timed from the first app create until a watch has seen all children.
+  every one. **operator**: `webscale run` with default settings (its API client's rate limit and workers
+  are in each row's details: the defaults changed over time), resync 60 s, leader election on; timed from the first app create until a watch has seen all children.
 - **steady state** ("idle, nothing changing"): autoscaling is on (`mode: auto`, polling 15 s) against an
   allow-listed Prometheus URL on loopback where nothing listens: every 15 s every app is polled (one batched
   query, refused at once), decided and its status compared — and nothing changes, so nothing should be
@@ -781,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scale: {n} apps", flush=True)
             res = Result(apps=n, nodes=sizing(n)[0], started=started.isoformat(), bin_dir=str(bin_dir), commit=commit)
             res.operator_env = dict(kv.split("=", 1) for kv in args.operator_env)
+            res.client = client_settings(res.operator_env)
             results.append(res)
             began = time.monotonic()
             try:

@@ -33,9 +33,12 @@ class Settings(BaseSettings):
     scaling loop has not completed a tick for `liveness_stale_ticks` ticks) and /readyz; 0 disables it."""
     liveness_stale_ticks: int = Field(default=30, ge=2)
     """Ticks of `scaling_tick_seconds` without a completed scaling-loop tick before /healthz fails."""
-    api_qps: float = Field(default=50.0, gt=0)
-    """Client-side limit on Kubernetes API requests per second (token bucket)."""
-    api_burst: int = Field(default=100, ge=1)
+    api_qps: float = Field(default=200.0, gt=0)
+    """Client-side limit on Kubernetes API requests per second (token bucket). The API server's own
+    Priority and Fairness protects it (its 429s are retried after Retry-After); this limit keeps a
+    runaway loop from flooding it. A steady operator makes ~0 requests; 200/s lets many new apps
+    converge at the API server's pace, where 50/s made the client the bottleneck (bench/results/scale.md)."""
+    api_burst: int = Field(default=400, ge=1)
     """Requests the client may send at once above `api_qps` after a quiet spell."""
     workers: int = Field(default=8, ge=1, le=256)
     """Threads for per-app work (reconcile, act): at most this many apps are worked on at once;

@@ -7,6 +7,7 @@ PrometheusConnect so grouping and counting can be checked exactly.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
@@ -288,3 +289,25 @@ def test_observation_values_are_floats():
     source, _ = make_source()
     observation = source.observe(apps(1), now=1.0)[App.named("default", "app0")]
     assert isinstance(observation.requests_per_second, float) and not math.isnan(observation.requests_per_second)
+
+
+def test_a_lasting_outage_is_logged_when_it_starts_and_when_it_ends_not_every_poll(caplog):
+    down = {"now": True}
+
+    def answer(query: str) -> Any:
+        if down["now"]:
+            raise ConnectionRefusedError("connection refused")
+        return healthy(query)
+
+    source, _ = make_source(answer)
+    with caplog.at_level(logging.INFO, logger="webscale.metrics.prometheus"):
+        for poll in range(5):
+            source.observe(apps(3), now=float(poll))
+        failures = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(failures) == 2  # the request-rate query and the CPU query, once each
+        assert all("failed for 3 app(s)" in r.getMessage() for r in failures)
+        down["now"] = False
+        source.observe(apps(3), now=5.0)
+        source.observe(apps(3), now=6.0)
+    recovered = [r.getMessage() for r in caplog.records if "work again" in r.getMessage()]
+    assert len(recovered) == 2

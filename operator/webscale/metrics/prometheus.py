@@ -152,6 +152,9 @@ class PrometheusSource:
         self._client_factory = client_factory
         self._lock = threading.Lock()
         self._clients: dict[str, tuple[PrometheusConnect, threading.Lock]] = {}
+        self._failing: dict[tuple[str, str], str] = {}
+        """(url, what) -> the reason its last query failed: a failure is logged when it starts or its
+        reason changes, and its end once — not on every poll (the apps' conditions carry it meanwhile)."""
         self._queries_total = 0
         self.last_poll_queries = 0
 
@@ -303,9 +306,18 @@ class _Poll:
                 result = client.custom_query(query, params={"timeout": str(source.timeout)})
             parsed = parse(result, keys, what)
             telemetry.PROMETHEUS_QUERIES.labels("ok").observe(time.monotonic() - started)
+            if source._failing.pop((url, what), None) is not None:
+                log.info("metrics: queries of %s at %s work again", what or "a custom template", url)
             return parsed
         except Exception as exc:  # every failure is data for the decision, never an exception
             telemetry.PROMETHEUS_QUERIES.labels("failed").observe(time.monotonic() - started)
             reason = describe_failure(exc, url, source.timeout)
-            log.warning("metrics: query failed for %d app(s): %s", len(keys), reason)
+            if source._failing.get((url, what)) != reason:
+                source._failing[(url, what)] = reason
+                log.warning(
+                    "metrics: query of %s failed for %d app(s): %s (logged again only when the reason changes)",
+                    what or "a custom template",
+                    len(keys),
+                    reason,
+                )
             return {key: reason for key in keys}
