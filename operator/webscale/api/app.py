@@ -31,7 +31,6 @@ class App:
     name: str
     uid: str = field(default="", compare=False)
     generation: int = field(default=0, compare=False)
-    raw_spec: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     status: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     annotations: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     deleting: bool = field(default=False, compare=False)
@@ -60,7 +59,6 @@ class App:
             name=meta["name"],
             uid=meta.get("uid", ""),
             generation=int(meta.get("generation") or 0),
-            raw_spec=raw,
             status=dict(body.get("status") or {}),
             annotations=dict(meta.get("annotations") or {}),
             deleting=bool(meta.get("deletionTimestamp")),
@@ -108,4 +106,25 @@ def parse(
         spec = models.parse_spec(raw)
     except ValidationError as exc:
         return None, [models.format_validation_error(exc)]
-    return spec, semantic_errors(spec, allowed_prometheus_urls)
+    return share_sections(spec), semantic_errors(spec, allowed_prometheus_urls)
+
+
+_SECTIONS: dict[tuple[str, str], Any] = {}
+SHARED_SECTIONS_MAX = 20_000
+"""Distinct spec sections kept for sharing; past this the table starts again (memory stays bounded)."""
+
+
+def share_sections(spec: models.ScaledWebAppSpec) -> models.ScaledWebAppSpec:
+    """`spec` with each section (autoscaling, loadBalancer, ...) replaced by an equal one already held.
+
+    Specs are frozen, and defaulting by the API server makes most apps' sections identical, so a
+    thousand apps hold one `autoscaling` section instead of a thousand copies (~7 KB each)."""
+    if len(_SECTIONS) > SHARED_SECTIONS_MAX:
+        _SECTIONS.clear()
+    shared = {}
+    for name in type(spec).model_fields:
+        value = getattr(spec, name)
+        if isinstance(value, models.Model):
+            key = (name, value.model_dump_json())
+            shared[name] = _SECTIONS.setdefault(key, value)
+    return spec.model_copy(update=shared)

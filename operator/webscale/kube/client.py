@@ -201,8 +201,15 @@ class Kube:
         found = self._call("GET", path_of(api_version, kind, namespace), query=[("labelSelector", label_selector)])
         return list(found.get("items", []))
 
-    def list_all(self, path: str, label_selector: str, page: int = 500) -> tuple[list[dict[str, Any]], str]:
-        """Every object at `path` matching the selector, in pages; and the list's resourceVersion."""
+    def list_all(
+        self,
+        path: str,
+        label_selector: str,
+        page: int = 500,
+        each: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Every object at `path` matching the selector, in pages; and the list's resourceVersion.
+        `each` (e.g. a trim) is applied page by page, so a large list never lies in memory whole."""
         items: list[dict[str, Any]] = []
         cont = ""
         while True:
@@ -212,7 +219,7 @@ class Kube:
             if cont:
                 query.append(("continue", cont))
             found = self._call("GET", path, query=query)
-            items += found.get("items", [])
+            items += [each(i) for i in found.get("items", [])] if each else found.get("items", [])
             cont = (found.get("metadata") or {}).get("continue") or ""
             if not cont:
                 return items, str((found.get("metadata") or {}).get("resourceVersion") or "")

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kubernetes.client.rest import ApiException
 
@@ -90,14 +91,18 @@ class Informer:
 
     def _relist(self) -> str:
         telemetry.WATCH_RELISTS.labels(self.resource.kind).inc()
-        items, version = self.kube.list_all(self.path, self.resource.label_selector)
-        for item in items:  # a list's items carry no apiVersion and kind; watch events' objects do
-            item.setdefault("apiVersion", self.resource.api_version)
-            item.setdefault("kind", self.resource.kind)
-        for change in self.store.replace(items):
+        items, version = self.kube.list_all(self.path, self.resource.label_selector, each=self._typed_and_trimmed)
+        for change in self.store.replace(items, trimmed=True):
             self._emit(change)
         self.synced.set()
         return version
+
+    def _typed_and_trimmed(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A listed object as the store holds it (a list's items carry no apiVersion and kind; watch
+        events' objects do)."""
+        item.setdefault("apiVersion", self.resource.api_version)
+        item.setdefault("kind", self.resource.kind)
+        return self.store.trim(item)
 
     def _watch_from(self, version: str) -> None:
         """Follow the watch until stopped; a normal end of one watch call resumes from `version`."""

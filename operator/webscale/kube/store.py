@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from webscale.api.labels import WORKERS_ANNOTATION
+
 Key = tuple[str, str]
 Trim = Callable[[dict[str, Any]], dict[str, Any]]
 _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
@@ -21,11 +23,18 @@ _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 @dataclass(frozen=True)
 class Change:
-    """One object added, modified or deleted (`old` None when added, `new` None when deleted)."""
+    """One object added, modified or deleted (`old` None when added, `new` None when deleted).
+
+    A compact store hands the old version over as it holds it (JSON bytes): it is decoded only
+    if someone reads `old`, and most readers only need the new one."""
 
     type: str
-    old: dict[str, Any] | None
+    held_old: dict[str, Any] | bytes | None
     new: dict[str, Any] | None
+
+    @property
+    def old(self) -> dict[str, Any] | None:
+        return json.loads(self.held_old) if isinstance(self.held_old, bytes) else self.held_old
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -78,13 +87,29 @@ def trim_deployment(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
+POD_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/component")
+"""The labels the operator reads on a pod: which app (the index) and which component (web or LB)."""
+POD_METADATA = ("name", "namespace", "resourceVersion", "creationTimestamp", "deletionTimestamp")
+
+
 def trim_pod(obj: dict[str, Any]) -> dict[str, Any]:
-    """What the operator reads of a pod: metadata, and readiness and start times from status."""
-    status = obj.get("status") or {}
-    ready = [c for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    """What the operator reads of a pod, and nothing else (the pod cache holds one per replica of
+    every app): identity, the app and component labels, the live worker count annotation, creation
+    and deletion times, and the Ready condition."""
+    meta, status = obj["metadata"], obj.get("status") or {}
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    ready = [
+        {k: c.get(k) for k in ("type", "status", "lastTransitionTime")}
+        for c in status.get("conditions") or []
+        if c.get("type") == "Ready"
+    ]
     return {
-        "metadata": _meta(obj),
-        "status": {"phase": status.get("phase"), "startTime": status.get("startTime"), "conditions": ready},
+        "metadata": {
+            **{k: meta[k] for k in POD_METADATA if k in meta},
+            "labels": {k: labels[k] for k in POD_LABELS if k in labels},
+            "annotations": {k: v for k, v in annotations.items() if k == WORKERS_ANNOTATION},
+        },
+        "status": {"phase": status.get("phase"), "conditions": ready},
     }
 
 
@@ -154,6 +179,16 @@ class Store:
             held = self._items.get((namespace, name))
         return None if held is None else self._decode(held)
 
+    def version(self, namespace: str, name: str) -> str | None:
+        """The held object's resourceVersion (None: not held), without decoding it."""
+        with self._lock:
+            return self._versions.get((namespace, name))
+
+    def versions(self) -> dict[Key, str]:
+        """Key -> resourceVersion of every held object, without decoding any."""
+        with self._lock:
+            return dict(self._versions)
+
     def items(self) -> list[dict[str, Any]]:
         with self._lock:
             held = list(self._items.values())
@@ -163,20 +198,21 @@ class Store:
         with self._lock:
             return len(self._items)
 
-    def replace(self, objects: Iterable[dict[str, Any]]) -> list[Change]:
-        """Hold exactly `objects` from now on; returns what changed (vanished objects as DELETED)."""
-        fresh = {key_of(o): self.trim(o) for o in objects}
+    def replace(self, objects: Iterable[dict[str, Any]], trimmed: bool = False) -> list[Change]:
+        """Hold exactly `objects` (already trimmed, or trimmed here) from now on; returns what changed
+        (vanished objects as DELETED)."""
+        fresh = {key_of(o): o if trimmed else self.trim(o) for o in objects}
         with self._lock:
             old, versions = self._items, self._versions
             self._items, self._versions, self._index_of, self._by_index = {}, {}, {}, {}
             for key, obj in fresh.items():
                 self._hold(key, obj)
-        changes = [Change("DELETED", self._decode(held), None) for key, held in old.items() if key not in fresh]
+        changes = [Change("DELETED", held, None) for key, held in old.items() if key not in fresh]
         for key, obj in fresh.items():
             if key not in old:
                 changes.append(Change("ADDED", None, obj))
             elif versions.get(key) != obj["metadata"].get("resourceVersion"):
-                changes.append(Change("MODIFIED", self._decode(old[key]), obj))
+                changes.append(Change("MODIFIED", old[key], obj))
         return changes
 
     def apply(self, type_: str, obj: dict[str, Any]) -> Change | None:
@@ -185,16 +221,14 @@ class Store:
         with self._lock:
             if type_ == "DELETED":
                 held = self._drop(key)
-                return None if held is None else Change("DELETED", self._decode(held), None)
+                return None if held is None else Change("DELETED", held, None)
             trimmed = self.trim(obj)
             version = self._versions.get(key)
             if version is not None and not newer(trimmed, {"metadata": {"resourceVersion": version}}):
                 return None
             before = self._items.get(key)
             self._hold(key, trimmed)
-        return Change(
-            "ADDED" if before is None else "MODIFIED", None if before is None else self._decode(before), trimmed
-        )
+        return Change("ADDED" if before is None else "MODIFIED", before, trimmed)
 
     def put(self, obj: dict[str, Any]) -> None:
         """Write-through of an object the operator just wrote (if newer than the cached one), so a

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from webscale.api import models
+from webscale.api.app import App
 from webscale.kube.store import Change
 
 _RELEVANT_META = ("generation", "annotations", "deletionTimestamp", "uid", "labels")
@@ -24,4 +25,23 @@ def owner_of(obj: dict[str, Any]) -> str | None:
     for ref in obj["metadata"].get("ownerReferences") or []:
         if ref.get("kind") == models.KIND and ref.get("controller"):
             return str(ref["name"])
+    return None
+
+
+def route(kind: str, change: Change, app_kind: str, child_kinds: tuple[str, ...]) -> tuple[str, App] | None:
+    """What a watch event asks of the runtime: ("forget", app) for a deleted ScaledWebApp,
+    ("reconcile", app) for an app or a child of one that needs work, None for nothing.
+
+    Computed in the informer's thread, so only this small answer crosses to the event loop — not the
+    object's old and new versions, which would pile up in memory while many events arrive at once."""
+    if kind == app_kind:
+        meta = change.obj["metadata"]
+        key = App.named(meta["namespace"], meta["name"])
+        if change.type == "DELETED":
+            return "forget", key
+        return ("reconcile", key) if app_needs_reconcile(change) else None
+    if kind in child_kinds:
+        owner = owner_of(change.obj)
+        if owner is not None:
+            return "reconcile", App.named(change.obj["metadata"]["namespace"], owner)
     return None

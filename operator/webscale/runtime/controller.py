@@ -33,7 +33,7 @@ from webscale.kube.lease import LeaderElector, Timing
 from webscale.kube.store import Change, app_index
 from webscale.metrics.prometheus import MetricsSource, PrometheusSource
 from webscale.reconcile.reconciler import Reconciler
-from webscale.runtime.changes import app_needs_reconcile, owner_of
+from webscale.runtime.changes import route
 from webscale.runtime.identity import identity, lease_namespace
 from webscale.runtime.queue import WorkQueue
 from webscale.runtime.registry import Registry
@@ -72,7 +72,8 @@ class Controller:
         for kind, informer in self.informers.items():
             if kind != APP_KIND:
                 informer.store.index = app_index
-                informer.store.compact = kind in CHILD_KINDS  # read rarely: held as JSON bytes
+            # children are read rarely, and apps through the registry's parsed copies: held as JSON bytes
+            informer.store.compact = kind in CHILD_KINDS or kind == APP_KIND
         self.view = StoreView({kind: i.store for kind, i in self.informers.items()})
         self.registry = Registry(self.informers[APP_KIND].store, settings.prometheus_urls)
         self.reconciler = Reconciler(self.kube, self.view)
@@ -158,22 +159,17 @@ class Controller:
     # ---- watch changes (in the event loop) ------------------------------------------------------
 
     def _from_thread(self, kind: str, change: Change) -> None:
-        self._call_soon(self._on_change, kind, change)
+        work = route(kind, change, APP_KIND, CHILD_KINDS)
+        if work is not None:
+            self._call_soon(self._on_change, *work)
 
-    def _on_change(self, kind: str, change: Change) -> None:
-        meta = change.obj["metadata"]
-        if kind == APP_KIND:
-            key = App.named(meta["namespace"], meta["name"])
-            if change.type == "DELETED":
-                self.autoscaler.forget(key)
-                self.queue.discard(key)
-                self._locks.pop(key, None)
-            elif app_needs_reconcile(change):
-                self.queue.add(key)
-        elif kind in CHILD_KINDS:
-            owner = owner_of(change.obj)
-            if owner is not None:
-                self.queue.add(App.named(meta["namespace"], owner))
+    def _on_change(self, what: str, key: App) -> None:
+        if what == "forget":
+            self.autoscaler.forget(key)
+            self.queue.discard(key)
+            self._locks.pop(key, None)
+        else:
+            self.queue.add(key)
 
     # ---- reconcile ------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 Built from the informer's store, so it is rebuilt by every relist (no ghosts after a watch gap).
 A spec is parsed once per generation; a status or annotation change only refreshes those fields.
+The store may hold the objects as JSON bytes: an object is decoded only when its resourceVersion
+differs from the cached App's, so asking for every app each tick costs no decoding.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def _refresh(cached: App | None, obj: dict[str, Any], allowed_urls: Sequence[str
     if cached is not None and cached.uid == meta.get("uid") and cached.generation == int(meta.get("generation") or 0):
         return dataclasses.replace(
             cached,
-            status=dict(obj.get("status") or {}),
+            status=obj.get("status") or {},
             annotations=dict(meta.get("annotations") or {}),
             deleting=bool(meta.get("deletionTimestamp")),
             resource_version=str(meta.get("resourceVersion") or ""),
@@ -40,29 +42,34 @@ class Registry:
         self._lock = threading.Lock()
 
     def get(self, namespace: str, name: str) -> App | None:
-        obj = self.store.get(namespace, name)
+        key = (namespace, name)
         with self._lock:
-            if obj is None:
-                self._apps.pop((namespace, name), None)
-                return None
-            return self._current((namespace, name), obj)
+            app = self._current(key, self.store.version(namespace, name))
+            if app is None:
+                self._apps.pop(key, None)
+            return app
 
     def all(self) -> list[App]:
-        objects = self.store.items()
-        keys = {(o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects}
+        versions = self.store.versions()
         with self._lock:
-            for gone in [k for k in self._apps if k not in keys]:
+            for gone in [k for k in self._apps if k not in versions]:
                 del self._apps[gone]
-            apps = [self._current((o["metadata"]["namespace"], o["metadata"]["name"]), o) for o in objects]
+            apps = [a for a in (self._current(key, version) for key, version in versions.items()) if a is not None]
         valid = sum(1 for a in apps if a.valid)
         telemetry.APPS.labels("valid").set(valid)
         telemetry.APPS.labels("invalid").set(len(apps) - valid)
         return apps
 
-    def _current(self, key: tuple[str, str], obj: dict[str, Any]) -> App:
+    def _current(self, key: tuple[str, str], version: str | None) -> App | None:
+        """The App for the held object at `version`; decoded and parsed only when that version is new."""
         cached = self._apps.get(key)
-        if cached is not None and cached.resource_version == obj["metadata"].get("resourceVersion"):
+        if version is None:
+            return None
+        if cached is not None and cached.resource_version == version:
             return cached
+        obj = self.store.get(*key)
+        if obj is None:  # deleted since `version` was read
+            return None
         app = _refresh(cached, obj, self.allowed_prometheus_urls)
         self._apps[key] = app
         return app
