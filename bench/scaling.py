@@ -147,6 +147,10 @@ KPA_DOWN = {
 per period at most (max-scale-down-rate 2), no long window, no headroom quantile."""
 DIAGNOSTICS: dict[str, Callable[[World], Policy]] = {
     "webscale, fed the load with no lag": lambda w: LagFree(Webscale(default_spec(w))),
+    "webscale, fed the load with no lag, polled every 5 s": lambda w: LagFree(
+        Webscale(default_spec(w, {"pollingInterval": "5s"})),
+        name="webscale, fed the load with no lag, polled every 5 s",
+    ),
     "webscale, the KPA's scale-down": lambda w: Webscale(
         default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down"
     ),
@@ -175,8 +179,9 @@ def gap_table(comparisons: list[Comparison]) -> str:
     seconds under capacity are whose, and what removing the lag or taking the KPA's scale-down does."""
     lines = [
         "| trace | pod-seconds: webscale / KPA | webscale - KPA, in falling load / the rest | "
-        "s under: webscale only / both / KPA only | webscale fed the load with no lag | webscale with the KPA's scale-down |",
-        "|---|---:|---:|---:|---:|---:|",
+        "s under: webscale only / both / KPA only | webscale fed the load with no lag | the same, polled every 5 s | "
+        "webscale with the KPA's scale-down |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in comparisons:
         ws, kpa, oracle = row(c, "webscale"), row(c, "kpa"), row(c, "oracle").pod_seconds
@@ -523,7 +528,7 @@ rate shows it (slow dependencies, uneven requests), which these traces cannot sh
 
 def gap_text(comparisons: list[Comparison]) -> str:
     """The finding of `gap_table` in words, its numbers computed from the same runs."""
-    share, fresh_better, kpa_down = [], 0, []
+    share, fresh_better, kpa_down, kpa_better, gain = [], 0, [], [], 0
     for c in comparisons:
         ws, kpa = row(c, "webscale"), row(c, "kpa")
         falling = falling_seconds(c.trace)
@@ -533,7 +538,14 @@ def gap_text(comparisons: list[Comparison]) -> str:
             share.append(
                 f"{c.trace.name} {100 * sum(d for d, f in zip(diff, falling, strict=True) if f) / extra:.0f} %"
             )
-        fresh_better += row(c, "webscale, fed the load with no lag").seconds_over < ws.seconds_over
+        fresh = min(
+            row(c, "webscale, fed the load with no lag").seconds_over,
+            row(c, "webscale, fed the load with no lag, polled every 5 s").seconds_over,
+        )
+        fresh_better += fresh < ws.seconds_over
+        gain = max(gain, ws.seconds_over - fresh)
+        if kpa.seconds_over < ws.seconds_over:
+            kpa_better.append(f"{c.trace.name} ({fresh:,} s without lag, KPA {kpa.seconds_over:,} s)")
         down = row(c, "webscale, the KPA's scale-down")
         kpa_down.append(
             f"{c.trace.name} {down.pod_seconds / kpa.pod_seconds:.2f}x the KPA's pod-seconds, "
@@ -542,19 +554,22 @@ def gap_text(comparisons: list[Comparison]) -> str:
     return f"""\
 *Falling load*: the mean load of the next {FALLING} s is below 95 % of the mean of the {FALLING} s before.
 The columns: webscale's pod-seconds minus the KPA's, summed over the seconds of falling load and
-over the rest; whose seconds under capacity are whose; and two diagnostic runs (cost over the
+over the rest; whose seconds under capacity are whose; and three diagnostic runs (cost over the
 oracle / seconds under capacity), not candidates: webscale's defaults fed the load itself (the
-exact mean of the seconds before the poll, no scrape and no rate window) at its 15 s poll, and
-webscale with a scale-down like the KPA's (60 s window over the rate window's mean, at most half
-the pods per period, no 10-minute mean, no headroom quantile).
+exact mean of the seconds before the poll, no scrape and no rate window) at its 15 s poll and at
+a 5 s poll (the shortest pollingInterval), and webscale with a scale-down like the KPA's (60 s
+window over the rate window's mean, at most half the pods per period, no 10-minute mean, no
+headroom quantile).
 
 The finding:
 
-* **It is cost, not lag.** Fed the load with no lag, webscale has less time under capacity on
-  {fresh_better} of {len(comparisons)} traces: the scrape and the `rate[1m]` window are not what
-  separates it from the KPA (the KPA's 2 s tick and 6 s panic window act on single surges, which
-  a 15 s poll cannot; the seconds under capacity webscale has that the KPA has not are those).
-* Of webscale's pod-seconds above the KPA's, the share spent while load falls: {", ".join(share)}.
+* **It is cost, not lag.** Fed the load with no lag, at a 15 s or a 5 s poll, webscale has less
+  time under capacity on {fresh_better} of {len(comparisons)} traces, by {gain:,} s at most; where
+  the KPA has less time under capacity than webscale, it still has more without the lag:
+  {", ".join(kpa_better) or "none"}. The scrape, the `rate[1m]` window and the poll are not what
+  separates webscale from the KPA; the pods it keeps are.
+* Of webscale's pod-seconds above the KPA's, the share spent while load falls: {", ".join(share)}
+  (above 100 %: outside falling load webscale ran fewer pods than the KPA).
   Where it is high, it is the scale-down (the 10-minute mean and the 60 s window of maxima keep
   pods after a peak); where it is about half, the other half is the headroom (the p90 sizing)
   while load is steady or rising, where the KPA runs above the 70 % target (below the oracle's
@@ -638,7 +653,14 @@ DEFAULTS_TEXT = """\
   app's pods (the simulator passes the world's start-up, as the operator would measure it). Neutral
   on these traces (the table above: the checked forecast seldom acts), so it neither wins nor
   loses; it stays on because it only corrects how far the forecast looks ahead.
-* `behavior.scaleUp.recentRate: false`: adding it moves the held-out traces further from the goal."""
+* `behavior.scaleUp.recentRate: false`: adding it moves the held-out traces further from the goal.
+* `target.inFlightPerWorker: null` and `seasonal.offset: 0s`: both built, both off (the two
+  sections above).
+
+A re-tune with `bench/scaling_tune.py` on a wider grid (the 0.8 quantile and a 5-minute long window
+added) ranks these defaults first on the tuning traces again, so they stay; the scale-down window
+stays 60 s (300 s, the HPA's, is further from the goal on both the tuning and the held-out traces:
+the lever table)."""
 
 
 TEMPLATE = """\
