@@ -119,6 +119,30 @@ def test_batched_observe_reads_real_rates(warm: PrometheusHandle):
     assert len(logged) % 2 == 0 and logged[-2:] == expected
 
 
+def test_the_seasonal_query_reads_the_same_series_back_in_time(warm: PrometheusHandle):
+    """autoscaling.seasonal's query (PromQL offset and a subquery) on real Prometheus, shrunk to seconds:
+    the load of "then" (6 s ago) and now, for every app with the setting, in one more query; an app
+    without series has no prior and no other failure than its rate's."""
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
+    setting = (6.0, 3.0, 4.0)  # offset, lookahead, level window (the spec's minimums are hours: see the unit tests)
+    apps = [query(warm.url, key, cpu_source=None, seasonal=setting) for key in (SHOP, API, GHOST)]
+
+    def read() -> dict[App, Observation] | None:
+        """Once Prometheus holds the level window 6 s back (the fixture's data starts a few seconds ago)."""
+        got = source.observe(apps, now=time.time())
+        seen = [(got[key].seasonal, TRUTH[key][0]) for key in (SHOP, API)]
+        return got if all(s is not None and close(s.then_rps, rps) for s, rps in seen) else None
+
+    observed = eventually(read, timeout=30, what="a seasonal reading of the truth for every app with series")
+    assert source.last_poll_queries == 2
+    assert warm.queries()[-1] == promql.seasonal_query("app", *setting, WINDOW, SCRAPE_INTERVAL)
+    for key in (SHOP, API):
+        reading, rps = observed[key].seasonal, TRUTH[key][0]
+        assert reading is not None and (reading.offset, reading.lookahead, reading.level_window) == setting
+        assert close(reading.ahead_rps, rps) and close(reading.then_rps, rps) and close(reading.now_rps, rps), reading
+    assert observed[GHOST].seasonal is None and not observed[GHOST].ok
+
+
 def test_one_app_and_ten_apps_cost_the_same_queries(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     one = [query(warm.url, SHOP)]
