@@ -166,3 +166,20 @@ def test_operator_killed_mid_way_converges_without_duplicates(
         assert len(core.list_namespaced_pod(namespace).items) == 8
     finally:
         second.stop()
+
+
+def test_complete_scaling_lever_settings_are_admitted(namespace, swa, running_app):
+    """The admission rules of the in-flight signal and the seasonal prior refuse only what is incomplete."""
+    good = app_body(autoscaling={"mode": "off"})["spec"]
+    levers = {
+        "autoscaling": {
+            "mode": "off",
+            "target": {"inFlightPerWorker": 4},
+            "seasonal": {"offset": "24h", "lookahead": "10m", "levelWindow": "2h"},
+        },
+        "metrics": {"requestRateSource": "loadbalancer"},
+    }
+    _replace_spec(swa, namespace, {**good, **levers})
+    stored = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["spec"]["autoscaling"]
+    assert stored["target"]["inFlightPerWorker"] == 4
+    assert stored["seasonal"] == {"offset": "24h", "lookahead": "10m", "levelWindow": "2h"}
