@@ -492,8 +492,10 @@ def in_flight_text(comparisons: list[Comparison], tuned: set[str]) -> str:
     names = [n for n in LEVERS if n in METRICS]
     tuning = [c for c in comparisons if c.trace.name in tuned]
     held = [c for c in comparisons if c.trace.name not in tuned]
-    less = []
+    less, held_better = [], []
     for n in names:
+        if mean_distance(held, f"webscale, {n}") < mean_distance(held, "webscale"):
+            held_better.append(n.split("(")[-1].rstrip(")"))
         r = [row(c, f"webscale, {n}") for c in comparisons]
         under = sum(x.seconds_over for x in r)
         cost = sum(x.pod_seconds for x in r) / sum(row(c, "webscale").pod_seconds for c in comparisons)
@@ -504,6 +506,12 @@ def in_flight_text(comparisons: list[Comparison], tuned: set[str]) -> str:
             f"(defaults {mean_distance(tuning, 'webscale'):.3f}), {mean_distance(held, f'webscale, {n}'):.3f} held out "
             f"(defaults {mean_distance(held, 'webscale'):.3f})"
         )
+    held_note = (
+        f" (the setting for {' and '.join(held_better)} is closer on the held-out traces; turning it on for that "
+        "would be choosing on the held-out traces, which only check)"
+        if held_better
+        else ""
+    )
     return f"""\
 `autoscaling.target.inFlightPerWorker` (with `metrics.requestRateSource: loadbalancer`) adds a third
 signal: HAProxy's current sessions to the app's pods, summed over its HAProxy pods, read in the
@@ -522,7 +530,7 @@ It buys time under capacity on every trace that has any, and costs pods: in flig
 as u / (1 - u), so sizing pods in proportion to it overshoots (set for 70 %, at 90 % utilisation it
 asks for 3.9x the current pods, where the rate asks for 1.3x), and the scale-down window keeps the
 overshoot a minute. Neither setting is closer to the goal than the defaults on the tuning traces,
-so it stays off (null) by default; it is there for apps whose latency rises before their request
+so it stays off (null) by default{held_note}; it is there for apps whose latency rises before their request
 rate shows it (slow dependencies, uneven requests), which these traces cannot show."""
 
 
@@ -655,7 +663,7 @@ DEFAULTS_TEXT = """\
   loses; it stays on because it only corrects how far the forecast looks ahead.
 * `behavior.scaleUp.recentRate: false`: adding it moves the held-out traces further from the goal.
 * `target.inFlightPerWorker: null` and `seasonal.offset: 0s`: both built, both off (the two
-  sections above).
+  sections below).
 
 A re-tune with `bench/scaling_tune.py` on a wider grid (the 0.8 quantile and a 5-minute long window
 added) ranks these defaults first on the tuning traces again, so they stay; the scale-down window

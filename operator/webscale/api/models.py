@@ -365,8 +365,8 @@ class Seasonal(Model):
     the one three-day trace there it did not win (see there)."""
     lookahead: SeasonalLookahead = "5m"
     """How much of the load that followed the same time then is read: the highest rate of the
-    lookahead from now - offset on (at least the pods' start-up plus a polling interval, so pods
-    asked for now are ready for it)."""
+    lookahead from now - offset on. Set it to at least the pods' start-up plus a polling interval,
+    so the pods asked for now are ready when that load comes."""
     level_window: SeasonalLevelWindow = "1h"
     """The window whose mean rate today over then scales the prior (today is busier or quieter)."""
 
