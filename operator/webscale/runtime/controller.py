@@ -37,6 +37,7 @@ from webscale.runtime.changes import route
 from webscale.runtime.identity import identity, lease_namespace
 from webscale.runtime.queue import WorkQueue
 from webscale.runtime.registry import Registry
+from webscale.runtime.resync import batch_sizes
 from webscale.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ RESOURCES = (
     Resource("v1", "Pod", MANAGED_SELECTOR, trim_for("Pod")),
 )
 RETRY_SECONDS = 5.0
+RESYNC_STEP_SECONDS = 1.0
+"""The resync queues a slice of the apps every this many seconds."""
 
 
 class Controller:
@@ -207,11 +210,20 @@ class Controller:
         asyncio.get_running_loop().call_later(RETRY_SECONDS, self.queue.add, key)
 
     async def _resync_loop(self) -> None:
+        """Every app once per resync period, spread over the period (`runtime.resync`)."""
+        period = self.settings.resync_seconds
+        await asyncio.sleep(period)
         while True:
-            await asyncio.sleep(self.settings.resync_seconds)
-            if self.leading:
-                for app in self.registry.all():
-                    self.queue.add(app)
+            apps = self.registry.all() if self.leading else []
+            sizes = batch_sizes(len(apps), period, RESYNC_STEP_SECONDS)
+            step = period / len(sizes)
+            done = 0
+            for size in sizes:
+                for app in apps[done : done + size]:
+                    if self.leading:
+                        self.queue.add(app)
+                done += size
+                await asyncio.sleep(step)
 
     # ---- scaling --------------------------------------------------------------------------------
 
