@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     status_field_manager: str = "webscale-status"
     """Field manager of the status fields the reconciler writes (Ready, Invalid, replicas)."""
     resync_seconds: float = Field(default=60.0, gt=0)
-    """How often every app's children are checked for drift even without events."""
+    """How often every app's children are checked for drift even without events (spread evenly over
+    the period: a slice of the apps each second)."""
     log_format: str = Field(default="json", pattern="^(json|plain)$")
     """json: one JSON object per line; plain: human-readable."""
     liveness_port: int = Field(default=8080, ge=0, le=65535)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -87,9 +89,9 @@ class Controller:
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="app")
         self.queue = WorkQueue(self._reconcile, settings.workers)
         self.last_tick = time.time()
-        self._locks: dict[App, asyncio.Lock] = {}
+        self._locks: dict[App, threading.Lock] = {}
         self._acting: set[App] = set()
-        self._act_tasks: set[asyncio.Task[None]] = set()
+        self._act_tasks: set[asyncio.Future[None]] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -176,35 +178,35 @@ class Controller:
 
     # ---- reconcile ------------------------------------------------------------------------------
 
-    def _lock(self, key: App) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
+    def _lock(self, key: App) -> threading.Lock:
+        """The app's lock, held (in a pool thread) by a reconcile or an act step of that app."""
+        lock = self._locks.get(key)
+        return lock if lock is not None else self._locks.setdefault(key, threading.Lock())
 
     async def _reconcile(self, key: Any) -> None:
         if not self.leading:
             return
-        async with self._lock(key):
-            app = self.registry.get(key.namespace, key.name)
-            if app is None:
-                return
-            try:
-                changed = await asyncio.get_running_loop().run_in_executor(self.pool, self.reconciler.reconcile, app)
+        try:
+            changed = await asyncio.get_running_loop().run_in_executor(self.pool, self._reconcile_locked, key)
+            if changed is not None:
                 telemetry.RECONCILES.labels("changed" if changed else "unchanged").inc()
-            except NotLeader:
-                telemetry.RECONCILES.labels("not-leader").inc()
-            except ApiException as exc:
-                if is_gone(exc):
-                    return
-                telemetry.RECONCILES.labels("error").inc()
-                level = logging.INFO if is_transient(exc) else logging.WARNING
-                log.log(
-                    level,
-                    "%s: reconcile failed (%s %s); retrying in %.0fs",
-                    app.key,
-                    exc.status,
-                    exc.reason,
-                    RETRY_SECONDS,
-                )
-                self._retry_later(key)
+        except NotLeader:
+            telemetry.RECONCILES.labels("not-leader").inc()
+        except ApiException as exc:
+            if is_gone(exc):
+                return
+            telemetry.RECONCILES.labels("error").inc()
+            level = logging.INFO if is_transient(exc) else logging.WARNING
+            log.log(
+                level, "%s: reconcile failed (%s %s); retrying in %.0fs", key.key, exc.status, exc.reason, RETRY_SECONDS
+            )
+            self._retry_later(key)
+
+    def _reconcile_locked(self, key: App) -> list[str] | None:
+        """Reconcile the app's latest version under its lock (pool thread); None: it is gone."""
+        with self._lock(key):
+            app = self.registry.get(key.namespace, key.name)
+            return None if app is None else self.reconciler.reconcile(app)
 
     def _retry_later(self, key: App) -> None:
         asyncio.get_running_loop().call_later(RETRY_SECONDS, self.queue.add, key)
@@ -248,27 +250,39 @@ class Controller:
             self.autoscaler.mark_polled(app, now)
         queries = [query_of(a) for a in due if a.valid_spec.autoscaling.mode != "off"]
         observations = await asyncio.to_thread(self.source.observe, queries, now) if queries else {}
+        work: deque[tuple[App, Observation, float]] = deque()
         for app in due:
             observation = observations.get(app) or Observation(at=now, error="not measured (autoscaling off)")
             interval = models.seconds(app.valid_spec.autoscaling.polling_interval)
             self._acting.add(app)
-            task = asyncio.create_task(self._act(app, observation, now, due_at(now, interval)))
-            self._act_tasks.add(task)
-            task.add_done_callback(self._act_tasks.discard)
+            work.append((app, observation, due_at(now, interval)))
+        loop = asyncio.get_running_loop()
+        for _ in range(min(self.settings.workers, len(work))):
+            future = loop.run_in_executor(self.pool, self._drain, work, now)
+            self._act_tasks.add(future)
+            future.add_done_callback(self._act_tasks.discard)
         telemetry.POLLS.inc()
         telemetry.POLL_APPS.inc(len(due))
         telemetry.POLL_DURATION.observe(time.monotonic() - started)
 
-    async def _act(self, key: App, observation: Observation, now: float, due: float) -> None:
+    def _drain(self, work: deque[tuple[App, Observation, float]], now: float) -> None:
+        """Act for due apps until none is left (pool thread). Several drainers share `work`, so an app
+        whose call is slow holds up one drainer, never the others' apps."""
+        while True:
+            try:
+                key, observation, due = work.popleft()
+            except IndexError:
+                return
+            self._act(key, observation, now, due)
+
+    def _act(self, key: App, observation: Observation, now: float, due: float) -> None:
         try:
-            async with self._lock(key):
+            with self._lock(key):
                 app = self.registry.get(key.namespace, key.name)
                 if app is None or not app.valid or not self.leading:
                     return
                 try:
-                    await asyncio.get_running_loop().run_in_executor(
-                        self.pool, self.autoscaler.act, app, observation, now
-                    )
+                    self.autoscaler.act(app, observation, now)
                 except NotLeader:
                     return
                 except ApiException as exc:
