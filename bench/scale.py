@@ -746,6 +746,11 @@ def write(out: Path, text: str) -> None:
     out.write_text(text)
 
 
+def by_size(results: list[Result]) -> list[Result]:
+    """Rows by number of apps, earlier runs first."""
+    return sorted(results, key=lambda r: (r.apps, r.started))
+
+
 def save(results: list[Result], path: Path) -> None:
     path.write_text(json.dumps([vars(r) for r in results], indent=1, default=str) + "\n")
 
@@ -773,6 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.md")
     parser.add_argument("--render", action="store_true", help="only rewrite the .md from the saved .json")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor (the direct-client run)")
+    parser.add_argument("--fresh", action="store_true", help="drop the rows of earlier runs (default: keep them)")
     parser.add_argument(
         "--operator-env",
         action="append",
@@ -792,7 +798,8 @@ def main(argv: list[str] | None = None) -> int:
     ).stdout.strip()
     started = datetime.now(UTC)
     bin_dir = build()
-    results = []
+    earlier = load(raw) if raw.exists() and not args.fresh else []
+    results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="webscale-bench-scale-") as tmp:
         workdir = Path(os.environ.get("WEBSCALE_BENCH_KEEP", tmp))
         workdir.mkdir(parents=True, exist_ok=True)
@@ -807,11 +814,11 @@ def main(argv: list[str] | None = None) -> int:
                 run_size(bin_dir, res, workdir, floor=not args.no_floor)
             except KeyboardInterrupt:
                 res.notes.append(f"stopped by hand {time.monotonic() - began:.0f} s into this size")
-                save(results, raw)
-                write(args.out, render(results, bin_dir, started))
+                save(by_size(earlier + results), raw)
+                write(args.out, render(by_size(earlier + results), bin_dir, started))
                 raise
-            save(results, raw)
-            text = render(results, bin_dir, started)
+            save(by_size(earlier + results), raw)
+            text = render(by_size(earlier + results), bin_dir, started)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             write(args.out, text)  # after each size: a later failure keeps what was measured
     print(text)

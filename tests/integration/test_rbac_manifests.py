@@ -91,12 +91,19 @@ def used(entries: list[dict]) -> set[Permission]:
     return out
 
 
+STATUS_403 = re.compile(r"(?<![\d.:])403(?![\d])")
+"""403 standing alone (not inside a port, an address or a longer number)."""
+
+
 def forbidden_lines(log: str) -> list[str]:
-    """Operator log lines about a refused request (judged on the message: a timestamp's ",403" ms is not one)."""
+    """Operator log lines about a refused request, judged on the message and on 403 as a whole number:
+    neither a timestamp's ",403" milliseconds nor a port such as 127.0.0.1:40323 is one."""
     out = []
     for line in log.splitlines():
         message = LOG_PREFIX.sub("", line)
-        if any(s in message for s in ("Not enough permissions", "403", "Forbidden", f'"{SA_USER}" cannot')):
+        if STATUS_403.search(message) or any(
+            s in message for s in ("Not enough permissions", "Forbidden", f'"{SA_USER}" cannot')
+        ):
             out.append(line)
     return out
 
