@@ -22,18 +22,20 @@ What the rendered configuration does, and why:
 * **Connections to the pods are kept and shared** by HAProxy's own defaults, which this file
   relies on and does not restate: keep-alive on both sides (``option http-keep-alive``; never
   ``http-server-close``) and ``http-reuse safe`` (a client's second and later requests may use any
-  idle connection to the chosen pod; its first gets a connection of its own, so a client never
-  sees a failure caused by a connection another client left). bench/lb.py measured it: round-robin
-  over three pods, one client, ~5,000 requests -> 3 connections opened to the pods. What
+  idle connection to the chosen pod; its first gets a connection of its own, so if a pod closes a
+  shared connection just as a request is sent, that request is one a browser silently retries,
+  as it does on its own kept-alive connections). bench/lb.py counts it from HAProxy's
+  exporter: round-robin over three pods, ~11,000 requests -> 6 connections opened to the pods. What
   round-robin costs over ip-hash for one client at a time is three colder app processes, not new
   connections (round-robin with one pod listed costs what ip-hash does; bench/results/lb.md).
 * **Logging:** one line per request (``option httplog``) on stdout, where ``kubectl logs`` finds
-  it: the access log at the load balancer is what an on-call person reads first. Measured on the
-  bench rig, dropping the successful requests' lines (``option dontlog-normal``) saved ~5 % of
+  it: the access log at the load balancer is what an on-call person reads first. In exploratory
+  runs on the bench rig, dropping the successful requests' lines (``option dontlog-normal``) saved ~5 % of
   HAProxy's CPU per trivial request, within the noise, so every request stays logged; the metrics
   frontend (probes, scrapes) logs errors only. Threads are HAProxy's default (one per CPU it may
-  run on): on the 2-core bench machine one thread cost ~25 % less CPU per request than two, with
-  the same latency; a per-app CPU setting for the HAProxy pods would be the place to size them.
+  run on): in the same exploratory runs (HAProxy's CPU time per request, 3 rounds, 2-core machine)
+  one thread cost ~25 % less CPU per request than two; pinning it would cap a pod at one core, so a
+  per-app CPU setting for the HAProxy pods would be the place to size threads, not this file.
 
 Injection safety: every value written here is either an integer, one of a fixed set of words,
 or a DNS name checked against `DNS_NAME` (`token`; names and namespaces are also checked at
