@@ -1,4 +1,4 @@
-"""Load-balancer benchmark -> bench/results/lb.md (part of `make bench`; about six minutes).
+"""Load-balancer benchmark -> bench/results/lb.md (part of `make bench`; about seven minutes).
 
 Alone: `flock /tmp/webscale-bench.lock .venv/bin/python bench/lb.py`.
 

@@ -11,6 +11,8 @@ Two shapes of load:
   the rate only by latency / think time, and the report shows the measured rates side by side. It
   is not a strict open loop (a slow answer delays that connection's next request), which only makes
   the slow-backend tails milder, never worse.
+  Why not a strict open-loop client (wrk2, vegeta): Debian 12 packages neither; h2load's
+  ``--rate`` paces new connections, not requests. wrk is already a Debian dependency.
 
 Latency is taken from wrk's own histogram (sent -> answered, per request). Several wrk processes
 (one per URL) are merged exactly enough: each prints its latency at 1,000 quantiles and the merged
