@@ -45,6 +45,11 @@ def duration_at_least(minimum: str, field: str) -> Any:
         return value
 
     rule = {"rule": f"duration(self) >= duration('{minimum}')", "message": f"{field} must be at least {minimum}"}
+    return _checked_duration(rule, check)
+
+
+def _checked_duration(rule: dict[str, str], check: Any) -> Any:
+    """A Duration string with a CEL rule for the API server and the same check in the model."""
     return Annotated[
         str,
         Field(
@@ -76,14 +81,7 @@ def duration_within(minimum: str, maximum: str, field: str, off: bool = False) -
         "rule": f"duration(self) == duration('0s') || ({within})" if off else within,
         "message": f"{field} must be {what}",
     }
-    return Annotated[
-        str,
-        Field(
-            pattern=DURATION_PATTERN,
-            json_schema_extra={"x-webscale-duration": True, "x-kubernetes-validations": [rule]},
-        ),
-        AfterValidator(check),
-    ]
+    return _checked_duration(rule, check)
 
 
 PollingInterval = duration_at_least(MIN_POLLING_INTERVAL, "autoscaling.pollingInterval")
