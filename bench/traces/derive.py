@@ -80,33 +80,29 @@ def fill_outages(per_bucket: list[int], reach: int = 60, share: float = 0.25) ->
     return out, sum(gap)
 
 
-def nasa(mirror: Path) -> None:
+def nasa_days(mirror: Path, first: int, days: int, name: str, dates: str) -> None:
+    """Days `first`..`first + days - 1` of the NASA log (day 0 is 1995-07-01), per minute, outages filled."""
     # workload.txt starts at the log's first second, 1995-07-01 00:00:01 -0400, one count per second.
     seconds = per_second_workload(blob(mirror, WEB_SERVICE, "dataset/nasa/workload.tbz2"))
-    day = 12  # 1995-07-13, the day of the STS-70 launch: the busiest day of the log
-    counts = seconds[day * 86400 : (day + 1) * 86400]
+    counts = seconds[first * 86400 : (first + days) * 86400]
     minutes, filled = fill_outages(buckets(counts, 60))
     header = [
-        "NASA Kennedy Space Center WWW server, HTTP requests on 1995-07-13 (-0400), per minute",
+        f"NASA Kennedy Space Center WWW server, HTTP requests on {dates} (-0400), per minute",
         f"{filled} minutes with under a quarter of the median of the two hours around them (server or log",
         "outages: a log has only served requests) filled linearly from the minutes around them",
     ]
-    write("nasa-kennedy-1995-07-13", minutes, 60, header)
+    write(name, minutes, 60, header)
+
+
+def nasa(mirror: Path) -> None:
+    """1995-07-13, the day of the STS-70 launch: the busiest day of the log."""
+    nasa_days(mirror, 12, 1, "nasa-kennedy-1995-07-13", "1995-07-13")
 
 
 def nasa_three_days(mirror: Path) -> None:
     """1995-07-10 (Monday) to 07-12, the three days before the launch: the only stretch of the real
     traces long enough for a seasonal prior (the same time yesterday) to have a yesterday."""
-    seconds = per_second_workload(blob(mirror, WEB_SERVICE, "dataset/nasa/workload.tbz2"))
-    first = 9  # 1995-07-10
-    counts = seconds[first * 86400 : (first + 3) * 86400]
-    minutes, filled = fill_outages(buckets(counts, 60))
-    header = [
-        "NASA Kennedy Space Center WWW server, HTTP requests on 1995-07-10 to 1995-07-12 (-0400), per minute",
-        f"{filled} minutes with under a quarter of the median of the two hours around them (server or log",
-        "outages: a log has only served requests) filled linearly from the minutes around them",
-    ]
-    write("nasa-kennedy-1995-07-10-to-12", minutes, 60, header)
+    nasa_days(mirror, 9, 3, "nasa-kennedy-1995-07-10-to-12", "1995-07-10 to 1995-07-12")
 
 
 def twitter(mirror: Path) -> None:
