@@ -116,3 +116,19 @@ def test_a_compact_store_reads_back_what_it_was_given():
         assert read(loose) == read(compact)
     (change,) = compact.replace([obj("b", 1, app="x")])
     assert change.type == "DELETED" and change.old["metadata"]["name"] == "a"
+
+
+def test_a_streamed_relist_holds_each_object_as_it_arrives_and_deletes_last():
+    store = Store(compact=True)
+    store.replace([obj("a", 1), obj("gone", 2)])
+    seen_while_listing = []
+
+    def listed():
+        yield obj("a", 3)
+        seen_while_listing.append(store.get("default", "a")["metadata"]["resourceVersion"])
+        yield obj("b", 4)
+
+    changes = [(c.type, c.obj["metadata"]["name"]) for c in store.replace_stream(listed())]
+    assert seen_while_listing == ["3"]  # held before the rest of the list arrived
+    assert changes == [("MODIFIED", "a"), ("ADDED", "b"), ("DELETED", "gone")]
+    assert store.get("default", "gone") is None and len(store) == 2

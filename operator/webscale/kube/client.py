@@ -201,16 +201,10 @@ class Kube:
         found = self._call("GET", path_of(api_version, kind, namespace), query=[("labelSelector", label_selector)])
         return list(found.get("items", []))
 
-    def list_all(
-        self,
-        path: str,
-        label_selector: str,
-        page: int = 500,
-        each: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    ) -> tuple[list[dict[str, Any]], str]:
-        """Every object at `path` matching the selector, in pages; and the list's resourceVersion.
-        `each` (e.g. a trim) is applied page by page, so a large list never lies in memory whole."""
-        items: list[dict[str, Any]] = []
+    def list_pages(self, path: str, label_selector: str, page: int = 500) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """Every object at `path` matching the selector, one page at a time, so a large list never lies
+        in memory whole: (items, "") for each page but the last, (items, the list's resourceVersion)
+        for the last."""
         cont = ""
         while True:
             query: list[tuple[str, Any]] = [("limit", page)]
@@ -219,10 +213,11 @@ class Kube:
             if cont:
                 query.append(("continue", cont))
             found = self._call("GET", path, query=query)
-            items += [each(i) for i in found.get("items", [])] if each else found.get("items", [])
-            cont = (found.get("metadata") or {}).get("continue") or ""
+            meta = found.get("metadata") or {}
+            cont = meta.get("continue") or ""
+            yield found.get("items", []), "" if cont else str(meta.get("resourceVersion") or "")
             if not cont:
-                return items, str((found.get("metadata") or {}).get("resourceVersion") or "")
+                return
 
     def watch(self, path: str, label_selector: str, resource_version: str, timeout: int) -> Iterator[dict[str, Any]]:
         """Watch events after `resource_version` (bookmarks on), until the server ends the watch.

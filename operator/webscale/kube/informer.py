@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +91,15 @@ class Informer:
 
     def _relist(self) -> str:
         telemetry.WATCH_RELISTS.labels(self.resource.kind).inc()
-        items, version = self.kube.list_all(self.path, self.resource.label_selector, each=self._typed_and_trimmed)
-        for change in self.store.replace(items, trimmed=True):
+        version = ""
+
+        def listed() -> Iterator[dict[str, Any]]:
+            nonlocal version
+            for items, last in self.kube.list_pages(self.path, self.resource.label_selector):
+                yield from (self._typed_and_trimmed(item) for item in items)
+                version = last or version
+
+        for change in self.store.replace_stream(listed(), trimmed=True):
             self._emit(change)
         self.synced.set()
         return version

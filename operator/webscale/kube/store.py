@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,19 +201,28 @@ class Store:
     def replace(self, objects: Iterable[dict[str, Any]], trimmed: bool = False) -> list[Change]:
         """Hold exactly `objects` (already trimmed, or trimmed here) from now on; returns what changed
         (vanished objects as DELETED)."""
-        fresh = {key_of(o): o if trimmed else self.trim(o) for o in objects}
-        with self._lock:
-            old, versions = self._items, self._versions
-            self._items, self._versions, self._index_of, self._by_index = {}, {}, {}, {}
-            for key, obj in fresh.items():
+        return list(self.replace_stream(objects, trimmed))
+
+    def replace_stream(self, objects: Iterable[dict[str, Any]], trimmed: bool = False) -> Iterator[Change]:
+        """`replace`, one object at a time: each listed object is held (and its change yielded) as it
+        arrives, so a relist of thousands never holds them all decoded at once; objects not listed go
+        at the end, as DELETED. Readers meanwhile see each object either as before or as listed."""
+        seen: set[Key] = set()
+        for listed in objects:
+            obj = listed if trimmed else self.trim(listed)
+            key = key_of(obj)
+            seen.add(key)
+            with self._lock:
+                before, version = self._items.get(key), self._versions.get(key)
                 self._hold(key, obj)
-        changes = [Change("DELETED", held, None) for key, held in old.items() if key not in fresh]
-        for key, obj in fresh.items():
-            if key not in old:
-                changes.append(Change("ADDED", None, obj))
-            elif versions.get(key) != obj["metadata"].get("resourceVersion"):
-                changes.append(Change("MODIFIED", old[key], obj))
-        return changes
+            if before is None:
+                yield Change("ADDED", None, obj)
+            elif version != obj["metadata"].get("resourceVersion"):
+                yield Change("MODIFIED", before, obj)
+        with self._lock:
+            gone = [(key, self._drop(key)) for key in list(self._items) if key not in seen]
+        for _, held in gone:
+            yield Change("DELETED", held, None)
 
     def apply(self, type_: str, obj: dict[str, Any]) -> Change | None:
         """A watch event; None when it carries nothing newer than what is held."""
