@@ -86,7 +86,7 @@ def test_backends_come_from_the_headless_service_srv_records():
 
 
 @pytest.mark.parametrize(
-    ("workers", "maxconn"), [({"mode": "fixed", "count": 1}, 4), ({"mode": "fixed", "count": 3}, 12)]
+    ("workers", "maxconn"), [({"mode": "fixed", "count": 1}, 16), ({"mode": "fixed", "count": 3}, 48)]
 )
 def test_maxconn_per_server_is_workers_times_connections_per_worker(workers, maxconn):
     spec = app({**BASE, "workers": workers}).valid_spec

@@ -12,11 +12,26 @@ What the rendered configuration does, and why:
   clients that were on it).
 * **Health** from the app's ``/readyz`` (a draining pod answers 503 and leaves before it stops);
   ``retries`` + ``option redispatch`` send a request whose connection failed to another pod.
-* **maxconn per server** = workers per pod x `CONNECTIONS_PER_WORKER`. A Node cluster worker
-  runs one event loop: a CPU-bound request holds it, so the ideal is one in-flight request per
-  worker; a small multiple keeps I/O-bound requests overlapping inside a worker. Beyond it,
-  requests wait in HAProxy's queue and go to the first pod with a free slot, instead of queueing
-  behind a busy worker.
+* **maxconn per server** = workers per pod x `CONNECTIONS_PER_WORKER` (16). The limit keeps a
+  worker from being flooded: beyond it, requests wait in HAProxy's queue (``timeout queue 30s``) and
+  go to the first pod with a free slot instead of queueing behind a busy worker. A Node cluster
+  worker is one asynchronous event loop: a CPU-bound request holds it, but requests waiting on I/O
+  (a database, another service) overlap freely, and by Little's law a worker holds requests in
+  flight = its request rate x their latency. The limit must sit well above that mean, or HAProxy
+  queues requests the worker would have served at once: one one-worker pod taking ~400 req/s of
+  10 ms I/O-bound requests from 12 connections holds ~4.2 on average and bursts to ~12; with the
+  earlier 4 per worker HAProxy queued the excess and added 35 % to p50 (x1.31-1.35 against the same
+  load sent straight to the pod), with 8 still ~2 % to p50 and ~20 % to p99, with 16 nothing
+  measurable (exploratory runs; bench/results/lb.md measures 4 against 16 each run). 16 lets a
+  worker hold ~5 requests in flight on average with room for bursts of ~3x (e.g. 500 req/s of
+  10 ms waits, 250 req/s of 20 ms ones) before HAProxy queues.
+  What it costs: a worker may hold 16 requests, so a CPU-bound route queues up to 16 inside one
+  worker (the last waits 16 x its CPU time: 160 ms for a 10 ms request) rather than in HAProxy's
+  shared queue; and round-robin keeps sending a slow pod its turn until it holds 16 per worker
+  (4 before), so round-robin's tail with one slow pod is longer (lb.md: one pod at a quarter of the
+  CPU, p99 about twice that at 4). least-connections, which sends each request to the pod with the
+  fewest in flight, rarely reaches the limit and is barely affected. An app whose requests are
+  mostly CPU-bound is better served by least-connections than by a lower limit.
 * **Metrics:** HAProxy's built-in Prometheus exporter on `METRICS_PORT` (``/metrics``), which
   also answers ``/healthz`` for the pod's probes.
 * **Connections to the pods are kept and shared** by HAProxy's own defaults, which this file
@@ -61,8 +76,8 @@ BACKEND = "pods"
 """The backend's name: the ``proxy`` label of its series in HAProxy's exporter."""
 SERVER_PREFIX = "pod"
 RESOLVERS = "cluster"
-CONNECTIONS_PER_WORKER = 4
-"""In-flight requests HAProxy sends one worker at most (see maxconn above)."""
+CONNECTIONS_PER_WORKER = 16
+"""In-flight requests HAProxy sends one worker at most (see maxconn above: why 16, and what it costs)."""
 GLOBAL_MAXCONN = 8000
 """Connections per HAProxy pod; needs about 2 x 8000 file descriptors (container runtimes allow far more)."""
 HOLD_VALID = "5s"

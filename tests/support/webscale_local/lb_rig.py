@@ -56,8 +56,15 @@ def _swap(cfg: str, old: str, new: str) -> str:
     return cfg.replace(old, new)
 
 
-def rig_config(strategy: str, dns_address: str, http_port: int, metrics_port: int) -> str:
+def rig_config(
+    strategy: str, dns_address: str, http_port: int, metrics_port: int, server_maxconn: int | None = None
+) -> str:
+    """The operator's config with the resolver and ports swapped; `server_maxconn` replaces the per-pod maxconn
+    (bench/lb.py compares the operator's value with another; None keeps the operator's)."""
     cfg = operator_config(strategy)
+    if server_maxconn is not None:
+        one_worker = haproxy_config.CONNECTIONS_PER_WORKER  # the test app runs one worker per pod
+        cfg = _swap(cfg, f" maxconn {one_worker} ", f" maxconn {server_maxconn} ")
     cfg = _swap(cfg, "    parse-resolv-conf\n", f"    nameserver dns {dns_address}\n")
     cfg = _swap(cfg, f"    bind :{haproxy_config.HTTP_PORT}\n", f"    bind 127.0.0.1:{http_port}\n")
     return _swap(cfg, f"    bind :{haproxy_config.METRICS_PORT}\n", f"    bind 127.0.0.1:{metrics_port}\n")
@@ -166,12 +173,15 @@ def apps_on(tmp_path: Path, hosts: Sequence[str]) -> Iterator[list[SampleApp]]:
 
 
 @contextlib.contextmanager
-def rig(tmp_path: Path, apps: list[SampleApp], strategy: str, serving: int | None = None) -> Iterator[Rig]:
-    """dnsmasq listing the first `serving` apps (default all) and haproxy with the operator's config."""
+def rig(
+    tmp_path: Path, apps: list[SampleApp], strategy: str, serving: int | None = None, server_maxconn: int | None = None
+) -> Iterator[Rig]:
+    """dnsmasq listing the first `serving` apps (default all) and haproxy with the operator's config
+    (per-pod maxconn replaced by `server_maxconn` if given)."""
     listed = apps[: serving or len(apps)]
     with start_dns(tmp_path, SRV, [(a.host, a.port) for a in listed]) as dns:
         http_port, metrics_port = free_port(), free_port()
-        cfg = rig_config(strategy, dns.address, http_port, metrics_port)
+        cfg = rig_config(strategy, dns.address, http_port, metrics_port, server_maxconn)
         with start_haproxy(cfg, tmp_path, ready_url=f"http://127.0.0.1:{metrics_port}/healthz") as lb:
             r = Rig(apps, dns, lb, http_port, metrics_port)
             r.wait_active(len(listed), timeout=20)
