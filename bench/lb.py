@@ -15,14 +15,19 @@ machine is shared.
       10-30 ms think time; direct = one wrk per app (the three pods without a load balancer),
       through HAProxy = the three wrk to HAProxy; ip-hash (one client address: one pod) against
       the three wrk straight to app 1.
-   Goal: HAProxy adds at most 10 % to p50.
+   Goal: HAProxy adds at most 10 % to p50. ip-hash's paced rows run again at the earlier per-pod
+   maxconn (4 per worker) to show what the operator's value (reconcile/haproxy_config.py) changes.
 2. One slow pod (app 1), round-robin against least-connections:
    a. CPU-throttled (webscale_local.throttle: it runs 25 ms of every 100 ms), under the paced
       /io?ms=2 load of 1b and under busy clients (three wrk x two connections, closed loop, / );
       with the share of the requests the slow pod served (its own request counter);
-   b. the earlier scenario, kept for comparison: app 1 is kept busy by direct /work?ms=40 requests,
+   b. slow per request: app 1 is on a degraded node and gets a quarter of the CPU the others get
+      (the same duty cycle at a fine grain: 2.5 ms of every 10 ms), under CPU-bound requests
+      (/work?ms=2, the paced load), so its requests take ~4x longer and queue there when it gets
+      more than its capacity; at the operator's maxconn and at the earlier 4 per worker;
+   c. the earlier scenario, kept for comparison: app 1 is kept busy by direct /work?ms=40 requests,
       which burn CPU on this 2-core machine and so slow HAProxy, wrk and the other apps too.
-   Goal: least-connections cuts p99 at least 2x against round-robin (judged on 2a).
+   Goal: least-connections cuts p99 at least 2x against round-robin (each scenario's verdict shown).
 
 Rounds are interleaved and medians reported, so a neighbour's burst on the shared machine
 hits every row alike.
@@ -46,6 +51,8 @@ from webscale_local.lb_rig import APP_HOSTS, Client, apps_on, backend_pid, rig
 from webscale_local.throttle import PERIOD_MS, throttled
 from webscale_local.wrk import Result
 
+from webscale.reconcile.haproxy_config import CONNECTIONS_PER_WORKER
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "lb.md"
 DURATION = 3
@@ -59,6 +66,13 @@ BUSY_CONNECTIONS = 2
 """Connections per wrk (three wrk) for the busy clients of the slow-pod scenarios."""
 THROTTLE_RUN_MS = 25.0
 SLOW_PATH = "/io?ms=2"
+DEGRADED_RUN_MS, DEGRADED_PERIOD_MS = 2.5, 10.0
+"""The degraded node's pod runs 2.5 ms of every 10 ms: a quarter of the CPU, in slices short against a request."""
+DEGRADED_PATH = "/work?ms=2"
+"""CPU-bound requests (2 ms of CPU each), which queue on a pod that has too little CPU for its share."""
+EARLIER_MAXCONN = 4
+"""The per-pod maxconn (one worker) before CONNECTIONS_PER_WORKER became 16: measured again for comparison."""
+EARLIER = f"maxconn {EARLIER_MAXCONN} per worker (earlier)"
 Runs = dict[str, list[Result]]
 
 
@@ -119,7 +133,7 @@ def overhead_table(rows: Runs, labels: list[str]) -> tuple[list[str], dict[str, 
     p50: dict[str, float] = {}
     for label in labels:
         runs = rows[label]
-        base = ONE_POD if label == "ip-hash" and ONE_POD in rows else "direct"
+        base = ONE_POD if label.startswith("ip-hash") and ONE_POD in rows else "direct"
         direct = rows[base]
         p50[label] = ratio(runs, direct, "p50_ms")
         extra = median([r.p50_ms - d.p50_ms for r, d in zip(runs, direct, strict=True)])
@@ -188,7 +202,19 @@ def measure(tmp: Path) -> tuple[dict[str, Runs], dict[str, Runs], dict[str, Runs
                     for path in PATHS if serving is None else []:
                         urls = [f"{r.url}{path}"] * len(apps)
                         note(paced, path, label, urls, PACED_CONNECTIONS, paced_load=True)
+            with rig(tmp, apps, "ip-hash", server_maxconn=EARLIER_MAXCONN) as r:
+                for path in PATHS:
+                    urls = [f"{r.url}{path}"] * len(apps)
+                    note(paced, path, f"ip-hash, {EARLIER}", urls, PACED_CONNECTIONS, paced_load=True)
             for strategy in ("round-robin", "least-connections"):
+                for key, maxconn in [("degraded", None), ("degraded-earlier", EARLIER_MAXCONN)]:
+                    with rig(tmp, apps, strategy, server_maxconn=maxconn) as r:
+                        before = [a.requests_total() for a in apps]
+                        with throttled(slow_pid, DEGRADED_RUN_MS, DURATION + 30, DEGRADED_PERIOD_MS):
+                            urls = [f"{r.url}{DEGRADED_PATH}"] * len(apps)
+                            note(slow, key, strategy, urls, PACED_CONNECTIONS, paced_load=True)
+                        served = [a.requests_total() - b for a, b in zip(apps, before, strict=True)]
+                        share.setdefault(key, {}).setdefault(strategy, []).append(served[0] / sum(served))
                 with rig(tmp, apps, strategy) as r:
                     paced_urls = [f"{r.url}{SLOW_PATH}"] * len(apps)
                     busy_urls = [f"{r.url}/healthz"] * len(apps)
@@ -241,8 +267,17 @@ def report(closed: dict[str, Runs], paced: dict[str, Runs], slow: dict[str, Runs
     ]
     paced_p50: dict[str, dict[str, float]] = {}
     for path in PATHS:
-        table, paced_p50[path] = overhead_table(paced[path], STRATEGIES)
+        table, paced_p50[path] = overhead_table(paced[path], [*STRATEGIES, f"ip-hash, {EARLIER}"])
         lines += [f"`GET {path}`", "", *table, ""]
+    lines += [
+        f'"ip-hash, {EARLIER}": the same, with the per-pod maxconn the operator rendered before (4 per worker; '
+        f"now {CONNECTIONS_PER_WORKER}, reconcile/haproxy_config.py). On one one-worker pod this load keeps on average "
+        "req/s x p50 requests in flight ("
+        + ", ".join(f"`{path}` {median([r.rps * r.p50_ms / 1000 for r in paced[path][ONE_POD]]):.1f}" for path in PATHS)
+        + f", from the direct, one pod row), with bursts up to its {3 * PACED_CONNECTIONS} connections; at "
+        f"{EARLIER_MAXCONN} HAProxy queues what is beyond {EARLIER_MAXCONN}, which the direct run does not.",
+        "",
+    ]
     lines += [
         "### One connection, one request at a time (closed loop)",
         "",
@@ -275,7 +310,24 @@ def report(closed: dict[str, Runs], paced: dict[str, Runs], slow: dict[str, Runs
         "(`limits.cpu: 250m` with its quota used by its own background work): a request that arrives there "
         f"while it stands waits up to {PERIOD_MS - THROTTLE_RUN_MS:.0f} ms. The other processes keep their CPU."
     )
+    degraded_desc = (
+        f"app 1 runs on a degraded node: it gets a quarter of the CPU the other pods get (an overcommitted node "
+        "whose neighbours take the rest of its core, CPU steal on a noisy host), so each of its requests' 2 ms of "
+        "CPU takes ~8 ms, and longer when they queue. Emulated with the same SIGSTOP/SIGCONT cycle at a fine "
+        f"grain: it runs {DEGRADED_RUN_MS} ms of every {DEGRADED_PERIOD_MS:.0f} ms, so a request is slowed "
+        "rather than stalled for 75 ms, and the pod takes no one else's CPU. The load keeps the fast pods about "
+        "a third busy (~500 req/s of 2 ms of CPU over three pods), so a third of it (~170 req/s x 2 ms = ~340 "
+        "ms of CPU per second) is more than the slow pod's ~250 ms: under round-robin requests queue there "
+        f"(up to its maxconn: {CONNECTIONS_PER_WORKER} per worker, more than this load's {3 * PACED_CONNECTIONS} "
+        "connections, so it never skips it)."
+    )
     scenarios = [
+        (
+            "degraded",
+            f"### Slow per request: one pod on a degraded node, a quarter of the CPU (`GET {DEGRADED_PATH}`, "
+            f"three wrk x {PACED_CONNECTIONS} connections, {think} think time)",
+            degraded_desc,
+        ),
         (
             "throttled-paced",
             f"### A CPU-throttled pod, the paced load (`GET {SLOW_PATH}`, three wrk x {PACED_CONNECTIONS} "
@@ -309,12 +361,33 @@ def report(closed: dict[str, Runs], paced: dict[str, Runs], slow: dict[str, Runs
                 + ".",
                 "",
             ]
+        if key == "degraded":
+            rr, lc = slow["degraded-earlier"]["round-robin"], slow["degraded-earlier"]["least-connections"]
+            cuts["degraded-earlier"] = ratio(rr, lc, "p99_ms")
+            earlier_share = share["degraded-earlier"]
+            lines += [
+                f"The same at {EARLIER}: p99 round-robin {median([r.p99_ms for r in rr]):.2f} ms, "
+                f"least-connections {median([r.p99_ms for r in lc]):.2f} ms, **cut {cuts['degraded-earlier']:.1f}x**; "
+                f"p90 cut {ratio(rr, lc, 'p90_ms'):.1f}x; the slow pod's share: round-robin "
+                f"{median(earlier_share['round-robin']):.1%}, least-connections "
+                f"{median(earlier_share['least-connections']):.1%}. At 4 round-robin skips the slow pod while it "
+                f"holds {EARLIER_MAXCONN}, so fewer requests queue there: the lower limit shortened round-robin's "
+                f"tail, which the operator's {CONNECTIONS_PER_WORKER} no longer does (its cost; see "
+                "reconcile/haproxy_config.py).",
+                "",
+            ]
     lines += [
-        "Reading these: a throttled pod is fast while it runs and stalled while it stands; p99 is set by how many "
+        "Reading these. A pod slow per request with too little capacity for its share (the degraded node): "
+        "round-robin sends it a third of the requests whatever it holds, they arrive faster than it serves "
+        "them and queue, and a third of all requests wait in that queue, so p90 and p99 are the queue. "
+        "least-connections sends the next request to the pod with the fewest in flight, so the slow pod gets "
+        "a request only when it has no more in flight than the others: it gets less than its capacity, "
+        "nothing queues there, and its requests take their slowed time (~8 ms) but no longer; p99 drops "
+        "from the queue to about that. A throttled pod is fast while it runs and stalled while it stands; p99 is set by how many "
         "requests land on it during a stall. Least-connections sends it the next request whenever its requests in "
         "flight are not more than another pod's; when the other pods often hold zero or one (this load), the "
         "stalled pod still gets one or two requests per stall. Round-robin gives it its turn until it holds its "
-        "maxconn (4 per worker) and then skips it. Either way more than 1 % of the requests wait out a stall, so "
+        "maxconn and then skips it. Either way more than 1 % of the requests wait out a stall, so "
         "p99 stays in the stall for both, while least-connections cuts p90 and p50 (fewer requests wait) and "
         "serves more. In general least-connections equalises the requests in flight, so a pod whose requests "
         "take L_slow gets about L_fast / (L_fast + 2 L_slow) of them with three pods, against 1/3 with "
@@ -331,15 +404,19 @@ def report(closed: dict[str, Runs], paced: dict[str, Runs], slow: dict[str, Runs
         )
 
     throttled_cuts = [cuts["throttled-paced"], cuts["throttled-busy"]]
+    degraded = cuts["degraded"]
     lines += [
         "## Goals",
         "",
         "* HAProxy adds <= 10 % to p50 at the same offered load, per request, for every strategy (p50 through "
         f"HAProxy / direct; ip-hash / direct to one pod): {met_for(paced_p50)}. One request at a "
         f"time (direct: one pod): {met_for(closed_p50)}.",
-        f"* least-connections cuts p99 with a slow (CPU-throttled) pod >= 2x against round-robin: "
-        f"**{goal_words(min(throttled_cuts) >= 2)}** (paced {cuts['throttled-paced']:.1f}x, busy clients "
-        f"{cuts['throttled-busy']:.1f}x; the CPU-burning neighbour {cuts['burning-busy']:.1f}x).",
+        "* least-connections cuts p99 with one slow pod >= 2x against round-robin: a pod slow per request "
+        f"(a degraded node, a quarter of the CPU, CPU-bound requests): **{goal_words(degraded >= 2)}** "
+        f"({degraded:.1f}x; {cuts['degraded-earlier']:.1f}x at {EARLIER}, where round-robin's tail was shorter); "
+        f"a CPU-throttled pod that stalls 75 ms of every 100: **{goal_words(min(throttled_cuts) >= 2)}** (paced "
+        f"{cuts['throttled-paced']:.1f}x, busy clients {cuts['throttled-busy']:.1f}x); the CPU-burning "
+        f"neighbour: **{goal_words(cuts['burning-busy'] >= 2)}** ({cuts['burning-busy']:.1f}x).",
         "",
     ]
     return "\n".join(lines)
