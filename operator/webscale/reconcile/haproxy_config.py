@@ -20,18 +20,21 @@ What the rendered configuration does, and why:
   flight = its request rate x their latency. The limit must sit well above that mean, or HAProxy
   queues requests the worker would have served at once: one one-worker pod taking ~400 req/s of
   10 ms I/O-bound requests from 12 connections holds ~4.2 on average and bursts to ~12; with the
-  earlier 4 per worker HAProxy queued the excess and added 35 % to p50 (x1.31-1.35 against the same
-  load sent straight to the pod), with 8 still ~2 % to p50 and ~20 % to p99, with 16 nothing
-  measurable (exploratory runs; bench/results/lb.md measures 4 against 16 each run). 16 lets a
-  worker hold ~5 requests in flight on average with room for bursts of ~3x (e.g. 500 req/s of
-  10 ms waits, 250 req/s of 20 ms ones) before HAProxy queues.
+  earlier 4 per worker HAProxy queued the excess and added a third to p50 (x1.31-1.34, +3.3-3.5 ms,
+  against the same load sent straight to the pod), with 8 still ~2 % to p50 and ~20 % to p99
+  (exploratory), with 16 nothing measurable (x1.01; bench/results/lb.md measures 4 against 16 in
+  each run). 16 lets a worker hold ~5 requests in flight on average with room for bursts of ~3x
+  (e.g. 500 req/s of 10 ms waits, 250 req/s of 20 ms ones) before HAProxy queues.
   What it costs: a worker may hold 16 requests, so a CPU-bound route queues up to 16 inside one
   worker (the last waits 16 x its CPU time: 160 ms for a 10 ms request) rather than in HAProxy's
-  shared queue; and round-robin keeps sending a slow pod its turn until it holds 16 per worker
-  (4 before), so round-robin's tail with one slow pod is longer (lb.md: one pod at a quarter of the
-  CPU, p99 about twice that at 4). least-connections, which sends each request to the pod with the
-  fewest in flight, rarely reaches the limit and is barely affected. An app whose requests are
-  mostly CPU-bound is better served by least-connections than by a lower limit.
+  shared queue for the first free pod; and round-robin keeps sending a slow pod its turn until it
+  holds 16 per worker (4 before), where the lower limit made it skip the slow pod. lb.md, one pod at
+  a quarter of the CPU: round-robin's p99 106 ms at 16 against 66 ms at 4 in the same run
+  (least-connections 28 ms either way); with a pod that stalls, round-robin's closed-loop clients
+  get stuck on it: 1,117 req/s against 4,957 at 4 in the previous run (least-connections ~6,000 in
+  both). least-connections, which sends each request to the pod with the fewest in flight, rarely
+  reaches the limit and is barely affected: it is the strategy for apps that may meet a slow pod,
+  and round-robin's protection by a low limit came at the price of queueing healthy I/O-bound load.
 * **Metrics:** HAProxy's built-in Prometheus exporter on `METRICS_PORT` (``/metrics``), which
   also answers ``/healthz`` for the pod's probes.
 * **Connections to the pods are kept and shared** by HAProxy's own defaults, which this file
