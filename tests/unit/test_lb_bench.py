@@ -1,4 +1,4 @@
-"""webscale_local.wrk and webscale_local.throttle: what bench/lb.py reports is computed right."""
+"""webscale_local.wrk, webscale_local.throttle and the rig's config: what bench/lb.py reports is computed right."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import time
 
 import pytest
 from webscale_local import wrk
+from webscale_local.lb_rig import rig_config
 from webscale_local.throttle import throttled
+
+from webscale.reconcile import haproxy_config
 
 
 def output(requests: int, latency_us: list[int], errors: int = 0, non2xx: int = 0) -> str:
@@ -83,3 +86,29 @@ def test_throttled_stops_the_process_in_cycles_and_always_leaves_it_running():
     finally:
         child.kill()
         child.wait()
+
+
+def test_throttled_at_a_fine_grain_also_stops_and_resumes_the_process():
+    """bench/lb.py's degraded node: 2.5 ms of every 10 ms."""
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        seen = set()
+        with throttled(child.pid, run_ms=2.5, max_seconds=5, period_ms=10):
+            for _ in range(4000):  # bounded: at most ~2 s of polling
+                seen.add(state(child.pid))
+                if {"T", "S"} <= seen:
+                    break
+                time.sleep(0.0005)
+        assert "T" in seen and "S" in seen
+        assert state(child.pid) != "T"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_rig_config_replaces_only_the_per_pod_maxconn_when_asked():
+    own = rig_config("round-robin", "127.0.0.1:5353", 18080, 18404)
+    earlier = rig_config("round-robin", "127.0.0.1:5353", 18080, 18404, server_maxconn=4)
+    assert f" maxconn {haproxy_config.CONNECTIONS_PER_WORKER} " in own  # the rig's app runs one worker per pod
+    assert " maxconn 4 " in earlier and f" maxconn {haproxy_config.CONNECTIONS_PER_WORKER} " not in earlier
+    assert earlier.replace(" maxconn 4 ", f" maxconn {haproxy_config.CONNECTIONS_PER_WORKER} ") == own
