@@ -30,11 +30,13 @@ What the rendered configuration does, and why:
   shared queue for the first free pod; and round-robin keeps sending a slow pod its turn until it
   holds 16 per worker (4 before), where the lower limit made it skip the slow pod. lb.md, one pod at
   a quarter of the CPU: round-robin's p99 106 ms at 16 against 66 ms at 4 in the same run
-  (least-connections 28 ms either way); with a pod that stalls, round-robin's closed-loop clients
-  get stuck on it: 1,117 req/s against 4,957 at 4 in the previous run (least-connections ~6,000 in
-  both). least-connections, which sends each request to the pod with the fewest in flight, rarely
-  reaches the limit and is barely affected: it is the strategy for apps that may meet a slow pod,
-  and round-robin's protection by a low limit came at the price of queueing healthy I/O-bound load.
+  (least-connections 28 ms either way); with a pod that stalls (25 ms of every 100), six
+  closed-loop clients get stuck on it under round-robin: ~900-1,600 req/s and a third of the requests
+  there at 16, against ~5,300 req/s and 8-9 % at 4 (exploratory, same run, 2 rounds; p99 ~75 ms,
+  the stall, either way; least-connections ~4,800-6,400 req/s at both). least-connections, which
+  sends each request to the pod with the fewest in flight, rarely reaches the limit and is barely
+  affected: it is the strategy for apps that may meet a slow pod, and round-robin's protection by a
+  low limit came at the price of queueing healthy I/O-bound load.
 * **Metrics:** HAProxy's built-in Prometheus exporter on `METRICS_PORT` (``/metrics``), which
   also answers ``/healthz`` for the pod's probes.
 * **Connections to the pods are kept and shared** by HAProxy's own defaults, which this file
