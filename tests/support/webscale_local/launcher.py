@@ -64,8 +64,8 @@ class LocalCluster:
     token: str = field(default_factory=lambda: os.urandom(16).hex())
     api_port: int = 0
     controller_qps: int | None = None
-    """Client rate limit of controller-manager and scheduler (None: their defaults, 20 and 50 requests/s).
-    Benchmarks with thousands of apps raise it, so pods become Ready as fast as the API server allows."""
+    """Client rate limit of controller-manager and scheduler (None: their defaults, 20 and 50 requests/s);
+    `set_controller_qps` changes it on a running cluster."""
     timings: dict[str, float] = field(default_factory=dict)
 
     # --- paths -------------------------------------------------------------------------------
@@ -174,8 +174,7 @@ class LocalCluster:
         comp.ready_timeout = 120
         return comp
 
-    def _start_controllers(self) -> None:
-        self.kubeconfig.write_text(kubeconfig_yaml(self.server, self.token, self.state_dir / "pki"))
+    def _controller_commands(self) -> dict[str, list[str]]:
         kc = str(self.kubeconfig)
         cm = [self._bin("webscale-k8s"), "controller-manager", f"--kubeconfig={kc}", "--leader-elect=false"]
         cm += ["--secure-port=0", f"--service-account-private-key-file={self.state_dir / 'sa.key'}"]
@@ -188,10 +187,23 @@ class LocalCluster:
             syncs = ("deployment", "replicaset", "service-endpoint")
             cm += limits + [f"--concurrent-{kind}-syncs=20" for kind in syncs]
             sched += limits
-        self._spawn("controller-manager", cm, [], lambda: True)
-        self._spawn("scheduler", sched, [], lambda: True)
+        return {"controller-manager": cm, "scheduler": sched}
+
+    def set_controller_qps(self, qps: int | None) -> None:
+        """Restart controller-manager and scheduler with this client limit (None: their defaults)."""
+        self.controller_qps = qps
+        for name, command in self._controller_commands().items():
+            for old in [c for c in self.components if c.name == name]:
+                old.stop()
+                self.components.remove(old)
+            self._spawn(name, command, [], lambda: True)
+
+    def _start_controllers(self) -> None:
+        self.kubeconfig.write_text(kubeconfig_yaml(self.server, self.token, self.state_dir / "pki"))
+        for name, command in self._controller_commands().items():
+            self._spawn(name, command, [], lambda: True)
         kwok_port = free_port()
-        kwok = [self._bin("kwok"), f"--kubeconfig={kc}", "--manage-all-nodes=true"]
+        kwok = [self._bin("kwok"), f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=true"]
         kwok += [f"--config={self.bin_dir / 'kwok-stages.yaml'}", "--cidr=10.244.0.0/16"]
         kwok += [f"--server-address=127.0.0.1:{kwok_port}", "--node-ip=10.0.0.1", "--node-lease-duration-seconds=40"]
         self._spawn("kwok", kwok, [kwok_port], lambda: True)
