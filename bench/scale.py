@@ -527,7 +527,7 @@ def _ready_count(cluster: LocalCluster) -> int:
 def _settle(cluster: LocalCluster, audit: AuditReader, n: int, res: Result) -> None:
     """Wait (bounded) until every app is Ready and the operator has made no write for 20 s."""
     started = time.monotonic()
-    bound = 120 + n * 0.06
+    bound = 120 + n * 0.25
     wait_for(lambda: _ready_count(cluster) >= n, bound, step=5)
     quiet_since, mark = time.monotonic(), audit.offset()
     while time.monotonic() - started < bound and time.monotonic() - quiet_since < 20:
