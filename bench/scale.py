@@ -317,6 +317,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     floor_s: float | None = None
     floor_client_s: float | None = None
+    concurrency: int = 16
+    """Requests the benchmark's client kept in flight."""
     minimum_s: dict[str, float] = field(default_factory=dict)
     """`Minimum`'s time to all children, with and without the name checks."""
     converge_s: float | None = None
@@ -631,7 +633,7 @@ def _restart(
         second.stop()
 
 
-def run_size(bin_dir: Path, res: Result, workdir: Path, floor: bool = True) -> Result:
+def run_size(bin_dir: Path, res: Result, workdir: Path, floor: bool = True, operator: bool = True) -> Result:
     n = res.apps
     prometheus = f"http://127.0.0.1:{free_port()}"  # allow-listed; nothing listens: connection refused
     res.load.append(os.getloadavg()[0])
@@ -644,7 +646,10 @@ def run_size(bin_dir: Path, res: Result, workdir: Path, floor: bool = True) -> R
             ("minimum", lambda: measure_minimum(bin_dir, n, prometheus, res, name_checks=True)),
             ("minimum without name checks", lambda: measure_minimum(bin_dir, n, prometheus, res, name_checks=False)),
         ]
-    steps.append(("operator", lambda: measure_operator(bin_dir, n, prometheus, res, workdir)))
+    if operator:
+        steps.append(("operator", lambda: measure_operator(bin_dir, n, prometheus, res, workdir)))
+    else:
+        res.notes.append("operator not measured in this run (--no-operator)")
     for label, step in steps:
         try:
             step()
@@ -736,7 +741,7 @@ def render(results: list[Result], bin_dir: Path, started: datetime) -> str:
         )
         details.append(
             f"- floor: {3 * r.apps:,} children seen {fmt(r.floor_s)} s after the first create "
-            f"(the client's own creates took {fmt(r.floor_client_s)} s)"
+            f"(the client's own creates took {fmt(r.floor_client_s)} s; {r.concurrency} requests in flight)"
         )
         for label, seconds in r.minimum_s.items():
             details.append(f"- {label}: {3 * r.apps:,} children seen {fmt(seconds)} s after the first app create")
@@ -876,12 +881,20 @@ def load(path: Path) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CONCURRENCY
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--apps", default="100,1000,5000", help="comma-separated sizes (default 100,1000,5000)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.md")
     parser.add_argument("--render", action="store_true", help="only rewrite the .md from the saved .json")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor (the direct-client run)")
     parser.add_argument("--fresh", action="store_true", help="drop the rows of earlier runs (default: keep them)")
+    parser.add_argument("--no-operator", action="store_true", help="only the floor and the minimum")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help=f"requests the client keeps in flight (default {CONCURRENCY})",
+    )
     parser.add_argument(
         "--operator-env",
         action="append",
@@ -890,6 +903,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a non-default operator setting (repeatable); reported with the results",
     )
     args = parser.parse_args(argv)
+    CONCURRENCY = args.concurrency
     raw = args.out.with_suffix(".json")
     if args.render:
         saved = json.loads(raw.read_text())
@@ -911,10 +925,11 @@ def main(argv: list[str] | None = None) -> int:
             res = Result(apps=n, nodes=sizing(n)[0], started=started.isoformat(), bin_dir=str(bin_dir), commit=commit)
             res.operator_env = dict(kv.split("=", 1) for kv in args.operator_env)
             res.client = client_settings(res.operator_env)
+            res.concurrency = CONCURRENCY
             results.append(res)
             began = time.monotonic()
             try:
-                run_size(bin_dir, res, workdir, floor=not args.no_floor)
+                run_size(bin_dir, res, workdir, floor=not args.no_floor, operator=not args.no_operator)
             except KeyboardInterrupt:
                 res.notes.append(f"stopped by hand {time.monotonic() - began:.0f} s into this size")
                 save(by_size(earlier + results), raw)
