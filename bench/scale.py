@@ -800,7 +800,8 @@ How (`bench/scale.py`):
   scheduler, kwok), with kwok nodes of {PODS_PER_NODE} pods and 64 CPUs each, enough for one pod per app.
 - Apps: one replica (`replicas.min: 1`), `50m` CPU, `loadBalancer.provider: service`, so each app has
   exactly three children (Deployment, entry Service, headless Service) whatever the load-balancer
-  default is. The benchmark's client creates with {CONCURRENCY} requests in flight.
+  default is. The benchmark's client creates with 16 requests in flight (`--concurrency`; a row's
+  details say when it was not 16).
 - **floor**: on its own control plane, the same 3 children per app (from the operator's builders, without
   owner references) created directly by that client; timed from the first create until a watch has seen
   every one. **operator**: `webscale run` with default settings (its API client's rate limit and workers
