@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     """json: one JSON object per line; plain: human-readable."""
     liveness_port: int = Field(default=8080, ge=0, le=65535)
     """Port of the operator's HTTP endpoint: /metrics (Prometheus), /healthz (liveness: fails when the
-    scaling loop has not completed a tick for `liveness_stale_ticks` ticks) and /readyz; 0 disables it."""
+    scaling loop has not completed a tick for `liveness_stale_ticks` ticks, or its last 10 ticks all failed)
+    and /readyz; 0 disables it."""
     liveness_stale_ticks: int = Field(default=30, ge=2)
     """Ticks of `scaling_tick_seconds` without a completed scaling-loop tick before /healthz fails."""
     api_qps: float = Field(default=200.0, gt=0)
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     workers: int = Field(default=8, ge=1, le=256)
     """Threads for per-app work (reconcile, act): at most this many apps are worked on at once;
     one app's slow call never holds up the others beyond this pool."""
+    haproxy_image: str = Field(default="haproxy:3.2-alpine", min_length=1, pattern=r"^\S+$")
+    """Image of the HAProxy tier's pods (provider haproxy): the official one by default; set a mirror for a
+    cluster that cannot pull from Docker Hub. It must read /usr/local/etc/haproxy/haproxy.cfg and run as uid 99,
+    as the official image does."""
     leader_election: bool = True
     """Elect one active replica on a Lease; only the leader reconciles and scales."""
     lease_name: str = "webscale-operator"
@@ -74,6 +79,10 @@ class Settings(BaseSettings):
     """Prometheus's scrape interval for the apps; rate windows are derived from it."""
     metrics_timeout_seconds: float = Field(default=5.0, gt=0)
     """Timeout of each Prometheus query."""
+    wake_poll_seconds: float = Field(default=0.5, ge=0, le=10)
+    """How often the held-request counters of the HAProxy pods of apps at zero are read (runtime.wake:
+    the first held request wakes its app within about this long); 0 turns the fast wake-up off (apps at
+    zero then wake at their next poll, if its reading shows traffic)."""
     prometheus_urls: Annotated[tuple[str, ...], NoDecode] = (DEFAULT_PROMETHEUS_URL,)
     """The Prometheus base URLs an app may name in spec.metrics.prometheus.url, comma-separated
     (a trailing slash does not matter). Any other URL marks the app Invalid and is never requested:

@@ -1,8 +1,10 @@
 """The operator's own metrics (served on /metrics by `runtime.http`), so anyone can see it fall behind.
 
 Defined in one registry at the bottom layer: `kube` counts API requests, `metrics` counts Prometheus
-queries, `runtime` counts polls, lag, actions, the queue and leadership. Labels are bounded sets (verbs,
-codes, outcomes) — never app names, so the series count does not grow with the number of apps.
+queries, `runtime` counts polls, lag, actions, the queue and leadership. Their labels are bounded sets
+(verbs, codes, outcomes). The `webscale_app_*` series below are the one exception, on purpose: one series
+set per live app (`namespace`, `app` and a closed set of decision reasons — never other text from a spec),
+removed with the app (`autoscaling.app_metrics`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ POLL_DURATION = Histogram(
 )
 DECISION_LAG = Histogram(
     "webscale_decision_lag_seconds",
-    "From an app's due time (its polling grid point) to its decision being acted on",
+    "From an app's due time (its polling grid point) to its decision being acted on, by how the app was "
+    "measured: batched (the shared queries), template (its own spec.metrics.requestRate), none (autoscaling off)",
+    ["measured"],
     buckets=_LAG_BUCKETS,
     registry=REGISTRY,
 )
@@ -61,5 +65,59 @@ LEADER = Gauge("webscale_leader", "1 while this replica holds the leader Lease",
 LAST_TICK = Gauge(
     "webscale_scaling_loop_last_tick_timestamp_seconds",
     "When the scaling loop last completed a tick",
+    registry=REGISTRY,
+)
+
+# Per app: one series set per app the scaling loop decides for (labels `namespace` and `app`, the
+# ScaledWebApp's own names, and for decisions `reason`, a closed set), set by `autoscaling.app_metrics`
+# and removed when the app is forgotten (deleted) or this replica stops leading. The Prometheus scrape
+# must keep the exported `namespace` (honorLabels: true, as for kube-state-metrics).
+APP_LABELS = ("namespace", "app")
+APP_DESIRED = Gauge(
+    "webscale_app_desired_replicas",
+    "Replicas the app's last decision asked for (recommend mode: what it would ask for)",
+    APP_LABELS,
+    registry=REGISTRY,
+)
+APP_READY = Gauge(
+    "webscale_app_ready_replicas",
+    "Ready pods of the app's Deployment when its last decision was made (the pods that carry load)",
+    APP_LABELS,
+    registry=REGISTRY,
+)
+APP_CAPACITY = Gauge(
+    "webscale_app_capacity_requests_per_second",
+    "Ready capacity at the app's last decision: ready pods x workers per pod x "
+    "autoscaling.target.requestsPerSecondPerWorker",
+    APP_LABELS,
+    registry=REGISTRY,
+)
+APP_OFFERED = Gauge(
+    "webscale_app_offered_requests_per_second",
+    "Request rate the app's last decision read (over the metrics rate window); absent while its metrics "
+    "are unavailable or autoscaling is off",
+    APP_LABELS,
+    registry=REGISTRY,
+)
+APP_DECISIONS = Counter(
+    "webscale_app_decisions_total",
+    "Scaling decisions made for the app, by reason (the reason of status.lastScale and of the Events: "
+    "RequestRateAboveTarget, WithinTolerance, BurstMode, ScaledToZero, Waking, ...)",
+    (*APP_LABELS, "reason"),
+    registry=REGISTRY,
+)
+APP_REASON = Gauge(
+    "webscale_app_decision_reason",
+    "1 for the reason of the app's last decision (one series per app: the previous reason's goes), so a "
+    "change of reason shows as a new series (the dashboard's annotation)",
+    (*APP_LABELS, "reason"),
+    registry=REGISTRY,
+)
+APP_UNDER_CAPACITY = Counter(
+    "webscale_app_under_capacity_seconds",
+    "Seconds the app ran under capacity: at each decision whose reading is above the ready capacity "
+    "(webscale_app_offered_requests_per_second > webscale_app_capacity_requests_per_second), the time since "
+    "the app's previous decision, at most one polling interval",
+    APP_LABELS,
     registry=REGISTRY,
 )

@@ -2,8 +2,8 @@
 
 One value holds the app's identity (namespace and name, which are also its metric labels
 ``namespace`` and ``app``), its parsed and validated spec, its annotations and last status.
-Equality and hashing use the identity only, so an `App` keys a dict whatever version of the
-object it came from, and ``App.named(namespace, name)`` is the key to look one up.
+Maps of apps are keyed by ``app.ref`` (`webscale.api.ref.AppRef`), never by the `App` value:
+an `App` is not hashable, so a dict cannot be keyed by one by mistake.
 
 Parsing happens once, when the object is read from a watch, never per poll.
 """
@@ -18,14 +18,17 @@ from pydantic import ValidationError
 
 from webscale.api import models
 from webscale.api.names import name_errors
+from webscale.api.ref import AppRef
 from webscale.api.validation import semantic_errors
 
 PAUSED_ANNOTATION = f"{models.GROUP}/paused"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class App:
-    """A ScaledWebApp: identity (compared and hashed), then what the watch said of it."""
+    """A ScaledWebApp: identity (`ref`), then what the watch said of it."""
+
+    __hash__ = None  # type: ignore[assignment]  # key maps by `ref`
 
     namespace: str
     name: str
@@ -40,10 +43,15 @@ class App:
     """Every problem with the spec, each naming its field; empty when valid."""
     resource_version: str = field(default="", compare=False, repr=False)
 
+    @property
+    def ref(self) -> AppRef:
+        """The app's identity: the key of every map of apps."""
+        return AppRef(self.namespace, self.name)
+
     @classmethod
-    def named(cls, namespace: str, name: str) -> App:
-        """The identity alone: a dict key, or an app whose spec is not needed."""
-        return cls(namespace=namespace, name=name)
+    def unreadable(cls, body: Any, problem: str) -> App:
+        """An Invalid app whose spec could not even be checked (the checker itself failed on it)."""
+        return cls(**_metadata_fields(body), errors=(problem,))
 
     @classmethod
     def from_body(cls, body: Any, allowed_prometheus_urls: Sequence[str] | None = None) -> App:
@@ -54,18 +62,7 @@ class App:
         raw = dict(body.get("spec") or {})
         spec, errors = parse(raw, allowed_prometheus_urls)
         errors = [*name_errors(meta["name"]), *errors]
-        return cls(
-            namespace=meta["namespace"],
-            name=meta["name"],
-            uid=meta.get("uid", ""),
-            generation=int(meta.get("generation") or 0),
-            status=dict(body.get("status") or {}),
-            annotations=dict(meta.get("annotations") or {}),
-            deleting=bool(meta.get("deletionTimestamp")),
-            spec=spec,
-            errors=tuple(errors),
-            resource_version=str(meta.get("resourceVersion") or ""),
-        )
+        return cls(**_metadata_fields(body), spec=spec, errors=tuple(errors))
 
     @property
     def key(self) -> str:
@@ -128,3 +125,18 @@ def share_sections(spec: models.ScaledWebAppSpec) -> models.ScaledWebAppSpec:
             key = (name, value.model_dump_json())
             shared[name] = _SECTIONS.setdefault(key, value)
     return spec.model_copy(update=shared)
+
+
+def _metadata_fields(body: Any) -> dict[str, Any]:
+    """The fields of an `App` that come from the object's metadata and status, not its spec."""
+    meta = body["metadata"]
+    return {
+        "namespace": meta["namespace"],
+        "name": meta["name"],
+        "uid": meta.get("uid", ""),
+        "generation": int(meta.get("generation") or 0),
+        "status": dict(body.get("status") or {}),
+        "annotations": dict(meta.get("annotations") or {}),
+        "deleting": bool(meta.get("deletionTimestamp")),
+        "resource_version": str(meta.get("resourceVersion") or ""),
+    }

@@ -38,11 +38,13 @@ PRINTER_COLUMNS = [
 ]
 
 _DROP = {"title", "additionalProperties", "$defs", "x-webscale-duration"}
+NO_DEFAULT = "x-webscale-no-default"
+"""Marks an optional section that stays absent unless written (dropped from the CRD by `_schema`)."""
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in node:
-        target = copy.deepcopy(defs[node["$ref"].rsplit("/", 1)[-1]])
+        target: dict[str, Any] = copy.deepcopy(defs[node["$ref"].rsplit("/", 1)[-1]])
         extra = {k: v for k, v in node.items() if k != "$ref"}
         target.update(extra)
         return target
@@ -95,9 +97,18 @@ def structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if out.get("type") == "object" and "properties" in out:
         required = set(out.get("required", []))
         for name, child in out["properties"].items():
+            # an optional section (x-webscale-no-default: scaleToZero) is absent unless written
+            if child.get(NO_DEFAULT):
+                continue
             # a nested object defaults to its fields' defaults, written out in full so that the
-            # API server can check the default against the object's CEL rules
-            if name not in required and "default" not in child and (default := object_default(child)) is not None:
+            # API server can check the default against the object's CEL rules; one that must have a
+            # field (minProperties: env[].valueFrom, exactly one source) has no default
+            if (
+                name not in required
+                and "default" not in child
+                and "minProperties" not in child
+                and (default := object_default(child)) is not None
+            ):
                 child["default"] = default
     return out
 
@@ -110,6 +121,8 @@ def object_default(node: dict[str, Any]) -> dict[str, Any] | None:
     for name, child in node["properties"].items():
         if "default" in child:
             value[name] = child["default"]
+        elif child.get(NO_DEFAULT):
+            continue
         elif (nested := object_default(child)) is not None:
             value[name] = nested
         elif name in node.get("required", []):
@@ -125,13 +138,26 @@ def _strip_defaults(node: Any) -> Any:
     return node
 
 
+def _without_markers(node: Any) -> Any:
+    """`node` with every NO_DEFAULT marker removed (in place: shared defaults stay shared)."""
+    if isinstance(node, dict):
+        node.pop(NO_DEFAULT, None)
+        for value in node.values():
+            _without_markers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _without_markers(value)
+    return node
+
+
 def _schema(model: type[models.Model]) -> dict[str, Any]:
     raw = model.model_json_schema(by_alias=True, mode="validation")
-    return structural(raw, raw.get("$defs", {}))
+    schema: dict[str, Any] = _without_markers(structural(raw, raw.get("$defs", {})))
+    return schema
 
 
 def status_schema() -> dict[str, Any]:
-    schema = _strip_defaults(_schema(ScaledWebAppStatus))  # the operator writes status whole
+    schema: dict[str, Any] = _strip_defaults(_schema(ScaledWebAppStatus))  # the operator writes status whole
     conditions = schema["properties"]["conditions"]
     conditions["x-kubernetes-list-type"] = "map"
     conditions["x-kubernetes-list-map-keys"] = ["type"]

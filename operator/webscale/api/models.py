@@ -12,10 +12,22 @@ by the operator, which then marks the resource Invalid and changes nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, field_validator
 from pydantic.alias_generators import to_camel
+
+from webscale.api.bounds import (
+    DURATION_MAX_LENGTH,
+    ENV_MAX_ITEMS,
+    ENV_VALUE_MAX_LENGTH,
+    ENV_VAR_SOURCE_SCHEMA,
+    NAME_MAX_LENGTH,
+    QUANTITY_MAX_LENGTH,
+    QUANTITY_PATTERN,
+    URL_MAX_LENGTH,
+)
 
 GROUP = "webscale.dev"
 VERSION = "v1alpha1"
@@ -27,17 +39,17 @@ SHORT_NAMES = ["swa"]
 _DURATION_RE = re.compile(r"^(\d+)(ms|s|m|h)$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 DURATION_PATTERN = _DURATION_RE.pattern
-QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 
 Duration = Annotated[
     str,
-    Field(pattern=DURATION_PATTERN, json_schema_extra={"x-webscale-duration": True}),
+    Field(pattern=DURATION_PATTERN, max_length=DURATION_MAX_LENGTH, json_schema_extra={"x-webscale-duration": True}),
 ]
 """A duration such as "500ms", "15s", "5m" or "1h"."""
 
 
-def duration_at_least(minimum: str, field: str) -> Any:
-    """A Duration of at least `minimum`, checked by the API server (CEL) and by the model."""
+def duration_at_least(minimum: str, field: str) -> tuple[Any, ...]:
+    """A Duration of at least `minimum`, checked by the API server (CEL) and by the model
+    (the metadata of an `Annotated[str, ...]`)."""
 
     def check(value: str) -> str:
         if seconds(value) < seconds(minimum):
@@ -48,16 +60,17 @@ def duration_at_least(minimum: str, field: str) -> Any:
     return _checked_duration(rule, check)
 
 
-def _checked_duration(rule: dict[str, str], check: Any) -> Any:
-    """A Duration string with a CEL rule for the API server and the same check in the model."""
-    return Annotated[
-        str,
+def _checked_duration(rule: dict[str, str], check: Callable[[str], str]) -> tuple[Any, ...]:
+    """A Duration string's metadata: a CEL rule for the API server and the same check in the model."""
+    rules: list[JsonValue] = [dict(rule)]
+    return (
         Field(
             pattern=DURATION_PATTERN,
-            json_schema_extra={"x-webscale-duration": True, "x-kubernetes-validations": [rule]},
+            max_length=DURATION_MAX_LENGTH,
+            json_schema_extra={"x-webscale-duration": True, "x-kubernetes-validations": rules},
         ),
         AfterValidator(check),
-    ]
+    )
 
 
 MIN_POLLING_INTERVAL = "5s"
@@ -66,9 +79,9 @@ MIN_PERIOD = "1s"
 """The shortest period a scaling rate limit applies to."""
 
 
-def duration_within(minimum: str, maximum: str, field: str, off: bool = False) -> Any:
+def duration_within(minimum: str, maximum: str, field: str, off: bool = False) -> tuple[Any, ...]:
     """A Duration within minimum..maximum (or 0s, when `off` allows it), checked by the API server (CEL)
-    and by the model."""
+    and by the model (the metadata of an `Annotated[str, ...]`)."""
     what = f"{'0s or ' if off else ''}between {minimum} and {maximum}"
 
     def check(value: str) -> str:
@@ -84,12 +97,14 @@ def duration_within(minimum: str, maximum: str, field: str, off: bool = False) -
     return _checked_duration(rule, check)
 
 
-PollingInterval = duration_at_least(MIN_POLLING_INTERVAL, "autoscaling.pollingInterval")
-ScaleUpPeriod = duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleUp.period")
-ScaleDownPeriod = duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleDown.period")
-SeasonalOffset = duration_within("1h", "168h", "autoscaling.seasonal.offset", off=True)
-SeasonalLookahead = duration_within("15s", "1h", "autoscaling.seasonal.lookahead")
-SeasonalLevelWindow = duration_within("1m", "24h", "autoscaling.seasonal.levelWindow")
+PollingInterval = Annotated[str, *duration_at_least(MIN_POLLING_INTERVAL, "autoscaling.pollingInterval")]
+ScaleUpPeriod = Annotated[str, *duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleUp.period")]
+ScaleDownPeriod = Annotated[str, *duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleDown.period")]
+SeasonalOffset = Annotated[str, *duration_within("1h", "168h", "autoscaling.seasonal.offset", off=True)]
+SeasonalLookahead = Annotated[str, *duration_within("15s", "1h", "autoscaling.seasonal.lookahead")]
+SeasonalLevelWindow = Annotated[str, *duration_within("1m", "24h", "autoscaling.seasonal.levelWindow")]
+IdleAfter = Annotated[str, *duration_within("30s", "168h", "autoscaling.scaleToZero.idleAfter")]
+HoldRequestsFor = Annotated[str, *duration_within("1s", "5m", "autoscaling.scaleToZero.holdRequestsFor")]
 
 
 def seconds(duration: str) -> float:
@@ -111,7 +126,7 @@ def _quantity(value: Any) -> Any:
 
 Quantity = Annotated[
     str,
-    Field(pattern=QUANTITY_PATTERN, json_schema_extra={"x-webscale-quantity": True}),
+    Field(pattern=QUANTITY_PATTERN, max_length=QUANTITY_MAX_LENGTH, json_schema_extra={"x-webscale-quantity": True}),
 ]
 
 
@@ -130,12 +145,12 @@ class Model(BaseModel):
 class EnvVar(Model):
     """One environment variable passed through to the app container."""
 
-    name: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
     """Variable name."""
-    value: str | None = None
-    """Literal value."""
-    value_from: dict[str, Any] | None = Field(default=None, json_schema_extra={"x-preserve": True})
-    """A Kubernetes EnvVarSource (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef)."""
+    value: str | None = Field(default=None, max_length=ENV_VALUE_MAX_LENGTH)
+    """Literal value, at most 4096 characters (a larger one belongs in a ConfigMap or Secret: valueFrom)."""
+    value_from: dict[str, Any] | None = Field(default=None, json_schema_extra=ENV_VAR_SOURCE_SCHEMA)
+    """A Kubernetes EnvVarSource: exactly one of secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef."""
 
 
 class Limits(Model):
@@ -208,8 +223,10 @@ class Replicas(Model):
         }
     )
 
-    min: int = Field(default=2, ge=1, le=1000)
-    """Fewest pods; autoscaling never goes below it."""
+    min: int = Field(default=2, ge=0, le=1000)
+    """Fewest pods; autoscaling never goes below it. 0 only with autoscaling.scaleToZero (and
+    loadBalancer.provider haproxy): the app then goes to no pods after scaleToZero.idleAfter without
+    a request, and the load balancer holds the first requests while a pod starts."""
     max: int = Field(default=20, ge=1, le=1000)
     """Most pods; autoscaling never goes above it."""
     count: int | None = Field(default=None, ge=1, le=1000)
@@ -391,8 +408,38 @@ class Fallback(Model):
     """Replica count for action replicas (never below the current count's last good recommendation)."""
 
 
+class ScaleToZero(Model):
+    """No pods while the app is idle; the load balancer holds the first requests while a pod starts.
+
+    Needs replicas.min 0 to act and loadBalancer.provider haproxy (the HAProxy tier holds the
+    requests; a kube-proxy Service has nowhere to hold them). After idleAfter without a request the
+    app goes to 0 pods; a request that comes then waits in HAProxy until a pod is ready and is
+    served, or after holdRequestsFor gets 503 with Retry-After. The operator wakes the app within
+    about a second of the first held request (it asks the HAProxy pods of apps at zero only)."""
+
+    idle_after: IdleAfter = "5m"
+    """No request for this long: scale to 0 pods (at least the pollingInterval, 30s..168h)."""
+    hold_requests_for: HoldRequestsFor = "30s"
+    """How long the load balancer holds a request while the app has no ready pod (1s..5m); then 503
+    with Retry-After."""
+
+
 class Autoscaling(Model):
     """Horizontal scaling from request rate and CPU read from Prometheus."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.scaleToZero) || !has(self.scaleToZero.idleAfter) || "
+                    "!has(self.pollingInterval) || "
+                    "duration(self.scaleToZero.idleAfter) >= duration(self.pollingInterval)",
+                    "message": "autoscaling.scaleToZero.idleAfter must be at least autoscaling.pollingInterval "
+                    "(idleness is measured once per poll)",
+                }
+            ]
+        }
+    )
 
     mode: Literal["auto", "recommend", "off"] = "auto"
     """auto: scale the Deployment; recommend: write the decision to status only; off: replicas.count."""
@@ -412,12 +459,17 @@ class Autoscaling(Model):
     """Pre-warm for the load of the same time yesterday or last week (off by default)."""
     fallback: Fallback = Field(default_factory=Fallback)
     """Behaviour while metrics are unavailable."""
+    scale_to_zero: ScaleToZero | None = Field(default=None, json_schema_extra={"x-webscale-no-default": True})
+    """Scale to no pods while idle (with replicas.min 0 and loadBalancer.provider haproxy); unset (the
+    default): replicas.min stays at least 1."""
 
 
 class Prometheus(Model):
     """Where to read metrics."""
 
-    url: str = Field(default="http://prometheus.monitoring:9090", pattern=r"^https?://[^\s]+$")
+    url: str = Field(
+        default="http://prometheus.monitoring:9090", max_length=URL_MAX_LENGTH, pattern=r"^https?://[^\s]+$"
+    )
     """Base URL of the Prometheus HTTP API."""
 
 
@@ -508,7 +560,7 @@ class LoadBalancer(Model):
 class State(Model):
     """Where shared state lives, so replicas stay interchangeable."""
 
-    redis_url: str | None = Field(default=None, pattern=r"^rediss?://\S+$", alias="redisURL")
+    redis_url: str | None = Field(default=None, max_length=URL_MAX_LENGTH, pattern=r"^rediss?://\S+$", alias="redisURL")
     """Injected into the app as REDIS_URL."""
 
 
@@ -546,6 +598,19 @@ class ScaledWebAppSpec(Model):
                     "message": "autoscaling.seasonal.offset needs no metrics.requestRate (the prior reads the "
                     "request-rate series the operator queries itself)",
                 },
+                {
+                    "rule": "!has(self.replicas) || !has(self.replicas.min) || self.replicas.min >= 1 || "
+                    "(has(self.autoscaling) && has(self.autoscaling.scaleToZero))",
+                    "message": "replicas.min 0 needs an autoscaling.scaleToZero section (idleAfter, "
+                    "holdRequestsFor): without it an app keeps at least one pod",
+                },
+                {
+                    "rule": "!has(self.autoscaling) || !has(self.autoscaling.scaleToZero) || "
+                    "!has(self.loadBalancer) || !has(self.loadBalancer.provider) || "
+                    "self.loadBalancer.provider == 'haproxy'",
+                    "message": "autoscaling.scaleToZero needs loadBalancer.provider haproxy: at zero the HAProxy "
+                    "tier holds requests until a pod is ready, a kube-proxy Service would refuse them",
+                },
             ]
         }
     )
@@ -554,7 +619,7 @@ class ScaledWebAppSpec(Model):
     """Container image of the app."""
     port: int = Field(default=3000, ge=1, le=65535)
     """Port the app listens on."""
-    env: list[EnvVar] = Field(default_factory=list, max_length=256)
+    env: list[EnvVar] = Field(default_factory=list, max_length=ENV_MAX_ITEMS)
     """Environment variables passed through to the container."""
     resources: Resources = Field(default_factory=Resources)
     """Per-pod CPU and memory; the CPU decides workers per pod."""
@@ -573,7 +638,7 @@ class ScaledWebAppSpec(Model):
     service_account_name: str | None = Field(
         default=None,
         min_length=1,
-        max_length=253,
+        max_length=NAME_MAX_LENGTH,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
     )
     """ServiceAccount the app's pods run as, with its API token mounted.

@@ -11,14 +11,6 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class App:
-    """Identifies an app's series: Prometheus labels `namespace` and `app`."""
-
-    namespace: str
-    app: str
-
-
-@dataclass(frozen=True)
 class SeasonalReading:
     """What the request rate was at the same time `offset` seconds ago (autoscaling.seasonal).
 

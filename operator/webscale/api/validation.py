@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from kubernetes.utils import parse_quantity
 
+from webscale.api import scale_to_zero
 from webscale.api.models import ScaledWebAppSpec
 from webscale.promql.template import template_error
 from webscale.settings import Settings
@@ -26,13 +27,26 @@ def installed_prometheus_urls() -> tuple[str, ...]:
     return Settings().prometheus_urls
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def normalize_url(url: str) -> str:
-    """`url` compared as the same endpoint: scheme and host in lower case, no trailing slash."""
+    """`url` as the canonical spelling of its endpoint: scheme and host in lower case, no default
+    port, no trailing slash, no fragment; two spellings of one Prometheus compare equal (and share
+    one client and one batched query)."""
     try:
         parts = urlsplit(url.strip())
+        port = parts.port
     except ValueError:
-        return url
-    return parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower()).geturl().rstrip("/")
+        return url.strip()
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    user = parts.netloc.rpartition("@")[0]
+    netloc = (f"{user}@" if user else "") + host
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
 def prometheus_url_error(url: str, allowed: Sequence[str]) -> str | None:
@@ -74,6 +88,7 @@ def semantic_errors(spec: ScaledWebAppSpec, allowed_prometheus_urls: Sequence[st
             errors.append(f"{where}: give value or valueFrom, not both")
     if spec.metrics.request_rate_source == "loadbalancer" and spec.load_balancer.provider != "haproxy":
         errors.append("spec.metrics.requestRateSource: loadbalancer needs spec.loadBalancer.provider haproxy")
+    errors.extend(scale_to_zero.errors(spec))
     if spec.metrics.request_rate is not None:
         problem = template_error(spec.metrics.request_rate)  # starts with "spec.metrics.requestRate"
         if problem:

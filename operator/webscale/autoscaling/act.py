@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubernetes.client.rest import ApiException
@@ -23,7 +23,9 @@ from webscale.api.app import App
 from webscale.api.conditions import owned, status_holds
 from webscale.api.labels import WORKERS_ANNOTATION, selector_labels
 from webscale.api.observation import Observation
-from webscale.api.status import SCALER_CONDITIONS, SCALER_FIELDS, parse_iso
+from webscale.api.ref import AppRef
+from webscale.api.status import SCALER_CONDITIONS, SCALER_FIELDS, iso, parse_iso
+from webscale.autoscaling.app_metrics import AppMetrics, sample_of
 from webscale.autoscaling.decide import Current, Decision, History, decide
 from webscale.autoscaling.status import (
     decision_status,
@@ -32,8 +34,10 @@ from webscale.autoscaling.status import (
     memory_status,
     paused_status,
 )
+from webscale.autoscaling.zero import ZeroDecision, decide_zero, last_request, wake, warm_spec
 from webscale.kube.cache import ClusterView
-from webscale.kube.client import Kube, is_gone
+from webscale.kube.client import is_gone
+from webscale.kube.interface import KubeAPI
 from webscale.metrics.prometheus import AppQuery
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,12 @@ class AppState:
     history: History | None = None
     """None until the first act, which seeds it from status.memory."""
     last_poll: float = float("-inf")
+    polled_generation: int | None = None
+    """The spec's metadata.generation at the last poll: a newer one is polled at once."""
+    last_request_at: float | None = None
+    """When a request was last seen (autoscaling.zero.last_request); None until the first poll."""
+    waiting: int = 0
+    """Requests held at the load balancer at the last read (runtime.wake, apps at zero only)."""
 
 
 def due_now(last_poll: float, now: float, interval: float) -> bool:
@@ -75,7 +85,7 @@ def current_of(deployment: dict[str, Any], spec: models.ScaledWebAppSpec, worker
 
 
 def query_of(app: App) -> AppQuery:
-    return AppQuery.from_spec(app.namespace, app.name, app.valid_spec)
+    return AppQuery.from_spec(app.ref, app.valid_spec)
 
 
 STARTUP_SAMPLE = 10
@@ -115,30 +125,37 @@ def pods_to_resize(pods: list[dict[str, Any]], app_name: str, workers: int) -> l
 class Autoscaler:
     """Decides and acts for one app at a time; remembers each app's History."""
 
-    def __init__(self, kube: Kube, view: ClusterView, status_quantum: float = 0.05) -> None:
+    def __init__(self, kube: KubeAPI, view: ClusterView, status_quantum: float = 0.05) -> None:
         self.kube = kube
         self.view = view
         self.status_quantum = status_quantum
-        self.states: dict[App, AppState] = {}
+        self.states: dict[AppRef, AppState] = {}
+        self.app_metrics = AppMetrics()
+        """The per-app series of /metrics (`webscale_app_*`)."""
 
-    def forget(self, app: App) -> None:
-        self.states.pop(app, None)
+    def forget(self, ref: AppRef) -> None:
+        self.states.pop(ref, None)
+        self.app_metrics.forget(ref)
 
     def due(self, apps: list[App], now: float) -> list[App]:
-        """The valid, live apps whose polling interval has passed (pure but for reading states)."""
+        """The valid, live apps whose polling interval has passed, or whose spec changed since their last
+        poll (a raised replicas.min, a new target: acted on now, not at the next poll; pure but for
+        reading states)."""
         out = []
         for app in apps:
             if app.deleting or not app.valid:
                 continue
-            state = self.states.get(app)
+            state = self.states.get(app.ref)
             last = state.last_poll if state else float("-inf")
-            if due_now(last, now, models.seconds(app.valid_spec.autoscaling.polling_interval)):
+            changed = state is not None and state.polled_generation not in (None, app.generation)
+            if changed or due_now(last, now, models.seconds(app.valid_spec.autoscaling.polling_interval)):
                 out.append(app)
         return out
 
     def mark_polled(self, app: App, now: float) -> None:
         """The app was measured at `now` (whether or not its act step can run)."""
-        self.states.setdefault(app, AppState()).last_poll = now
+        state = self.states.setdefault(app.ref, AppState())
+        state.last_poll, state.polled_generation = now, app.generation
 
     def act(self, app: App, observation: Observation, now: float) -> Decision | None:
         """Decide and apply for one app; returns the Decision (None when there was nothing to decide)."""
@@ -148,7 +165,7 @@ class Autoscaler:
             return None  # the reconciler creates it; scale it next poll
         workers = int(app.status.get("workersPerPod") or 1)
         current = current_of(deployment, spec, workers)
-        state = self.states.setdefault(app, AppState(last_poll=now))
+        state = self.states.setdefault(app.ref, AppState(last_poll=now))
         if state.history is None:
             after = spec.autoscaling.fallback.after_failures
             state.history = history_from_status(app.status, current.replicas, now, after)
@@ -156,7 +173,7 @@ class Autoscaler:
             self._write_status(app, paused_status(app.status, now, app.generation))
             return None
         decision = decide(
-            spec,
+            warm_spec(spec),  # replicas.min 0 is decided by the scale-to-zero rules below
             observation,
             current,
             state.history,
@@ -165,6 +182,14 @@ class Autoscaler:
             startup_seconds=startup_seconds(self.view.children("Pod", app), app.name),
         )
         state.history = decision.history
+        state.last_request_at = last_request(state.last_request_at, observation, state.waiting, now)
+        zero = decide_zero(spec, current.replicas, observation, state.waiting, state.last_request_at, now)
+        if zero is not None:
+            decision = replace(
+                decision, replicas=zero.replicas, reason=zero.reason, message=zero.message, limited=False
+            )
+        interval = models.seconds(spec.autoscaling.polling_interval)
+        self.app_metrics.record(app.ref, sample_of(decision, current.ready_replicas, now, interval))
         applied = False
         if spec.autoscaling.mode != "recommend":
             if decision.scaled:
@@ -178,9 +203,40 @@ class Autoscaler:
         )
         status["memory"] = memory_status(app.status, decision.history)
         self._write_status(app, status)
+        if zero is not None:  # ScaledToZero / Waking rather than ScaledDown / ScaledUp
+            events = [replace(e, reason=zero.reason) if e.reason in ("ScaledUp", "ScaledDown") else e for e in events]
         for event in events:
             self.kube.event(app.involved(), event.type, event.reason, event.message)
         return decision
+
+    def wake(self, app: App, waiting: int, now: float) -> ZeroDecision | None:
+        """The fast path (runtime.wake, every ~0.5 s for apps at zero): note the requests held at the load
+        balancer, and scale an app at zero with requests waiting to one pod at once."""
+        state = self.states.setdefault(app.ref, AppState())
+        state.waiting = waiting
+        if waiting > 0:
+            state.last_request_at = now
+        deployment = self.view.get("Deployment", app.namespace, app.name)
+        if deployment is None or app.paused or app.valid_spec.autoscaling.mode == "recommend":
+            return None
+        replicas = int(deployment.get("spec", {}).get("replicas") or 0)
+        woken = wake(app.valid_spec, replicas, waiting)
+        if woken is None:
+            return None
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": app.name, "namespace": app.namespace},
+            "spec": {"replicas": woken.replicas},
+        }
+        self.view.put(self.kube.apply(body, manager=self.kube.settings.scaler_field_manager))
+        telemetry.SCALING_ACTIONS.labels("up").inc()
+        self.app_metrics.woken(app.ref, woken.replicas, woken.reason)
+        log.info("%s: %s", app.key, woken.message)
+        last = {"at": iso(now), "from": 0, "to": woken.replicas, "reason": woken.reason, "message": woken.message}
+        self._write_status(app, {"desiredReplicas": woken.replicas, "lastScale": last})
+        self.kube.event(app.involved(), "Normal", woken.reason, woken.message)
+        return woken
 
     def _write_status(self, app: App, update: dict[str, Any]) -> None:
         """Apply the loop's whole part of status when a reader would learn something from it."""

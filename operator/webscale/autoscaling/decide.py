@@ -318,7 +318,7 @@ def _with_metrics(
         reason = SCALE_UP_LIMITED if stab > current.replicas else SCALE_DOWN_LIMITED
     elif stab != raw:
         reason = SCALE_UP_STABILIZED if stab < raw else SCALE_DOWN_STABILIZED
-    elif all(s.within for s in signals):
+    elif all(s.within for s in signals) or (winner.within and final == current.replicas):
         reason = WITHIN_TOLERANCE
     elif final == current.replicas:
         reason = REPLICAS_MATCH_LOAD
@@ -405,7 +405,7 @@ def _without_metrics(
         replicas=final,
         reason=reason,
         message=f"metrics unavailable ({error}): {what}{_action(current.replicas, final)}{limit_text}",
-        recommended_replicas=cpu.needed if signal else None,
+        recommended_replicas=cpu.needed if cpu is not None and signal else None,
         signal=signal,
         limited=reason == SCALE_UP_LIMITED,
         history=history,

@@ -13,7 +13,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from webscale.api.models import Autoscaling, Behavior, seconds
+from webscale.api.models import Autoscaling, Behavior, ScaleDown, ScaleUp, seconds
 from webscale.api.observation import Observation, SeasonalReading
 from webscale.autoscaling.history import Reading, ScaleEvent, period_start, scale_down_floor, scale_up_limit
 
@@ -212,6 +212,7 @@ def rate_limit(
 ) -> tuple[int, Limit | None]:
     """Apply the per-period rate limit of the move's direction, computed against the replica count
     at the start of the period (as the HPA does). Returns the count and the Limit when it bit."""
+    rule: ScaleUp | ScaleDown
     if target > current:
         rule, word = behavior.scale_up, "scaleUp"
         start = period_start(current, events, now, seconds(rule.period))

@@ -2,28 +2,34 @@
 deletes, Events, Leases, and the raw list/watch the informers use.
 
 Every request passes a client-side token bucket (`WEBSCALE_API_QPS`/`_BURST`); 429s, 5xx and
-connection errors are retried with the server's Retry-After or jittered backoff. Writes pass a gate:
-a replica that is not the leader cannot write (`NotLeader`), so a leader that loses its Lease stops
-writing at once. The user agent carries the replica's identity, so the audit log tells writers apart.
+connection errors are retried with the server's Retry-After or jittered backoff (at most 5 sends),
+except that a create is never resent once the server may have acted on it. Writes pass a gate before
+every send: a replica that is not the leader cannot write (`NotLeader`), so a leader that loses its
+Lease stops writing at once, even in the middle of retrying. The user agent carries the replica's
+identity, so the audit log tells writers apart.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
-from kubernetes.watch.watch import iter_resp_lines
 
 from webscale import telemetry
 from webscale.api import models
+from webscale.kube.interface import KubeAPI
 from webscale.kube.ratelimit import RETRY_STATUS, TokenBucket, retry_after_seconds, retry_delay
+from webscale.kube.transport import USER_AGENT as USER_AGENT  # re-exported: callers import them from here
+from webscale.kube.transport import ApiClientTransport, Reply, Transport
+from webscale.kube.transport import new_api_client as new_api_client
 from webscale.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +45,6 @@ PLURALS = {
     (f"{models.GROUP}/{models.VERSION}", models.KIND): models.PLURAL,
 }
 
-USER_AGENT = "webscale-operator/0.1"
 TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _MAX_ATTEMPTS = 5
@@ -84,15 +89,11 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def new_api_client(identity: str = "") -> client.ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        config.load_kube_config()
-    api = client.ApiClient()
-    api.user_agent = f"{USER_AGENT} ({identity})" if identity else USER_AGENT
-    return api
+def _api_error(reply: Reply, data: bytes) -> ApiException:
+    error = ApiException(status=reply.status, reason=reply.reason)
+    error.body = data.decode(errors="replace")
+    error.headers = reply.headers
+    return error
 
 
 def path_of(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
@@ -102,53 +103,51 @@ def path_of(api_version: str, kind: str, namespace: str | None, name: str | None
     return f"{base}{ns}/{plural}" + (f"/{name}" if name else "")
 
 
+def _never_sent(exc: BaseException) -> bool:
+    """No connection was made, so the server saw nothing: safe to resend even a create."""
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    return isinstance(exc, urllib3.exceptions.ConnectTimeoutError | ConnectionRefusedError)
+
+
+def _may_retry(method: str, status: int) -> bool:
+    """Throttling and server errors are retried; a create (POST) only on 429, the one answer that
+    says it was not processed: after a 5xx it may exist already, and a generateName create would
+    exist twice."""
+    return status in RETRY_STATUS and (method != "POST" or status == 429)
+
+
 class Kube:
-    """Thin adapter over the API: dicts in, dicts out."""
+    """Thin adapter over the API: dicts in, dicts out.
+
+    `transport`, `sleep`, `clock` and `rand` are seams for unit tests (a fake wire, a fake clock);
+    by default requests go through `api` and waits are real."""
 
     def __init__(
         self,
-        api: client.ApiClient,
+        api: client.ApiClient | None,
         settings: Settings,
         may_write: Callable[[], bool] = lambda: True,
         identity: str = "webscale-operator",
+        *,
+        transport: Transport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
     ) -> None:
+        if transport is None:
+            if api is None:
+                raise ValueError("Kube needs an ApiClient or a transport")
+            transport = ApiClientTransport(api)
         self.api = api
+        self.transport = transport
         self.settings = settings
         self.may_write = may_write
         self.identity = identity
-        self.bucket = TokenBucket(settings.api_qps, settings.api_burst)
+        self._sleep, self._rand = sleep, rand
+        self.bucket = TokenBucket(settings.api_qps, settings.api_burst, clock, sleep)
 
     # ---- the one request path -------------------------------------------------------------------
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        body: Any,
-        content_type: str,
-        query: list[tuple[str, Any]],
-        stream: bool,
-        timeout: float | None,
-    ) -> Any:
-        method_, url, headers, payload, post = self.api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=query,
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        resp = self.api.rest_client.request(
-            method_,
-            url,
-            headers=headers,
-            body=payload,
-            post_params=post,
-            _request_timeout=timeout or self.settings.request_timeout_seconds,
-        )
-        if not stream:
-            resp.read()
-        return resp
 
     def _call(
         self,
@@ -158,34 +157,43 @@ class Kube:
         content_type: str = "application/json",
         query: list[tuple[str, Any]] | None = None,
         gated: bool = True,
-    ) -> Any:
-        if gated and method in _WRITES and not self.may_write():
-            raise NotLeader(f"{method} {path}: this replica does not hold the leader Lease")
+    ) -> dict[str, Any]:
+        """Send one request, retrying throttling, server errors and lost connections (at most
+        `_MAX_ATTEMPTS` sends). A write asks the leader gate before every send, after any wait, so
+        a replica that lost the Lease while waiting sends nothing more. A create (POST) is resent
+        only when the server cannot have acted on it (429, or no connection was made)."""
+        gate = gated and method in _WRITES
         attempt = 0
         while True:
             attempt += 1
             self.bucket.acquire()
+            if gate and not self.may_write():
+                raise NotLeader(f"{method} {path}: this replica does not hold the leader Lease")
             try:
-                resp = self._send(method, path, body, content_type, query or [], False, None)
+                reply = self.transport(
+                    method, path, body, content_type, query or [], False, self.settings.request_timeout_seconds
+                )
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 telemetry.API_REQUESTS.labels(method, "error").inc()
+                if method == "POST" and not _never_sent(exc):
+                    raise ApiException(status=0, reason=f"outcome unknown, not resent (a create): {exc}") from exc
                 if attempt >= _MAX_ATTEMPTS:
                     raise ApiException(status=0, reason=f"connection failed: {exc}") from exc
-                telemetry.API_RETRIES.inc()
-                time.sleep(retry_delay(attempt, None))
+                self._back_off(attempt, None)
                 continue
-            telemetry.API_REQUESTS.labels(method, str(resp.status)).inc()
-            data = resp.data
-            if 200 <= resp.status <= 299:
-                return json.loads(data) if data else {}
-            if resp.status in RETRY_STATUS and attempt < _MAX_ATTEMPTS:
-                telemetry.API_RETRIES.inc()
-                time.sleep(retry_delay(attempt, retry_after_seconds(resp.headers.get("Retry-After"))))
+            telemetry.API_REQUESTS.labels(method, str(reply.status)).inc()
+            data = reply.body()
+            if 200 <= reply.status <= 299:
+                found: dict[str, Any] = json.loads(data) if data else {}
+                return found
+            if _may_retry(method, reply.status) and attempt < _MAX_ATTEMPTS:
+                self._back_off(attempt, retry_after_seconds(reply.headers.get("Retry-After")))
                 continue
-            error = ApiException(status=resp.status, reason=resp.reason)
-            error.body = data.decode(errors="replace") if isinstance(data, bytes) else str(data or "")
-            error.headers = resp.headers
-            raise error
+            raise _api_error(reply, data)
+
+    def _back_off(self, attempt: int, retry_after: float | None) -> None:
+        telemetry.API_RETRIES.inc()
+        self._sleep(retry_delay(attempt, retry_after, rand=self._rand))
 
     # ---- reads --------------------------------------------------------------------------------------
 
@@ -196,10 +204,6 @@ class Kube:
             if exc.status == 404:
                 return None
             raise
-
-    def list(self, api_version: str, kind: str, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        found = self._call("GET", path_of(api_version, kind, namespace), query=[("labelSelector", label_selector)])
-        return list(found.get("items", []))
 
     def list_pages(self, path: str, label_selector: str, page: int = 500) -> Iterator[tuple[list[dict[str, Any]], str]]:
         """Every object at `path` matching the selector, one page at a time, so a large list never lies
@@ -231,20 +235,19 @@ class Kube:
         if label_selector:
             query.append(("labelSelector", label_selector))
         self.bucket.acquire()
-        resp = self._send("GET", path, None, "application/json", query, True, timeout + 15)
-        telemetry.API_REQUESTS.labels("WATCH", str(resp.status)).inc()
-        raw = resp.response
+        reply = self.transport("GET", path, None, "application/json", query, True, timeout + 15)
+        telemetry.API_REQUESTS.labels("WATCH", str(reply.status)).inc()
         try:
-            if resp.status != 200:
-                raise ApiException(status=resp.status, reason=resp.reason)
-            for line in iter_resp_lines(raw):
+            if reply.status != 200:
+                raise ApiException(status=reply.status, reason=reply.reason)
+            for line in reply.lines():
                 event = json.loads(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
                     raise ApiException(status=int(status.get("code") or 500), reason=status.get("message", ""))
                 yield event
         finally:
-            raw.release_conn()
+            reply.close()
 
     # ---- writes -------------------------------------------------------------------------------------
 
@@ -326,3 +329,7 @@ class Kube:
         meta = lease["metadata"]
         path = path_of("coordination.k8s.io/v1", "Lease", meta["namespace"], meta["name"])
         return self._call("PUT", path, lease, gated=False)
+
+
+def _conforms(kube: Kube) -> KubeAPI:
+    return kube  # type-checked: the real client is a KubeAPI

@@ -20,7 +20,7 @@ QUANTITY_KEYS = frozenset({"cpu", "memory", "ephemeral-storage"})
 
 def _same_quantity(a: Any, b: Any) -> bool:
     try:
-        return parse_quantity(a) == parse_quantity(b)
+        return bool(parse_quantity(a) == parse_quantity(b))
     except (ValueError, TypeError):
         return False
 

@@ -47,7 +47,9 @@ class Informer:
         namespace: str | None,
         on_change: OnChange,
         watch_timeout: int = 300,
+        wait: Callable[[float], object] | None = None,
     ) -> None:
+        """`wait` sleeps between failed attempts (default: until `stop`); a seam for unit tests."""
         self.kube = kube
         self.resource = resource
         self.path = path_of(resource.api_version, resource.kind, namespace)
@@ -56,6 +58,7 @@ class Informer:
         self.watch_timeout = watch_timeout
         self.synced = threading.Event()
         self._stopped = threading.Event()
+        self._wait = wait or self._stopped.wait
         self._thread = threading.Thread(target=self._run, name=f"informer-{resource.kind}", daemon=True)
 
     def start(self) -> Informer:
@@ -83,11 +86,11 @@ class Informer:
                 if exc.status != 410:
                     failures += 1
                     log.warning("informer %s: %s %s; relisting", self.resource.kind, exc.status, exc.reason)
-                    self._stopped.wait(retry_delay(failures, None, base=0.5, cap=30))
+                    self._wait(retry_delay(failures, None, base=0.5, cap=30))
             except Exception as exc:
                 failures += 1
                 log.warning("informer %s: %s; relisting", self.resource.kind, exc)
-                self._stopped.wait(retry_delay(failures, None, base=0.5, cap=30))
+                self._wait(retry_delay(failures, None, base=0.5, cap=30))
 
     def _relist(self) -> str:
         telemetry.WATCH_RELISTS.labels(self.resource.kind).inc()

@@ -91,16 +91,21 @@ class LeaderElector:
 
     def _run(self) -> None:
         while not self._stopped.is_set():
-            started = self.clock()
-            try:
-                if self._try_acquire_or_renew(started):
-                    self._renewed_at = started
-                    self._set_leading(True)
-            except (ApiException, OSError) as exc:
-                log.warning("leader election: %s", getattr(exc, "reason", exc))
-            if self._leading and not self.is_leader():
-                self._set_leading(False)  # could not renew within the deadline: stop writing now
+            self.tick()
             self._stopped.wait(self.timing.retry_period)
+
+    def tick(self) -> None:
+        """One round: acquire or renew the Lease, and stop leading when the renew deadline passed
+        (the campaign thread calls it every retry period; unit tests call it on a fake clock)."""
+        started = self.clock()
+        try:
+            if self._try_acquire_or_renew(started):
+                self._renewed_at = started
+                self._set_leading(True)
+        except (ApiException, OSError) as exc:
+            log.warning("leader election: %s", getattr(exc, "reason", exc))
+        if self._leading and not self.is_leader():
+            self._set_leading(False)  # could not renew within the deadline: stop writing now
 
     def _set_leading(self, leading: bool) -> None:
         if leading == self._leading:
@@ -132,7 +137,7 @@ class LeaderElector:
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if lease else 0)
             spec["acquireTime"] = stamp
         spec.update(holderIdentity=self.identity, leaseDurationSeconds=int(self.timing.lease_duration), renewTime=stamp)
-        body = {
+        body: dict[str, Any] = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
             "metadata": {"name": self.name, "namespace": self.namespace},

@@ -69,4 +69,4 @@ def retry_delay(
     full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(attempt-1))]."""
     if retry_after is not None:
         return min(retry_after, cap)
-    return rand() * min(cap, base * 2 ** (attempt - 1))
+    return rand() * min(cap, base * 2.0 ** (attempt - 1))

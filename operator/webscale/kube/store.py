@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from webscale.api.labels import WORKERS_ANNOTATION
+from webscale.api.labels import LB_COMPONENT, WORKERS_ANNOTATION
 
 Key = tuple[str, str]
 Trim = Callable[[dict[str, Any]], dict[str, Any]]
@@ -52,7 +52,7 @@ def newer(a: dict[str, Any], b: dict[str, Any] | None) -> bool:
     """Is `a` a later version than `b`? (resourceVersions are etcd revisions: compare them as numbers)."""
     if b is None:
         return True
-    ra, rb = a["metadata"].get("resourceVersion", ""), b["metadata"].get("resourceVersion", "")
+    ra, rb = str(a["metadata"].get("resourceVersion", "")), str(b["metadata"].get("resourceVersion", ""))
     if ra.isdigit() and rb.isdigit():
         return int(ra) > int(rb)
     return ra != rb
@@ -95,22 +95,30 @@ POD_METADATA = ("name", "namespace", "resourceVersion", "creationTimestamp", "de
 def trim_pod(obj: dict[str, Any]) -> dict[str, Any]:
     """What the operator reads of a pod, and nothing else (the pod cache holds one per replica of
     every app): identity, the app and component labels, the live worker count annotation, creation
-    and deletion times, and the Ready condition."""
+    and deletion times, the Ready condition, and PodScheduled only while it is not True (with the
+    scheduler's reason and message: why the pod is Pending)."""
     meta, status = obj["metadata"], obj.get("status") or {}
     labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-    ready = [
-        {k: c.get(k) for k in ("type", "status", "lastTransitionTime")}
-        for c in status.get("conditions") or []
-        if c.get("type") == "Ready"
-    ]
-    return {
+    kept = []
+    for c in status.get("conditions") or []:
+        if c.get("type") == "Ready":
+            kept.append({k: c.get(k) for k in ("type", "status", "lastTransitionTime")})
+        elif c.get("type") == "PodScheduled" and c.get("status") != "True":
+            kept.append({k: c.get(k) for k in ("type", "status", "reason", "message")})
+    trimmed = {
         "metadata": {
             **{k: meta[k] for k in POD_METADATA if k in meta},
             "labels": {k: labels[k] for k in POD_LABELS if k in labels},
             "annotations": {k: v for k, v in annotations.items() if k == WORKERS_ANNOTATION},
         },
-        "status": {"phase": status.get("phase"), "conditions": ready},
+        "status": {"phase": status.get("phase"), "conditions": kept},
     }
+    if labels.get("app.kubernetes.io/component") == LB_COMPONENT:
+        # the wake loop (runtime.wake) reads the held-request counters of an app's HAProxy pods
+        owners = [{"kind": o.get("kind"), "name": o.get("name")} for o in meta.get("ownerReferences") or []]
+        trimmed["metadata"]["ownerReferences"] = owners
+        trimmed["status"]["podIP"] = status.get("podIP")
+    return trimmed
 
 
 Index = Callable[[dict[str, Any]], str | None]
@@ -146,7 +154,8 @@ class Store:
 
     @staticmethod
     def _decode(held: Any) -> dict[str, Any]:
-        return json.loads(held) if isinstance(held, bytes) else held
+        obj: dict[str, Any] = json.loads(held) if isinstance(held, bytes) else held
+        return obj
 
     def _hold(self, key: Key, obj: dict[str, Any]) -> None:
         """Store `obj` (trimmed) under `key` with its version and index value (lock held)."""

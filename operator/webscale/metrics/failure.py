@@ -1,7 +1,7 @@
 """Why a query failed, in one short line an on-call person can act on.
 
 `describe_failure` turns whatever a query raised (timeout, refused connection,
-unresolvable host, HTTP error from Prometheus, malformed answer) into a reason
+unresolvable host, HTTP error from Prometheus, malformed answer, an answer over the size cap) into a reason
 such as "Prometheus unreachable at http://p:9090: connection refused". Pure:
 it only looks at the exception, however deeply requests/urllib3 wrapped it. A reason
 never carries the body of an answer (only Prometheus's own error type and message):
@@ -22,6 +22,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 from urllib3.exceptions import TimeoutError as urllib3_timeout
 
+from webscale.metrics.client import ResponseTooLarge
 from webscale.metrics.parse import MalformedResult
 
 MAX_REASON = 300
@@ -34,6 +35,8 @@ def describe_failure(exc: BaseException, url: str, timeout: float) -> str:
     causes = list(_causes(exc))
     if isinstance(exc, MalformedResult):
         reason = f"Prometheus at {url} gave an unexpected answer: {exc}"
+    elif isinstance(exc, ResponseTooLarge):
+        reason = f"Prometheus at {url} sent an answer larger than {exc.cap} bytes: refused (narrow the query)"
     elif any(_is_timeout(cause) for cause in causes):
         reason = f"Prometheus at {url} did not answer within {timeout:g}s (timeout)"
     elif isinstance(exc, requests.exceptions.JSONDecodeError | json.JSONDecodeError):

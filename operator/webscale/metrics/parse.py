@@ -13,8 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from webscale.api.app import App
 from webscale.api.observation import SeasonalReading
+from webscale.api.ref import AppRef
 from webscale.promql import queries as promql
 from webscale.promql.template import FIELD as TEMPLATE_FIELD
 
@@ -26,6 +26,21 @@ CpuUsage = tuple[float, int]
 
 class MalformedResult(ValueError):
     """Prometheus answered, but not with what the query should return."""
+
+
+RESULT_TYPES = {"vector": "an instant vector", "scalar": "a scalar", "matrix": "a range vector", "string": "a string"}
+
+
+def check_result_type(result_type: str, expected: tuple[str, ...]) -> None:
+    """MalformedResult unless Prometheus's `resultType` is one of `expected` ("" = not said: the
+    result's shape decides). A range vector (a query ending in ``[5m]`` or a subquery) is refused
+    here, whatever its samples look like: a rate must be an instant value."""
+    if not result_type or result_type in expected:
+        return
+    got = RESULT_TYPES.get(result_type, repr(result_type[:20]))
+    wanted = " or ".join(RESULT_TYPES.get(e, e) for e in expected)
+    hint = " (take rate(...) or another *_over_time of it)" if result_type == "matrix" else ""
+    raise MalformedResult(f"the query returned {got}, expected {wanted}{hint}")
 
 
 def parse_vector(result: Any) -> list[tuple[dict[str, str], float]]:
@@ -61,23 +76,23 @@ def _number(text: Any) -> float:
         raise MalformedResult(f"sample value {str(text)[:40]!r} is not a number") from None
 
 
-def who(key: App) -> str:
+def who(key: AppRef) -> str:
     """The app in a message, names quoted and escaped: app "shop" in namespace "default"."""
     return f"app {promql.escape_string(key.name)} in namespace {promql.escape_string(key.namespace)}"
 
 
-def _by_app(samples: list[tuple[dict[str, str], float]], signal: str) -> dict[App, float]:
+def _by_app(samples: list[tuple[dict[str, str], float]], signal: str) -> dict[AppRef, float]:
     """Values per app of the series whose webscale_signal label is `signal` ("" = no such label)."""
-    out: dict[App, float] = {}
+    out: dict[AppRef, float] = {}
     for labels, value in samples:
         if labels.get(promql.SIGNAL_LABEL, "") != signal:
             continue
-        key = App.named(labels.get("namespace", ""), labels.get("app", ""))
+        key = AppRef(labels.get("namespace", ""), labels.get("app", ""))
         out[key] = out.get(key, 0.0) + value
     return out
 
 
-def request_rates(result: Any, keys: Sequence[App], what: str) -> dict[App, RequestRate | str]:
+def request_rates(result: Any, keys: Sequence[AppRef], what: str) -> dict[AppRef, RequestRate | str]:
     """Each app's (request rate, recent rate) from `promql.request_rate_query`'s result, or why not.
 
     The recent rate (webscale_signal="recent") is None when its series is
@@ -87,7 +102,7 @@ def request_rates(result: Any, keys: Sequence[App], what: str) -> dict[App, Requ
     """
     samples = parse_vector(result)
     rates, recent = _by_app(samples, ""), _by_app(samples, "recent")
-    out: dict[App, RequestRate | str] = {}
+    out: dict[AppRef, RequestRate | str] = {}
     for key in keys:
         value, fresh = rates.get(key), recent.get(key)
         if value is None:
@@ -99,7 +114,7 @@ def request_rates(result: Any, keys: Sequence[App], what: str) -> dict[App, Requ
     return out
 
 
-def in_flight(result: Any, keys: Sequence[App]) -> dict[App, float]:
+def in_flight(result: Any, keys: Sequence[AppRef]) -> dict[AppRef, float]:
     """Requests in flight at the load balancer (webscale_signal="inflight") for the apps that have a
     finite value; an app without one is simply absent (never a failure by itself)."""
     values = _by_app(parse_vector(result), promql.IN_FLIGHT_SIGNAL)
@@ -107,8 +122,8 @@ def in_flight(result: Any, keys: Sequence[App]) -> dict[App, float]:
 
 
 def seasonal_readings(
-    result: Any, keys: Sequence[App], setting: tuple[float, float, float]
-) -> dict[App, SeasonalReading]:
+    result: Any, keys: Sequence[AppRef], setting: tuple[float, float, float]
+) -> dict[AppRef, SeasonalReading]:
     """The seasonal prior's reading (`promql.seasonal_query`) for the apps that have all three finite
     values; an app without them (no data that far back) is simply absent, never a failure.
     `setting`: (offset, lookahead, level window) in seconds, as queried."""
@@ -123,11 +138,11 @@ def seasonal_readings(
     return out
 
 
-def cpu_usage(result: Any, keys: Sequence[App], what: str) -> dict[App, CpuUsage | str]:
+def cpu_usage(result: Any, keys: Sequence[AppRef], what: str) -> dict[AppRef, CpuUsage | str]:
     """Each app's (CPU cores, pods reporting) from `promql.cpu_query`'s result, or why not."""
     samples = parse_vector(result)
     cores, pods = _by_app(samples, "cpu"), _by_app(samples, "pods")
-    out: dict[App, CpuUsage | str] = {}
+    out: dict[AppRef, CpuUsage | str] = {}
     for key in keys:
         value, count = cores.get(key), pods.get(key)
         if value is None or count is None:
@@ -139,7 +154,7 @@ def cpu_usage(result: Any, keys: Sequence[App], what: str) -> dict[App, CpuUsage
     return out
 
 
-def template_rate(result: Any, key: App) -> float | str:
+def template_rate(result: Any, key: AppRef) -> float | str:
     """A requestRate template's value for one app: the sum of what it returned, or why not."""
     values = parse_scalar_or_vector(result)
     if not values:

@@ -6,14 +6,20 @@ The decision code sees `MetricsSource` and `Observation`, never HTTP.
 `PrometheusSource` makes, per poll and per Prometheus URL, ONE batched query
 for request rate (with the recent rate folded in) and ONE for CPU per
 cpuSource in use (and ONE per seasonal setting in use), whatever the number of apps (1 app or 500 cost the same;
-keda#2282). Apps with their own ``spec.metrics.requestRate`` template cannot be
-batched: each costs one more query per poll. The queries and the label
+keda#2282). Apps are grouped by the canonical spelling of their URL
+(`webscale.api.validation.normalize_url`), so two spellings of one Prometheus share one client and
+one batched query. Apps with their own ``spec.metrics.requestRate`` template cannot be batched: each
+costs one more query per poll; the runtime measures them apart from the batched apps, concurrently
+and under a per-namespace budget (`webscale.runtime.measure`), so a slow template never delays
+another app's decision. The queries and the label
 contract they rely on are in `webscale.promql.queries`, reading their results in
 `webscale.metrics.parse`, failure reasons in `webscale.metrics.failure`.
 
 Failures never escape `observe`: a timeout, refused connection, HTTP error,
-malformed answer or a missing series becomes a failure Observation with a short
-reason for every app it affects. Request rate and CPU are read independently:
+malformed answer, an answer over the size cap, a range vector where an instant value is expected,
+a missing series, or any exception while rendering or confining one app's template becomes a
+failure Observation with a short reason for the apps it affects, and only those. Request rate and
+CPU are read independently:
 a failed CPU query leaves ``cpu_cores`` None (and says why in ``cpu_error``) on
 otherwise good Observations, and a failed request-rate query still carries the
 CPU it could read (keda#6887). A missing recent rate is not a failure.
@@ -28,18 +34,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import requests
-from prometheus_api_client import PrometheusConnect
-from urllib3.util.retry import Retry
-
 from webscale import telemetry
-from webscale.api.app import App
 from webscale.api.models import ScaledWebAppSpec, seconds
 from webscale.api.observation import Observation, SeasonalReading
+from webscale.api.ref import AppRef
+from webscale.api.validation import normalize_url
+from webscale.metrics.client import MAX_RESPONSE_BYTES, Answer, Client, ClientFactory, default_client
 from webscale.metrics.failure import describe_failure, one_line
 from webscale.metrics.parse import (
     CpuUsage,
     RequestRate,
+    check_result_type,
     cpu_usage,
     in_flight,
     request_rates,
@@ -48,11 +53,14 @@ from webscale.metrics.parse import (
 )
 from webscale.promql import queries as promql
 from webscale.promql.queries import CpuSource, RequestRateSource
+from webscale.promql.template import FIELD as TEMPLATE_FIELD
 from webscale.promql.template import render_template
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 5.0
+MAX_TEMPLATE_RESPONSE_BYTES = 1024 * 1024
+"""The largest answer a template's query may give (a sum is one sample; 1 MiB is ~5,000 series)."""
 _T = TypeVar("_T")
 
 
@@ -68,7 +76,7 @@ class AppQuery:
         one batched query per distinct setting and source.
     """
 
-    key: App
+    key: AppRef
     prometheus_url: str
     request_rate_template: str | None = None
     cpu_source: CpuSource | None = "app"
@@ -76,10 +84,10 @@ class AppQuery:
     seasonal: tuple[float, float, float] | None = None
 
     @classmethod
-    def from_spec(cls, namespace: str, name: str, spec: ScaledWebAppSpec) -> AppQuery:
+    def from_spec(cls, ref: AppRef, spec: ScaledWebAppSpec) -> AppQuery:
         wants_cpu = spec.autoscaling.target.cpu_utilization is not None
         return cls(
-            key=App.named(namespace, name),
+            key=ref,
             prometheus_url=spec.metrics.prometheus.url,
             request_rate_template=spec.metrics.request_rate,
             cpu_source=spec.metrics.cpu_source if wants_cpu else None,
@@ -98,40 +106,24 @@ def _seasonal_setting(spec: ScaledWebAppSpec) -> tuple[float, float, float] | No
 class MetricsSource(Protocol):
     """Anything that measures apps. Blocking; call it via asyncio.to_thread."""
 
-    def observe(self, apps: Sequence[AppQuery], now: float) -> dict[App, Observation]:
+    def observe(self, apps: Sequence[AppQuery], now: float) -> dict[AppRef, Observation]:
         """One Observation per distinct app key, never raising."""
         ...
-
-
-ClientFactory = Callable[[str, float], PrometheusConnect]
-
-
-class NoRedirects(requests.Session):
-    """A session that never follows a redirect: a 3xx answer is the answer (a failure), so a
-    Prometheus URL cannot bounce the operator's requests to another host."""
-
-    def get_redirect_target(self, resp: requests.Response) -> None:
-        return None
-
-
-def default_client(url: str, timeout: float) -> PrometheusConnect:
-    """A PrometheusConnect that never retries (a retry is another query, and hides an outage)
-    and never follows a redirect."""
-    retry = Retry(total=None, connect=0, read=0, status=0, other=0, redirect=0, raise_on_status=False)
-    return PrometheusConnect(url=url, retry=retry, timeout=timeout, session=NoRedirects())
 
 
 class PrometheusSource:
     """`MetricsSource` reading Prometheus with batched queries.
 
-    Thread-safe: observe() may run in several threads (asyncio.to_thread); each
-    Prometheus URL has one HTTP session and its queries run one at a time.
+    Thread-safe: observe() may run in several threads at once (the batched apps and each template
+    app apart); each Prometheus (canonical URL) has one client whose connections they share.
     No retries: a failed query is reported at once and retried next poll.
 
     scrape_interval: Prometheus's scrape interval in seconds; the windows derive from it.
     rate_window: the W of rate(...[W]); default 4 scrape intervals (`promql.rate_window_for`).
     recent_window: the recent rate's window, 2 scrape intervals (always derived).
     timeout: seconds per HTTP query (client side; also sent to Prometheus).
+    max_response_bytes / max_template_response_bytes: the largest answer read, for the batched
+        queries and for a template's; a larger one is refused while it streams.
     queries_total / last_poll_queries: HTTP queries made, for tests and benchmarks.
     """
 
@@ -141,6 +133,8 @@ class PrometheusSource:
         timeout: float = DEFAULT_TIMEOUT,
         client_factory: ClientFactory = default_client,
         scrape_interval: float = promql.DEFAULT_SCRAPE_INTERVAL,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_template_response_bytes: int = MAX_TEMPLATE_RESPONSE_BYTES,
     ) -> None:
         self.scrape_interval = scrape_interval
         self.recent_window = promql.rate_window_for(scrape_interval, promql.RECENT_SAMPLES)
@@ -149,12 +143,15 @@ class PrometheusSource:
         else:
             self.rate_window = promql.validate_window(rate_window)
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.max_template_response_bytes = max_template_response_bytes
         self._client_factory = client_factory
         self._lock = threading.Lock()
-        self._clients: dict[str, tuple[PrometheusConnect, threading.Lock]] = {}
-        self._failing: dict[tuple[str, str], str] = {}
-        """(url, what) -> the reason its last query failed: a failure is logged when it starts or its
-        reason changes, and its end once — not on every poll (the apps' conditions carry it meanwhile)."""
+        self._clients: dict[str, Client] = {}
+        self._failing: dict[tuple[str, str | AppRef], str] = {}
+        """(url, what) -> the reason its last query failed, `what` being a batched query's selector or
+        the AppRef of a template's app: a failure is logged when it starts or its reason changes, and
+        its end once — not on every poll (the apps' conditions carry it meanwhile)."""
         self._queries_total = 0
         self.last_poll_queries = 0
 
@@ -166,16 +163,22 @@ class PrometheusSource:
     def close(self) -> None:
         with self._lock:
             clients, self._clients = self._clients, {}
-        for client, _ in clients.values():
+        for client in clients.values():
             client.close()
 
-    def observe(self, apps: Sequence[AppQuery], now: float) -> dict[App, Observation]:
+    def forget(self, ref: AppRef) -> None:
+        """Drop what is remembered of a deleted app (its template's failure)."""
+        with self._lock:
+            for key in [k for k in list(self._failing) if k[1] == ref]:  # list(): atomic against other threads
+                self._failing.pop(key, None)
+
+    def observe(self, apps: Sequence[AppQuery], now: float) -> dict[AppRef, Observation]:
         unique = {app.key: app for app in apps}
         groups: dict[str, list[AppQuery]] = {}
         for app in unique.values():
-            groups.setdefault(app.prometheus_url.rstrip("/"), []).append(app)
+            groups.setdefault(normalize_url(app.prometheus_url), []).append(app)
         poll = _Poll(self)
-        out: dict[App, Observation] = {}
+        out: dict[AppRef, Observation] = {}
         for url, group in groups.items():
             try:
                 out.update(self._observe_group(poll, url, group, now))
@@ -186,14 +189,14 @@ class PrometheusSource:
         self.last_poll_queries = poll.count
         return out
 
-    def _observe_group(self, poll: _Poll, url: str, group: list[AppQuery], now: float) -> dict[App, Observation]:
-        rates: dict[App, RequestRate | str] = {}
+    def _observe_group(self, poll: _Poll, url: str, group: list[AppQuery], now: float) -> dict[AppRef, Observation]:
+        rates: dict[AppRef, RequestRate | str] = {}
         batched = [app.key for app in group if app.request_rate_template is None and app.request_rate_source == "app"]
         if batched:
             query = promql.request_rate_query(self.rate_window, self.recent_window)
             rates.update(poll.run(url, query, batched, request_rates, promql.request_selector()))
         at_lb = [app.key for app in group if app.request_rate_template is None and app.request_rate_source != "app"]
-        flying: dict[App, float] = {}
+        flying: dict[AppRef, float] = {}
         if at_lb:
             query = promql.lb_request_rate_query(self.rate_window, self.recent_window)
             read = poll.run(url, query, at_lb, _rates_and_in_flight, promql.lb_request_selector())
@@ -206,20 +209,20 @@ class PrometheusSource:
                 rate = self._template_rate(poll, url, app)
                 rates[app.key] = rate if isinstance(rate, str) else (rate, None)
 
-        cpu: dict[App, CpuUsage | str] = {}
+        cpu: dict[AppRef, CpuUsage | str] = {}
         for source in sorted({app.cpu_source for app in group if app.cpu_source is not None}):
             keys = [app.key for app in group if app.cpu_source == source]
             query = promql.cpu_query(source, self.rate_window)
             cpu.update(poll.run(url, query, keys, cpu_usage, promql.cpu_selector(source)))
 
-        seasonal: dict[App, SeasonalReading] = {}
+        seasonal: dict[AppRef, SeasonalReading] = {}
         settings = {(app.request_rate_source, app.seasonal) for app in group if app.seasonal is not None}
         for rate_source, setting in sorted(settings, key=str):
             assert setting is not None
             keys = [app.key for app in group if (app.request_rate_source, app.seasonal) == (rate_source, setting)]
             query = promql.seasonal_query(rate_source, *setting, self.rate_window, self.scrape_interval)
-            read = poll.run(url, query, keys, lambda r, k, _w, s=setting: seasonal_readings(r, k, s), "")
-            seasonal.update({k: v for k, v in read.items() if isinstance(v, SeasonalReading)})
+            readings = poll.run(url, query, keys, _seasonal_parser(setting), "")
+            seasonal.update({k: v for k, v in readings.items() if isinstance(v, SeasonalReading)})
 
         return {
             app.key: _observation(now, rates[app.key], cpu.get(app.key), flying.get(app.key), seasonal.get(app.key))
@@ -227,21 +230,33 @@ class PrometheusSource:
         }
 
     def _template_rate(self, poll: _Poll, url: str, app: AppQuery) -> float | str:
+        """The app's template's value, or why not; nothing this app's template does escapes."""
         assert app.request_rate_template is not None
+        ref = app.key
         try:
-            query = render_template(app.request_rate_template, app.key.namespace, app.key.name, self.rate_window)
+            query = render_template(app.request_rate_template, ref.namespace, ref.name, self.rate_window)
         except promql.PromQLError as exc:
             return one_line(str(exc))
-        result = poll.run(url, query, [app.key], lambda r, keys, _w: {keys[0]: template_rate(r, keys[0])}, "")
-        return result[app.key]
+        except Exception as exc:  # the checker failed on this template (too deep, ...): this app only
+            return one_line(f"{TEMPLATE_FIELD} could not be checked ({type(exc).__name__}); simplify it")
+        result = poll.run(
+            url,
+            query,
+            [ref],
+            lambda r, keys, _w: {keys[0]: template_rate(r, keys[0])},
+            ref,
+            ("vector", "scalar"),
+            self.max_template_response_bytes,
+        )
+        return result[ref]
 
-    def _client(self, url: str) -> tuple[PrometheusConnect, threading.Lock]:
+    def _client(self, url: str) -> Client:
         with self._lock:
-            entry = self._clients.get(url)
-            if entry is None:
-                entry = (self._client_factory(url, self.timeout), threading.Lock())
-                self._clients[url] = entry
-            return entry
+            client = self._clients.get(url)
+            if client is None:
+                client = self._client_factory(url, self.timeout)
+                self._clients[url] = client
+            return client
 
     def _count_query(self) -> None:
         with self._lock:
@@ -249,8 +264,8 @@ class PrometheusSource:
 
 
 def _rates_and_in_flight(
-    result: Any, keys: Sequence[App], what: str
-) -> dict[App, tuple[RequestRate, float | None] | str]:
+    result: Any, keys: Sequence[AppRef], what: str
+) -> dict[AppRef, tuple[RequestRate, float | None] | str]:
     """The load balancer query's answer: each app's (request rate, recent rate) and in-flight count, or why not."""
     rates, flying = request_rates(result, keys, what), in_flight(result, keys)
     return {key: rate if isinstance(rate, str) else (rate, flying.get(key)) for key, rate in rates.items()}
@@ -292,22 +307,27 @@ class _Poll:
         self,
         url: str,
         query: str,
-        keys: list[App],
-        parse: Callable[[Any, Sequence[App], str], dict[App, _T | str]],
-        what: str,
-    ) -> dict[App, _T | str]:
+        keys: list[AppRef],
+        parse: Callable[[Any, Sequence[AppRef], str], dict[AppRef, _T | str]],
+        what: str | AppRef,
+        result_types: tuple[str, ...] = ("vector",),
+        max_bytes: int | None = None,
+    ) -> dict[AppRef, _T | str]:
+        """Run `query` and `parse` its result for `keys`; any failure is every key's reason.
+        `what` names the series in messages (a selector), or is the app of a template."""
         source = self.source
         started = time.monotonic()
+        label = "a custom template" if isinstance(what, AppRef) else what
         try:
-            client, lock = source._client(url)
+            client = source._client(url)
             self.count += 1
             source._count_query()
-            with lock:
-                result = client.custom_query(query, params={"timeout": str(source.timeout)})
-            parsed = parse(result, keys, what)
+            answer: Answer = client.query(query, source.timeout, max_bytes or source.max_response_bytes)
+            check_result_type(answer[0], result_types)
+            parsed = parse(answer[1], keys, label)
             telemetry.PROMETHEUS_QUERIES.labels("ok").observe(time.monotonic() - started)
             if source._failing.pop((url, what), None) is not None:
-                log.info("metrics: queries of %s at %s work again", what or "a custom template", url)
+                log.info("metrics: queries of %s at %s work again", _named(what), url)
             return parsed
         except Exception as exc:  # every failure is data for the decision, never an exception
             telemetry.PROMETHEUS_QUERIES.labels("failed").observe(time.monotonic() - started)
@@ -316,8 +336,23 @@ class _Poll:
                 source._failing[(url, what)] = reason
                 log.warning(
                     "metrics: query of %s failed for %d app(s): %s (logged again only when the reason changes)",
-                    what or "a custom template",
+                    _named(what),
                     len(keys),
                     reason,
                 )
             return {key: reason for key in keys}
+
+
+def _named(what: str | AppRef) -> str:
+    return f"the {TEMPLATE_FIELD} template of {what}" if isinstance(what, AppRef) else what
+
+
+def _seasonal_parser(
+    setting: tuple[float, float, float],
+) -> Callable[[Any, Sequence[AppRef], str], dict[AppRef, SeasonalReading | str]]:
+    """`seasonal_readings` for one setting, in the shape `_Poll.run` parses with."""
+
+    def parse(result: Any, keys: Sequence[AppRef], _what: str) -> dict[AppRef, SeasonalReading | str]:
+        return dict(seasonal_readings(result, keys, setting))
+
+    return parse

@@ -17,6 +17,12 @@ confined is refused with a reason (`PromQLError`), never passed through:
 * a function this module does not know, or one that reads series by itself (``info``);
 * any construct it does not recognise (duration arithmetic, ``fill`` modifiers, ...).
 
+The query is read with Prometheus's own lexical rules (`webscale.promql.lexer`: a ``#``
+comment ends at ``\\r`` or ``\\n``, as in Prometheus, so no code hides in what looks like a
+comment), and the result holds code and strings only: comments are not sent. Nesting is
+bounded (`MAX_DEPTH`), and nothing but `PromQLError` leaves `confine`. tests/unit/
+test_promql_differential.py proves the result against Prometheus's own parser.
+
 The recogniser is deliberately stricter than Prometheus: where it is unsure whether a word
 is a metric name it treats it as one and adds the matcher, so Prometheus either reads a
 confined selector or rejects the query; it never reads an unconfined one. Pure: no I/O.
@@ -24,9 +30,7 @@ confined selector or rejects the query; it never reads an unconfined one. Pure: 
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
+from webscale.promql.lexer import Token, tokens
 from webscale.promql.queries import PromQLError, escape_string, scan, unescape_string
 
 LABEL = "namespace"
@@ -54,60 +58,52 @@ BINARY_WORDS = frozenset({"and", "or", "unless", "atan2"})
 BINARY_SYMBOLS = frozenset({"+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<="})
 MATCH_OPS = frozenset({"=", "!=", "=~", "!~"})
 
-_NUMBER = r"0[xX][0-9a-fA-F]+|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-_DURATION = r"(?:[0-9]+(?:ms|[smhdwy]))+"
-_TOKEN = re.compile(
-    rf"(?P<space>[ \t\n\r]+)|(?P<duration>{_DURATION})(?![A-Za-z0-9_:])|(?P<number>{_NUMBER})(?![A-Za-z0-9_:])"
-    r"|(?P<word>[A-Za-z_:][A-Za-z0-9_:]*)|(?P<range>\[[^\[\]]*\])"
-    r"|(?P<op>==|!=|>=|<=|=~|!~|[-+*/%^<>=(){},@])"
-)
-_RANGE_BODY = re.compile(rf"^\s*(?:{_DURATION}|{_NUMBER})\s*(?::\s*(?:{_DURATION}|{_NUMBER})?\s*)?$")
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # word | number | duration | string | range | op | end
-    text: str
-    start: int
-    end: int
-
-
-def tokens(query: str) -> list[Token]:
-    """The query's tokens (comments and spaces dropped), each with its offsets in `query`."""
-    out: list[Token] = []
-    offset = 0
-    for kind, part in scan(query):
-        if kind == "string":
-            out.append(Token("string", part, offset, offset + len(part)))
-        elif kind == "code":
-            pos = 0
-            while pos < len(part):
-                match = _TOKEN.match(part, pos)
-                if not match:
-                    raise PromQLError(f"unexpected character {part[pos]!r} at offset {offset + pos}")
-                kind_ = match.lastgroup or ""
-                if kind_ == "word" and match.group().lower() in ("inf", "nan"):
-                    kind_ = "number"  # as Prometheus lexes them, in any letter case
-                if kind_ != "space":
-                    out.append(Token(kind_, match.group(), offset + match.start(), offset + match.end()))
-                pos = match.end()
-        offset += len(part)
-    out.append(Token("end", "", len(query), len(query)))
-    return out
+MAX_DEPTH = 32
+"""Deepest nesting of parentheses, calls and aggregations the confiner reads (Prometheus's parser
+has no limit; ours is recursive, and Python's stack is not a limit a tenant may reach)."""
 
 
 def confine(query: str, namespace: str) -> str:
-    """`query` with namespace="<namespace>" in every vector selector (PromQLError if it cannot be)."""
-    parser = _Parser(tokens(query), namespace)
-    parser.expression()
-    if parser.peek.kind != "end":
-        raise parser.unexpected()
+    """`query` with namespace="<namespace>" in every vector selector (PromQLError if it cannot be).
+
+    Comments are left out of the result: only code and strings reach Prometheus.
+    """
+    return confine_counted(query, namespace)[0]
+
+
+def confine_counted(query: str, namespace: str) -> tuple[str, int]:
+    """`confine`, and how many vector selectors the confined query has (one matcher each)."""
+    try:
+        parser = _Parser(tokens(query), namespace)
+        parser.expression()
+        if parser.peek.kind != "end":
+            raise parser.unexpected()
+        edits = sorted(
+            parser.insertions + [(at, at + len(part), "") for at, kind, part in _segments(query) if kind == "comment"]
+        )
+    except PromQLError:
+        raise
+    except RecursionError as exc:
+        raise PromQLError("cannot confine the query to its namespace: it is nested too deeply") from exc
+    except Exception as exc:  # a tenant's query must never raise anything but PromQLError
+        raise PromQLError(
+            f"cannot confine the query to its namespace: it could not be read ({type(exc).__name__})"
+        ) from exc
     out, last = [], 0
-    for at, text in sorted(parser.insertions):
+    for at, end, text in edits:
         out += [query[last:at], text]
-        last = at
+        last = end
     out.append(query[last:])
-    return "".join(out)
+    return "".join(out), parser.selectors
+
+
+def _segments(query: str) -> list[tuple[int, str, str]]:
+    """`scan`'s segments with their offsets."""
+    out, at = [], 0
+    for kind, part in scan(query):
+        out.append((at, kind, part))
+        at += len(part)
+    return out
 
 
 class _Parser:
@@ -118,7 +114,9 @@ class _Parser:
         self.i = 0
         self.namespace = namespace
         self.matcher = f"{LABEL}={escape_string(namespace)}"
-        self.insertions: list[tuple[int, str]] = []
+        self.insertions: list[tuple[int, int, str]] = []
+        self.selectors = 0
+        self.depth = 0
 
     @property
     def peek(self) -> Token:
@@ -150,9 +148,16 @@ class _Parser:
     # ---- expressions ------------------------------------------------------------------------
 
     def expression(self) -> None:
+        if self.depth >= MAX_DEPTH:
+            raise PromQLError(
+                f"cannot confine the query to its namespace: it nests deeper than {MAX_DEPTH} levels "
+                f"of parentheses, calls and aggregations (at offset {self.peek.start})"
+            )
+        self.depth += 1
         self.unary()
         while self.binary_operator():
             self.unary()
+        self.depth -= 1
 
     def binary_operator(self) -> bool:
         tok = self.peek
@@ -181,7 +186,7 @@ class _Parser:
 
     def primary(self) -> None:
         tok = self.peek
-        if tok.kind in ("number", "duration", "string"):
+        if tok.kind in ("number", "string"):
             self.next()
         elif tok.kind == "op" and tok.text == "(":
             self.next()
@@ -208,7 +213,8 @@ class _Parser:
         elif self.at("{"):
             self.matchers()
         else:  # a bare metric name (or a word Prometheus will refuse: then nothing is read)
-            self.insertions.append((tok.end, "{" + self.matcher + "}"))
+            self.selectors += 1
+            self.insertions.append((tok.end, tok.end, "{" + self.matcher + "}"))
 
     def aggregation(self) -> None:
         if self.at("by", "without"):
@@ -234,7 +240,7 @@ class _Parser:
         """`(a, b)` after by/without/on/ignoring/group_*: label names, which select nothing."""
         self.expect("(")
         while not self.at(")"):
-            if self.peek.kind not in ("word", "string"):
+            if self.peek.kind != "word" or ":" in self.peek.text:
                 raise self.unexpected("expected a label name")
             self.next()
             if not self.at(","):
@@ -246,16 +252,14 @@ class _Parser:
         """Ranges, subqueries, offset and @ after a selector or subexpression."""
         while True:
             tok = self.peek
-            if tok.kind == "range":
-                if not _RANGE_BODY.match(tok.text[1:-1]):
-                    raise self.unexpected("a range holds a duration, or two for a subquery")
+            if tok.kind == "range":  # its durations are checked by the lexer
                 self.next()
             elif self.at("offset"):
                 self.next()
                 if self.at("-"):
                     self.next()
-                if self.peek.kind not in ("duration", "number"):
-                    raise self.unexpected("offset takes a duration")
+                if self.peek.kind != "duration":
+                    raise self.unexpected("offset takes a duration such as 5m")
                 self.next()
             elif self.at("@"):
                 self.next()
@@ -281,7 +285,7 @@ class _Parser:
         empty = True
         while not self.at("}"):
             label = self.next()
-            if label.kind != "word":
+            if label.kind != "word" or ":" in label.text:
                 raise PromQLError(
                     f'cannot confine the query to its namespace: write label matchers as name="value" '
                     f"(offset {label.start})"
@@ -300,11 +304,17 @@ class _Parser:
                         f"a query may only read its app's namespace: the matcher {label.text}{op.text}{value.text} "
                         f"selects another (write namespace={{namespace}}, or leave namespace out: it is added)"
                     )
+                if confined:
+                    raise PromQLError(
+                        f"cannot confine the query to its namespace: two namespace matchers in one selector "
+                        f"(offset {label.start})"
+                    )
                 confined = True
             empty = False
             if not self.at(","):
                 break
             self.next()
         self.expect("}")
+        self.selectors += 1
         if not confined:
-            self.insertions.append((brace.end, self.matcher + ("" if empty else ", ")))
+            self.insertions.append((brace.end, brace.end, self.matcher + ("" if empty else ", ")))

@@ -229,12 +229,18 @@ def unescape_string(literal: str) -> str:
 # ---- lexing ----------------------------------------------------------------------------------
 
 
+LINE_ENDS = "\r\n"
+"""What ends a ``#`` comment: carriage return or line feed, as in Prometheus's lexer (its
+isEndOfLine). Nothing else does (not U+2028, U+2029, U+0085, \\v or \\f): after a lone \\r
+Prometheus reads code, so a scanner that ran the comment on to \\n would hide that code."""
+
+
 def scan(text: str) -> list[tuple[str, str]]:
     """Split PromQL into ("code" | "string" | "comment", text) segments, as the PromQL lexer does.
 
     Strings are "..." and '...' (backslash escapes, no raw newline) and `...`
-    (raw); a comment runs from # to the end of the line. Raises PromQLError on
-    an unterminated string.
+    (raw); a comment runs from # to the next \\r or \\n (`LINE_ENDS`), which is code again.
+    Raises PromQLError on an unterminated string. One pass, linear in len(text).
     """
     segments: list[tuple[str, str]] = []
     i, start, n = 0, 0, len(text)
@@ -255,8 +261,9 @@ def scan(text: str) -> list[tuple[str, str]]:
             segments.append(("string", text[i : j + 1]))
             i = start = j + 1
         elif ch == "#":
-            j = text.find("\n", i)
-            j = n if j < 0 else j
+            j = i + 1
+            while j < n and text[j] not in LINE_ENDS:
+                j += 1
             segments.append(("code", text[start:i]))
             segments.append(("comment", text[i:j]))
             i = start = j
@@ -268,7 +275,7 @@ def scan(text: str) -> list[tuple[str, str]]:
 
 # ---- durations and windows -------------------------------------------------------------------
 
-_DURATION_RE = re.compile(r"^(?:[0-9]+(?:ms|s|m|h|d|w|y))+$")
+_DURATION_RE = re.compile(r"^(?:[0-9]++(?:ms|s|m|h|d|w|y))++$")  # possessive: linear
 
 
 def validate_window(window: str) -> str:

@@ -34,7 +34,8 @@ PLACEHOLDERS = ("namespace", "app", "window")
 _CHECK_NAMESPACE = "{namespace}"
 """Stands for the app's namespace when a template is checked: no real namespace has braces, so a
 namespace matcher in the template passes only when it is the {namespace} placeholder."""
-_PLACEHOLDER_RE = re.compile(r"\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+_PLACEHOLDER_RE = re.compile(r"\{[ \t\n\r]*+([A-Za-z_][A-Za-z0-9_]*+)[ \t\n\r]*+\}")
+"""Possessive quantifiers only: linear on any input."""
 
 
 def template_error(template: str) -> str | None:
@@ -45,6 +46,13 @@ def template_error(template: str) -> str | None:
     they are not written inside quotes; brackets balance. PromQL syntax beyond
     that is checked by Prometheus, whose parse error becomes the app's failure.
     """
+    try:
+        return _template_problem(template)
+    except Exception as exc:  # a tenant's template must never raise: it is a reason to show
+        return f"{FIELD} could not be read ({type(exc).__name__}: {str(exc)[:200]})"
+
+
+def _template_problem(template: str) -> str | None:
     if not template.strip():
         return f"{FIELD} is empty"
     try:
@@ -64,7 +72,7 @@ def template_error(template: str) -> str | None:
             code_only.append('""')
         elif kind == "code":
             for match in _PLACEHOLDER_RE.finditer(part):
-                problem = _placeholder_problem(match.group(1), part[: match.start()])
+                problem = _placeholder_problem(match.group(1), _tail(part, match.start()))
                 if problem:
                     return f"{FIELD}: {problem}"
             code_only.append(_PLACEHOLDER_RE.sub("X", part))
@@ -80,11 +88,19 @@ def template_error(template: str) -> str | None:
     return None
 
 
-def _placeholder_problem(name: str, before: str) -> str | None:
+def _tail(part: str, at: int) -> str:
+    """The last 6 characters before part[at], spaces skipped: enough for "offset", "[", ":" and
+    "=" / "==". Walks back over the spaces before one placeholder only: linear over a template."""
+    end = at
+    while end > 0 and part[end - 1] in " \t\n\r":
+        end -= 1
+    return part[max(0, end - 6) : end]
+
+
+def _placeholder_problem(name: str, tail: str) -> str | None:
     known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
     if name not in PLACEHOLDERS:
         return f"unknown placeholder {{{name}}} (known: {known})"
-    tail = before.rstrip()
     if name == "window":
         if not (tail.endswith(("[", ":")) or tail.lower().endswith("offset")):
             return "{window} must be a range or offset duration, e.g. rate(x[{window}])"
@@ -111,9 +127,10 @@ def render_template(template: str, namespace: str, app: str, window: str = DEFAU
 
     {namespace} and {app} become escaped double-quoted string literals and
     {window} a validated duration, so no name can change the query's structure.
-    Only code is substituted: strings and comments are copied unchanged. Then every
-    vector selector gets namespace="<namespace>" (`webscale.promql.confine`): the
-    query reads the app's namespace and nothing else.
+    Only code is substituted: strings are copied unchanged. Then every vector selector
+    gets namespace="<namespace>" and comments are left out (`webscale.promql.confine`):
+    the query reads the app's namespace and nothing else. Never raises anything but
+    PromQLError.
     """
     problem = template_error(template)
     if problem:

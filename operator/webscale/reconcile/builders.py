@@ -16,7 +16,7 @@ from webscale.api.labels import WORKERS_ANNOTATION, labels, lb_selector_labels, 
 from webscale.api.models import ScaledWebAppSpec
 from webscale.api.workers import workers_per_pod
 from webscale.kube.drift import holds
-from webscale.reconcile.haproxy import build_lb_children
+from webscale.reconcile.haproxy import HAPROXY_IMAGE, build_lb_children
 from webscale.reconcile.haproxy_config import DEFAULT_CLUSTER_DOMAIN
 
 PODINFO_DIR = "/etc/podinfo"
@@ -206,14 +206,17 @@ def build_headless_service(app: App) -> dict[str, Any]:
 
 
 def build_children(
-    app: App, workers: int | None = None, cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+    app: App,
+    workers: int | None = None,
+    cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
+    haproxy_image: str = HAPROXY_IMAGE,
 ) -> list[dict[str, Any]]:
     """Everything the operator owns for this app, in apply order: the app's Deployment and headless
     Service, then (provider haproxy) the HAProxy ConfigMap, Deployment and PodDisruptionBudget, then
     the entry Service. Owned objects not in this list are the other provider's and go."""
     children = [build_deployment(app, workers), build_headless_service(app)]
     if app.valid_spec.load_balancer.provider == "haproxy":
-        children += build_lb_children(app, owner_reference(app), cluster_domain)
+        children += build_lb_children(app, owner_reference(app), cluster_domain, haproxy_image)
     return [*children, build_service(app)]
 
 

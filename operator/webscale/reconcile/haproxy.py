@@ -15,11 +15,12 @@ from typing import Any
 
 from webscale.api.app import App
 from webscale.api.labels import CONFIG_CHECKSUM_ANNOTATION, lb_labels, lb_selector_labels
-from webscale.reconcile import haproxy_config
+from webscale.reconcile import haproxy_config, hold
 from webscale.reconcile.haproxy_config import DEFAULT_CLUSTER_DOMAIN, HTTP_PORT, METRICS_PORT
 
 HAPROXY_IMAGE = "haproxy:3.2-alpine"
-"""The official image, pinned to the 3.2 LTS branch by tag (no digest: patch releases come in)."""
+"""The official image, pinned to the 3.2 LTS branch by tag (no digest: patch releases come in); the
+operator setting `haproxy_image` (WEBSCALE_HAPROXY_IMAGE) replaces it."""
 HAPROXY_UID = 99
 """The official image's `haproxy` user."""
 CONFIG_DIR = "/usr/local/etc/haproxy"
@@ -42,38 +43,42 @@ def checksum(cfg: str) -> str:
     return hashlib.sha256(cfg.encode()).hexdigest()
 
 
-def build_haproxy_config_map(app: App, cfg: str, owner: dict[str, Any]) -> dict[str, Any]:
+def build_haproxy_config_map(app: App, cfg: str, owner: dict[str, Any], lua: str | None = None) -> dict[str, Any]:
+    """haproxy.cfg, and the Lua script that holds requests when the app may scale to zero (`hold`)."""
+    data = {CONFIG_KEY: cfg} if lua is None else {CONFIG_KEY: cfg, hold.LUA_KEY: lua}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _metadata(app, lb_name(app), owner),
-        "data": {CONFIG_KEY: cfg},
+        "data": data,
     }
 
 
-def _probe(period: int, failures: int) -> dict[str, Any]:
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {
-        "httpGet": {"path": "/healthz", "port": "metrics"},
+        "httpGet": {"path": path, "port": "metrics"},
         "periodSeconds": period,
         "timeoutSeconds": 2,
         "failureThreshold": failures,
     }
 
 
-def build_haproxy_deployment(app: App, cfg: str, owner: dict[str, Any]) -> dict[str, Any]:
-    """HAProxy pods: non-root, read-only root FS, probes, spread over nodes, config checksum on the template."""
+def build_haproxy_deployment(app: App, cfg: str, owner: dict[str, Any], image: str = HAPROXY_IMAGE) -> dict[str, Any]:
+    """HAProxy pods: non-root, read-only root FS, no API token, probes, spread over nodes, config checksum on
+    the template."""
     lb = app.valid_spec.load_balancer
     selector = lb_selector_labels(app.name)
     container = {
         "name": "haproxy",
-        "image": HAPROXY_IMAGE,
+        "image": image,
         "ports": [
             {"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"},
             {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"},
         ],
         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "readinessProbe": _probe(5, 2),
-        "livenessProbe": _probe(10, 3),
+        # Ready once a server of the app is up (haproxy_config.LB_READY_PATH); alive while it answers
+        "readinessProbe": _probe(haproxy_config.LB_READY_PATH, 2, 2),
+        "livenessProbe": _probe("/healthz", 10, 3),
         # kube-proxy needs a moment to stop sending new connections before HAProxy stops
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
         "securityContext": {
@@ -105,6 +110,8 @@ def build_haproxy_deployment(app: App, cfg: str, owner: dict[str, Any]) -> dict[
             "template": {
                 "metadata": {"labels": lb_labels(app.name), "annotations": annotations},
                 "spec": {
+                    # internet-facing and never calls the API: no ServiceAccount token to steal
+                    "automountServiceAccountToken": False,
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": HAPROXY_UID,
@@ -149,10 +156,14 @@ def build_haproxy_pdb(app: App, owner: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build_lb_children(
-    app: App, owner: dict[str, Any], cluster_domain: str = DEFAULT_CLUSTER_DOMAIN
+    app: App, owner: dict[str, Any], cluster_domain: str = DEFAULT_CLUSTER_DOMAIN, image: str = HAPROXY_IMAGE
 ) -> list[dict[str, Any]]:
     """The HAProxy tier of a provider-haproxy app, in apply order (ConfigMap before the pods that mount it)."""
     cfg = haproxy_config.render_for(app.namespace, app.name, app.valid_spec, cluster_domain)
-    children = [build_haproxy_config_map(app, cfg, owner), build_haproxy_deployment(app, cfg, owner)]
+    lua = hold.HOLD_LUA if hold.hold_for(app.valid_spec) else None
+    children = [
+        build_haproxy_config_map(app, cfg, owner, lua),
+        build_haproxy_deployment(app, cfg + (lua or ""), owner, image),  # the checksum covers the script too
+    ]
     pdb = build_haproxy_pdb(app, owner)
     return [*children, pdb] if pdb else children

@@ -46,8 +46,10 @@ def load_balancer_status(
     haproxy: dict[str, Any] | None,
     conditions: list[dict[str, Any]],
     now: str,
+    pending: str | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(status.loadBalancer, conditions with LoadBalancerReady set) for a valid app."""
+    """(status.loadBalancer, conditions with LoadBalancerReady set) for a valid app. `pending`: why
+    HAProxy pods are Pending (the scheduler's words, `reconcile.pending`), added while some are not ready."""
     lb = app.valid_spec.load_balancer
     address = service_address(service)
     part: dict[str, Any] = {"provider": lb.provider, "strategy": lb.strategy, "address": address}
@@ -68,6 +70,8 @@ def load_balancer_status(
             ok, reason, message = True, "HAProxyDegraded", f"{ready}/{wanted} HAProxy pods ready at {address}"
         else:
             ok, reason, message = True, "HAProxyReady", f"{ready}/{wanted} HAProxy pods ready at {address}"
+        if pending and ready < wanted:
+            message = f"{message}; {pending}"
     elif address is None:
         ok, reason, message = False, "AddressPending" if pending_ingress else "NoAddress", _no_address(service)
     else:

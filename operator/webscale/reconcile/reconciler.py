@@ -22,8 +22,9 @@ from webscale.api.conditions import get_condition, status_holds
 from webscale.api.labels import APPLIED_ANNOTATION
 from webscale.api.status import now_iso
 from webscale.kube.cache import CHILD_KINDS, ClusterView, controlled_by
-from webscale.kube.client import Kube, is_gone, is_rejected, server_message
+from webscale.kube.client import is_gone, is_rejected, server_message
 from webscale.kube.drift import drifted_paths, holds, intent_hash
+from webscale.kube.interface import KubeAPI
 from webscale.kube.store import replicas_owners
 from webscale.reconcile.builders import build_children, initial_replicas, template_workers
 from webscale.reconcile.haproxy import lb_name
@@ -51,7 +52,7 @@ def up_to_date(desired: dict[str, Any], live: dict[str, Any]) -> bool:
 
 def is_app_deployment(obj: dict[str, Any], app: App) -> bool:
     """The app's own Deployment (the one the scaler sizes), not the load balancer's."""
-    return obj["kind"] == "Deployment" and obj["metadata"]["name"] == app.name
+    return bool(obj["kind"] == "Deployment" and obj["metadata"]["name"] == app.name)
 
 
 def start_replicas(app: App) -> int:
@@ -67,7 +68,7 @@ def start_replicas(app: App) -> int:
 class Reconciler:
     """Applies one app's desired state: reads from `view`, writes through `kube`."""
 
-    def __init__(self, kube: Kube, view: ClusterView) -> None:
+    def __init__(self, kube: KubeAPI, view: ClusterView) -> None:
         self.kube = kube
         self.view = view
 
@@ -81,7 +82,9 @@ class Reconciler:
             return []
         spec = app.valid_spec
         live_deployment = self.view.get("Deployment", app.namespace, app.name)
-        desired_children = [with_intent_hash(d) for d in build_children(app, template_workers(spec, live_deployment))]
+        workers = template_workers(spec, live_deployment)
+        children = build_children(app, workers, haproxy_image=self.kube.settings.haproxy_image)
+        desired_children = [with_intent_hash(d) for d in children]
         changed: list[str] = []
         conflicts: list[str] = []
         rejected: list[str] = []
@@ -110,7 +113,8 @@ class Reconciler:
         self._note_conflicts(app, conflicts)
         service = self.view.get("Service", app.namespace, app.name)
         haproxy = self.view.get("Deployment", app.namespace, lb_name(app))
-        self._write_status(app, ready_status(app, deployment, now, conflicts, service, haproxy))
+        pods = self.view.children("Pod", app)  # the pod cache: why pods are Pending, no request
+        self._write_status(app, ready_status(app, deployment, now, conflicts, service, haproxy, pods))
         if changed:
             log.info("%s: applied %s", app.key, ", ".join(changed))
         return changed

@@ -1,7 +1,8 @@
 """The reconciler's part of status (pure): observedGeneration, pod counts, Ready and Invalid.
 
-Ready says why pods are not serving: not yet ready, a name held by an object we did not create
-(NameConflict), or an object the API server refused (Invalid=True with the server's message).
+Ready says why pods are not serving: not yet ready, not placed by the scheduler (PodsUnschedulable,
+with its message), a name held by an object we did not create (NameConflict), or an object the API
+server refused (Invalid=True with the server's message).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from typing import Any
 
 from webscale.api.app import App
 from webscale.api.conditions import owned, set_condition
-from webscale.api.labels import selector_string
+from webscale.api.labels import lb_selector_labels, selector_labels, selector_string
+from webscale.api.scale_to_zero import settings as zero_settings
 from webscale.api.status import RECONCILER_CONDITIONS, RECONCILER_FIELDS
 from webscale.api.workers import workers_per_pod
 from webscale.reconcile.lb_status import load_balancer_status
+from webscale.reconcile.pending import pending_summary
 
 
 def invalid_status(app: App, reason: str, errors: list[str], now: str) -> dict[str, Any]:
@@ -25,6 +28,19 @@ def invalid_status(app: App, reason: str, errors: list[str], now: str) -> dict[s
     return owned(status, RECONCILER_FIELDS, RECONCILER_CONDITIONS)
 
 
+def pods_message(ready: int, wanted: int, replicas: int) -> str:
+    """'2/3 pods ready', or while the Deployment still has more pods than wanted (a scale-down
+    whose surplus pods are being removed, or a rollout's surge): '1/1 pods ready; 2 surplus pods
+    to remove (3 pods, 1 wanted)'. Never more ready than wanted: the Deployment's readyReplicas
+    counts the surplus pods until its controller has removed them."""
+    message = f"{min(ready, wanted)}/{wanted} pods ready"
+    pods = max(replicas, ready)
+    if pods > wanted:
+        surplus = pods - wanted
+        message += f"; {surplus} surplus pod{'s' if surplus > 1 else ''} to remove ({pods} pods, {wanted} wanted)"
+    return message
+
+
 def ready_status(
     app: App,
     deployment: dict[str, Any] | None,
@@ -32,10 +48,12 @@ def ready_status(
     conflicts: list[str] | None = None,
     service: dict[str, Any] | None = None,
     haproxy: dict[str, Any] | None = None,
+    pods: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Valid spec, children applied: pod counts, Ready (False with NameConflict when a name is taken),
+    """Valid spec, children applied: pod counts, Ready (False with NameConflict when a name is taken,
+    with PodsUnschedulable and the scheduler's message when pods are Pending for want of a node),
     and the load-balancer tier (address, HAProxy pods, LoadBalancerReady) from the entry Service and
-    the HAProxy Deployment."""
+    the HAProxy Deployment. `pods`: the app's pods from the pod cache (web and HAProxy)."""
     dep_status = (deployment or {}).get("status", {})
     replicas = int(dep_status.get("replicas") or 0)
     ready = int(dep_status.get("readyReplicas") or 0)
@@ -48,13 +66,17 @@ def ready_status(
             "rename the app or remove the object"
         )
         conditions = set_condition(conditions, "Ready", False, "NameConflict", message, now, app.generation)
+    elif wanted == 0 and replicas == 0 and zero_settings(app.valid_spec) is not None:
+        message = "scaled to zero: no pod while idle; the load balancer holds the first request and wakes the app"
+        conditions = set_condition(conditions, "Ready", True, "ScaledToZero", message, now, app.generation)
     else:
         is_ready = wanted > 0 and ready >= wanted
-        reason = "PodsReady" if is_ready else "PodsNotReady"
-        conditions = set_condition(
-            conditions, "Ready", is_ready, reason, f"{ready}/{wanted} pods ready", now, app.generation
-        )
-    lb_part, conditions = load_balancer_status(app, service, haproxy, conditions, now)
+        pending = None if is_ready else pending_summary(pods or [], selector_labels(app.name))
+        reason = "PodsReady" if is_ready else "PodsUnschedulable" if pending else "PodsNotReady"
+        message = pods_message(ready, wanted, replicas) + (f"; {pending}" if pending else "")
+        conditions = set_condition(conditions, "Ready", is_ready, reason, message, now, app.generation)
+    lb_pending = pending_summary(pods or [], lb_selector_labels(app.name), "HAProxy pods")
+    lb_part, conditions = load_balancer_status(app, service, haproxy, conditions, now, lb_pending)
     status = {
         "loadBalancer": lb_part,
         "observedGeneration": app.generation,

@@ -29,13 +29,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     memo.controller = controller = Controller(ours)
     memo.http = None
     if ours.liveness_port:
-        memo.http = await start_http(
-            ours.liveness_port,
-            ours.scaling_tick_seconds,
-            ours.liveness_stale_ticks,
-            lambda: controller.last_tick,
-            controller.synced,
-        )
+        memo.http = await start_http(ours.liveness_port, controller.health.problem, controller.synced)
     await controller.start()
 
 

@@ -11,26 +11,29 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
 from webscale import telemetry
 
 log = logging.getLogger(__name__)
 
+K = TypeVar("K", bound=Hashable)
 
-class WorkQueue:
+
+class WorkQueue(Generic[K]):
     """Keys to work on, each at most once at a time, by `concurrency` asyncio workers."""
 
-    def __init__(self, work: Callable[[Hashable], Awaitable[None]], concurrency: int) -> None:
+    def __init__(self, work: Callable[[K], Awaitable[None]], concurrency: int) -> None:
         self.work = work
         self.concurrency = concurrency
-        self._pending: OrderedDict[Hashable, None] = OrderedDict()
-        self._running: set[Hashable] = set()
-        self._again: set[Hashable] = set()
+        self._pending: OrderedDict[K, None] = OrderedDict()
+        self._running: set[K] = set()
+        self._again: set[K] = set()
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.done = 0
 
-    def add(self, key: Hashable) -> None:
+    def add(self, key: K) -> None:
         if key in self._running:
             self._again.add(key)
         else:
@@ -38,7 +41,7 @@ class WorkQueue:
             self._wakeup.set()
         telemetry.QUEUE_DEPTH.set(len(self._pending))
 
-    def discard(self, key: Hashable) -> None:
+    def discard(self, key: K) -> None:
         self._pending.pop(key, None)
         self._again.discard(key)
 

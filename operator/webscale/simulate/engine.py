@@ -4,6 +4,8 @@ Time runs in whole seconds. Each second the policy may act (on its own interval)
 second is scored: load above the capacity of the READY pods is load over capacity (an SLO
 breach); every pod that exists, ready or starting, costs one pod-second.
 
+Scale to zero (policies with a `wake_delay`, `simulate.zero`): see `Wake`.
+
 Models (all parameters of `World`):
 * pods: a new pod carries load `startup_delay` seconds after it is asked for; removing pods
   takes the newest (starting ones first) and is immediate.
@@ -176,8 +178,11 @@ class Policy(Protocol):
     """An autoscaler under test: acts every `interval` seconds; its state is a value it returns
     from each step and gets back at the next (so policies stay pure functions)."""
 
-    name: str
-    interval: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def interval(self) -> int: ...
 
     def start(self, view: View) -> tuple[int, Any]:
         """Pods at t=0 (all ready: the app was running before the trace) and the first state."""
@@ -198,6 +203,14 @@ class Run:
     actions: int
     replicas: tuple[int, ...]
     capacity: tuple[float, ...]
+    cold_starts: int = 0
+    """Wake-ups from zero pods (policies that scale to zero: `simulate.zero`)."""
+    requests_delayed: float = 0.0
+    """Requests that arrived with no pod ready and were held at the load balancer until one was."""
+    requests_timed_out: float = 0.0
+    """Of those, the ones held longer than the policy's hold (answered 503 instead)."""
+    delay_seconds: float = 0.0
+    """Request-seconds spent held (sum over held requests of how long each waited)."""
 
 
 def simulate(trace: Trace, policy: Policy, world: World) -> Run:
@@ -210,17 +223,25 @@ def simulate(trace: Trace, policy: Policy, world: World) -> Run:
     capacity_series: list[float] = []
     seconds_over, requests_over, actions = 0, 0.0, 0
     flying: list[float] = []
+    zero = Wake(getattr(policy, "wake_delay", None), getattr(policy, "hold", 0))
     for now in range(len(load)):
+        if zero.enabled and zero.due(now, len(created), load.at(now)):
+            created, actions = [float(now)], actions + 1  # the LB's held requests woke the app
+            zero.cold_starts += 1
         if now % policy.interval == 0:
             ready = bisect_right(created, now - delay)  # created is in ascending order
             wanted, state = policy.step(state, View(now, len(created), ready, load, world, flying))
             wanted = world.bounded(wanted)
             if wanted != len(created):
                 actions += 1
+                if zero.enabled and not created:
+                    zero.cold_starts += 1  # the policy woke it before the LB's wake-up did
                 # Scale-down removes the newest pods first: starting ones before ready ones.
                 created = created[:wanted] + [float(now)] * (wanted - len(created))
         capacity = bisect_right(created, now - delay) * world.per_pod
         offered = load.at(now)
+        if zero.enabled:
+            zero.account(now, offered, capacity > 0)
         flying.append(world.in_flight(offered, capacity))
         if offered > capacity + 1e-9:
             seconds_over += 1
@@ -236,4 +257,57 @@ def simulate(trace: Trace, policy: Policy, world: World) -> Run:
         actions=actions,
         replicas=tuple(replicas_series),
         capacity=tuple(capacity_series),
+        cold_starts=zero.cold_starts,
+        requests_delayed=zero.delayed,
+        requests_timed_out=zero.timed_out,
+        delay_seconds=zero.delay_seconds,
     )
+
+
+@dataclass
+class Wake:
+    """Scale to zero in the world (policies with a `wake_delay`): while no pod is ready, requests are held
+    at the load balancer; the first held request wakes the app (one pod asked for) `wake_delay` seconds
+    later; a held request is served when a pod is ready, or times out after `hold` seconds."""
+
+    wake_delay: int | None
+    hold: int
+    wake_at: int | None = None
+    held: list[tuple[int, float]] = field(default_factory=list)
+    cold_starts: int = 0
+    delayed: float = 0.0
+    timed_out: float = 0.0
+    delay_seconds: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.wake_delay is not None
+
+    def due(self, now: int, pods: int, offered: float) -> bool:
+        """True when the app at zero is to be woken now."""
+        if pods > 0:
+            self.wake_at = None
+            return False
+        if offered > 0 and self.wake_at is None:
+            self.wake_at = now + int(self.wake_delay or 0)
+        if self.wake_at is not None and now >= self.wake_at:
+            self.wake_at = None
+            return True
+        return False
+
+    def account(self, now: int, offered: float, ready: bool) -> None:
+        """Hold this second's requests while no pod is ready; release (or time out) them when one is."""
+        if not ready:
+            if offered > 0:
+                self.held.append((now, offered))
+            expired = [(t, r) for t, r in self.held if now - t >= self.hold]
+            for _, r in expired:
+                self.timed_out += r
+                self.delayed += r
+                self.delay_seconds += r * self.hold
+            self.held = [(t, r) for t, r in self.held if now - t < self.hold]
+            return
+        for t, r in self.held:
+            self.delayed += r
+            self.delay_seconds += r * (now - t)
+        self.held = []

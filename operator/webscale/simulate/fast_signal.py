@@ -1,0 +1,79 @@
+"""A lever under test: webscale with a fast in-band signal and a panic mode acting on it.
+
+The KPA's edge is that it reads its queue-proxies every 2 s. The same is open to webscale: HAProxy
+(its own LB tier) counts every request, so the operator could read the rate straight from the
+HAProxy pods every `tick` seconds, Prometheus staying the source of record. This model keeps
+webscale's decision (`decide`, every pollingInterval, on Prometheus's lagged rate) and adds, every
+tick, a panic rule on the in-band rate of the last `panic_window` seconds (no scrape, no lag):
+
+* panic starts (or is extended) when that rate needs at least `threshold` x the ready pods;
+* while panicking the pods are at least the most the panic window has asked for since panic began
+  (never fewer: no scale-down while panicking, as the KPA), and panic ends `hold` seconds after its
+  condition was last seen;
+* otherwise webscale's own decision stands.
+
+`panic_step` is the rule, pure; `FastSignal` runs it in the simulator around `Webscale`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from webscale.simulate.engine import View
+from webscale.simulate.webscale_policy import Webscale
+
+
+@dataclass(frozen=True)
+class Panic:
+    since: int | None = None
+    """When the panic condition was last seen (None: not panicking)."""
+    most: int = 0
+    """The most pods the panic window has asked for since panic began."""
+
+
+def panic_step(
+    slow: int, ready: int, fast_rate: float, target_per_pod: float, threshold: float, hold: int, now: int, state: Panic
+) -> tuple[int, Panic]:
+    """Pods wanted now, given webscale's own decision `slow`, the ready pods and the in-band rate
+    of the panic window; and the panic state to pass to the next tick."""
+    need = math.ceil(fast_rate / target_per_pod - 1e-9)
+    since, most = state.since, state.most
+    if need >= threshold * max(1, ready):
+        since = now
+    elif since is not None and now - since > hold:
+        since, most = None, 0
+    if since is None:
+        return slow, Panic()
+    most = max(most, need)
+    return max(slow, most), Panic(since, most)
+
+
+@dataclass(frozen=True)
+class FastSignal:
+    """`Webscale` every pollingInterval, and `panic_step` on the in-band rate every `tick` seconds."""
+
+    inner: Webscale
+    tick: int = 2
+    panic_window: int = 6
+    threshold: float = 2.0
+    hold: int = 60
+    name: str = "webscale, fast signal"
+    interval: int = 1
+
+    def start(self, view: View) -> tuple[int, Any]:
+        replicas, state = self.inner.start(view)
+        return replicas, (state, replicas, Panic())
+
+    def step(self, state: Any, view: View) -> tuple[int, Any]:
+        inner, slow, panic = state
+        if view.now % self.inner.interval == 0:
+            slow, inner = self.inner.step(inner, view)
+        if view.now % self.tick != 0:
+            return max(slow, panic.most) if panic.since is not None else slow, (inner, slow, panic)
+        fast = view.recent_mean(self.panic_window)
+        wanted, panic = panic_step(
+            slow, view.ready, fast, view.world.target_per_pod, self.threshold, self.hold, view.now, panic
+        )
+        return wanted, (inner, slow, panic)
