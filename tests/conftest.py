@@ -12,10 +12,10 @@ from waiting import eventually
 from webscale_local.launcher import LocalCluster
 from webscale_local.operator_process import OperatorProcess
 from webscale_local.ports import free_port
+from webscale_local.swa import install_crd
 
 from webscale.settings import DEFAULT_PROMETHEUS_URL
 
-ROOT = Path(__file__).resolve().parents[1]
 APP_GROUP, APP_VERSION, APP_PLURAL = "webscale.dev", "v1alpha1", "scaledwebapps"
 
 
@@ -67,22 +67,7 @@ def delete_apps(api_client: client.ApiClient, namespace: str) -> None:
 @pytest.fixture(scope="session")
 def crd_installed(cluster: LocalCluster) -> None:
     """The ScaledWebApp CRD from crds/, established."""
-    cluster.kubectl("apply", "-f", str(ROOT / "crds"))
-    # `kubectl wait` right after the apply can see a CRD without conditions yet: poll instead
-    eventually(
-        lambda: (
-            "True"
-            in cluster.kubectl(
-                "get",
-                "crd/scaledwebapps.webscale.dev",
-                "-o",
-                "jsonpath={.status.conditions[?(@.type=='Established')].status}",
-                check=False,
-            )
-        ),
-        30,
-        "the ScaledWebApp CRD to be established",
-    )
+    install_crd(cluster.kubectl)
 
 
 @pytest.fixture(scope="session")

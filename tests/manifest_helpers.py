@@ -1,10 +1,12 @@
 """Helpers shared by the manifest tests: tests/unit/test_manifests_*.py read manifests/ as files,
 tests/integration/test_rbac_manifests.py and test_manifests_apply.py render and apply it on the local
-control plane."""
+control plane; those and test_helm, test_kustomize and test_owner_references run the operator as its
+ServiceAccount and read what it asked for back from the audit log."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -14,6 +16,10 @@ from pathlib import Path
 import yaml
 from kubernetes import client
 from waiting import eventually
+from webscale_local import audit
+from webscale_local.operator_process import OperatorProcess
+from webscale_local.ports import free_port
+from webscale_local.swa import app_body
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
@@ -30,6 +36,8 @@ SA = "webscale-operator"
 RBAC_KINDS = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")
 
 Permission = tuple[str, str, str]  # (apiGroup, resource[/subresource], verb)
+SA_USER = f"system:serviceaccount:{SYSTEM_NS}:{SA}"
+LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")  # the plain log format's timestamp
 
 
 # ---- manifests/ as files (unit tests) -----------------------------------------------------------
@@ -161,3 +169,103 @@ def applied_base_rbac(cluster) -> Iterator[list[dict]]:
         cluster.kubectl("delete", kind, SA, "--ignore-not-found", check=False)
     # the leader-election Role and RoleBinding go with the namespace
     cluster.kubectl("delete", "namespace", SYSTEM_NS, "--ignore-not-found", "--wait=false", check=False)
+
+
+# ---- the operator as its ServiceAccount, read back from the audit log ---------------------------
+def audit_mark(cluster) -> int:
+    return audit.mark(cluster.audit_log)
+
+
+def sa_requests(cluster, since: int) -> list[dict]:
+    """Audit entries of requests made as the operator's ServiceAccount since `since` (an audit_mark)."""
+    entries = audit.entries(cluster.audit_log, since)
+    return [e for e in entries if e.get("user", {}).get("username") == SA_USER and "objectRef" in e]
+
+
+def permission(entry: dict) -> Permission:
+    ref = entry["objectRef"]
+    resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+    return (ref.get("apiGroup", ""), resource, entry["verb"])
+
+
+def denied(entries: list[dict]) -> list[str]:
+    """Requests refused for want of a permission: by the authorizer, or inside the request (an
+    apply that would create its object without "create"). A 403 because the namespace is being
+    deleted is not one."""
+    out = []
+    for e in entries:
+        status = e.get("responseStatus", {})
+        if e.get("annotations", {}).get("authorization.k8s.io/decision") == "forbid" or (
+            status.get("code") == 403 and "being terminated" not in status.get("message", "")
+        ):
+            out.append(f"{e['verb']} {e['requestURI']}: {status.get('message', '')}")
+    return out
+
+
+def used(entries: list[dict]) -> set[Permission]:
+    """Permissions exercised. A server-side apply that creates its object (a PATCH answered
+    201) is authorized as "create" too, inside the request: it counts as both."""
+    out: set[Permission] = set()
+    for e in entries:
+        if e.get("annotations", {}).get("authorization.k8s.io/decision") != "allow":
+            continue
+        group, resource, verb = permission(e)
+        out.add((group, resource, verb))
+        if verb == "patch" and e.get("responseStatus", {}).get("code") == 201:
+            out.add((group, resource, "create"))
+    return out
+
+
+STATUS_403 = re.compile(r"(?<![\d.:])403(?![\d])")
+"""403 standing alone (not inside a port, an address or a longer number)."""
+
+
+def forbidden_lines(log: str) -> list[str]:
+    """Operator log lines about a refused request, judged on the message and on 403 as a whole number:
+    neither a timestamp's ",403" milliseconds nor a port such as 127.0.0.1:40323 is one."""
+    out = []
+    for line in log.splitlines():
+        message = LOG_PREFIX.sub("", line)
+        if STATUS_403.search(message) or any(
+            s in message for s in ("Not enough permissions", "Forbidden", f'"{SA_USER}" cannot')
+        ):
+            out.append(line)
+    return out
+
+
+def clean_run(op: OperatorProcess, cluster, since: int) -> list[dict]:
+    """After `op` has stopped: its log (printed for the test report) tells of no refused request,
+    and the audit log shows none of its ServiceAccount's requests since `since` denied. Returns
+    those requests."""
+    log = op.log()
+    print(log[-4000:])
+    assert forbidden_lines(log) == [], forbidden_lines(log)
+    requests = sa_requests(cluster, since)
+    assert denied(requests) == [], denied(requests)
+    return requests
+
+
+def start_operator(cluster, sa_kubeconfig: Path, log: Path, **env: str) -> OperatorProcess:
+    return OperatorProcess(
+        cluster,
+        log,
+        KUBECONFIG=str(sa_kubeconfig),
+        WEBSCALE_RESYNC_SECONDS="2",
+        WEBSCALE_METRICS_TIMEOUT_SECONDS="1",
+        WEBSCALE_PROMETHEUS_URLS=NO_PROMETHEUS,
+        POD_NAMESPACE=SYSTEM_NS,  # the Lease lives in the operator's namespace, as in a pod
+        **env,
+    ).start()
+
+
+NO_PROMETHEUS = f"http://127.0.0.1:{free_port()}"
+"""The operator's allowed Prometheus, which is not there (connection refused)."""
+
+
+def fast_app(name: str, **spec: object) -> dict:
+    """An app polled as often as the schema allows against a Prometheus that is not there."""
+    metrics = {"prometheus": {"url": NO_PROMETHEUS}}
+    return app_body(name, autoscaling={"pollingInterval": "5s"}, metrics=metrics, **spec)
+
+
+# ---- the operator under the base's RBAC ---------------------------------------------------------

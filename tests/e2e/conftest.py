@@ -22,17 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from exposition_rig import SCRAPE_INTERVAL, TRUTH, query, settled
+from fixtures.exposition import PODS, Exposition, targets
 from kubernetes import client
 from scenario import APP, app_targets, scaling_spec, wait_for_series
 from waiting import eventually
+from webscale_local.http_server import serving
 from webscale_local.launcher import LocalCluster
 from webscale_local.load import Load
 from webscale_local.operator_process import OperatorProcess
 from webscale_local.ports import free_port
-from webscale_local.prometheus import PrometheusHandle, prometheus_binary, wait_ready, write_config
+from webscale_local.prometheus import PrometheusHandle, prometheus_binary, start_prometheus, wait_ready, write_config
 from webscale_local.sample_app import SampleApp, start_sample_app
+from webscale_local.swa import G, P, V
 
-G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
+from webscale.metrics.prometheus import PrometheusSource
+
 OPERATOR_ENV = {
     "WEBSCALE_SCALING_TICK_SECONDS": "0.5",
     "WEBSCALE_METRICS_SCRAPE_INTERVAL_SECONDS": "1",
@@ -72,14 +77,21 @@ class RestartablePrometheus:
     `prometheus_factory` fixture, which stops every process it started.
     """
 
-    def __init__(self, workdir: Path, targets: Sequence[tuple[str, dict[str, str]]], scrape_interval: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        targets: Sequence[tuple[str, dict[str, str]]],
+        scrape_interval: str,
+        extra_scrape_configs: Sequence[dict[str, Any]] = (),
+    ) -> None:
         workdir.mkdir(parents=True)
         self.workdir = workdir
         self.config_path = workdir / "prometheus.yml"
         self.query_log_path = workdir / "queries.log"
         self.log_path = workdir / "prometheus.log"
         self.targets = list(targets)
-        write_config(self.config_path, self.targets, scrape_interval, self.query_log_path)
+        self.extra_targets = sum(len(c["targets"]) for job in extra_scrape_configs for c in job["static_configs"])
+        write_config(self.config_path, self.targets, scrape_interval, self.query_log_path, extra_scrape_configs)
         self.port: int | None = None
         self.handle: PrometheusHandle | None = None
 
@@ -134,7 +146,7 @@ class RestartablePrometheus:
 
     def wait_for_targets_up(self, count: int | None = None, timeout: float = START_TIMEOUT) -> None:
         assert self.handle is not None
-        self.handle.wait_for_targets_up(len(self.targets) if count is None else count, timeout)
+        self.handle.wait_for_targets_up(len(self.targets) + self.extra_targets if count is None else count, timeout)
 
     def value(self, promql: str) -> float | None:
         """The single value of an instant query (test-side; it shows in the query log)."""
@@ -164,11 +176,17 @@ class RestartablePrometheus:
 
 @pytest.fixture()
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., RestartablePrometheus]]:
-    """start(targets) -> a running RestartablePrometheus; every one is stopped at teardown."""
+    """start(targets) -> a running RestartablePrometheus; every one is stopped at teardown.
+    extra_scrape_configs: more jobs (`webscale_local.prometheus.operator_job` for the operator's /metrics)."""
     started: list[RestartablePrometheus] = []
 
-    def start(targets: Sequence[tuple[str, dict[str, str]]], scrape_interval: str = "1s") -> RestartablePrometheus:
-        prom = RestartablePrometheus(tmp_path / f"prometheus-{len(started)}", targets, scrape_interval)
+    def start(
+        targets: Sequence[tuple[str, dict[str, str]]],
+        scrape_interval: str = "1s",
+        extra_scrape_configs: Sequence[dict[str, Any]] = (),
+    ) -> RestartablePrometheus:
+        workdir = tmp_path / f"prometheus-{len(started)}"
+        prom = RestartablePrometheus(workdir, targets, scrape_interval, extra_scrape_configs)
         started.append(prom)
         return prom.start()
 
@@ -186,16 +204,17 @@ def prometheus_factory(tmp_path: Path) -> Iterator[Callable[..., RestartableProm
 def autoscaling_operator(
     cluster: LocalCluster, crd_installed: None, tmp_path: Path
 ) -> Iterator[Callable[[], OperatorProcess]]:
-    """start(*prometheus_urls) -> the operator with a fast scaling loop (tick 0.5 s, 1 s scrapes,
-    resync 5 s), allowed to query the Prometheus URLs given (WEBSCALE_PROMETHEUS_URLS).
+    """start(*prometheus_urls, **env) -> the operator with a fast scaling loop (tick 0.5 s, 1 s scrapes,
+    resync 5 s), allowed to query the Prometheus URLs given (WEBSCALE_PROMETHEUS_URLS); `env`: more
+    WEBSCALE_* settings.
 
     A factory, so a test can create apps before the operator runs. Every operator it started
     is stopped at teardown and the tail of its log printed (shown when the test fails).
     """
     started: list[OperatorProcess] = []
 
-    def start(*prometheus_urls: str) -> OperatorProcess:
-        env = {**OPERATOR_ENV, "WEBSCALE_PROMETHEUS_URLS": ",".join(prometheus_urls)}
+    def start(*prometheus_urls: str, **more: str) -> OperatorProcess:
+        env = {**OPERATOR_ENV, "WEBSCALE_PROMETHEUS_URLS": ",".join(prometheus_urls), **more}
         op = OperatorProcess(cluster, tmp_path / f"operator-{len(started)}.log", **env)
         started.append(op)
         return op.start()
@@ -289,3 +308,30 @@ def running_app(namespace, sample_apps, prometheus_factory, autoscaling_operator
     swa_apps.create(APP, scaling_spec(prom.url))
     swa_apps.wait_running(APP, 1)
     return prom
+
+
+# ---- a Prometheus scraping simulated pods of known rates (test_metrics_*.py) ----------------------
+
+
+@pytest.fixture(scope="module")
+def exposition() -> Iterator[Exposition]:
+    with serving(Exposition(PODS)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def exposition_prometheus(
+    exposition: Exposition, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusHandle]:
+    with start_prometheus(tmp_path_factory.mktemp("prom"), targets(exposition), scrape_interval="1s") as prom:
+        prom.wait_for_targets_up(len(PODS) + 1)
+        yield prom
+
+
+@pytest.fixture(scope="module")
+def warm(exposition_prometheus: PrometheusHandle) -> PrometheusHandle:
+    """Prometheus once it holds enough samples for rate() over WINDOW for every pod."""
+    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
+    apps = [query(exposition_prometheus.url, key) for key in TRUTH]
+    eventually(lambda: settled(source, apps), timeout=30, what="rates close to the truth")
+    return exposition_prometheus

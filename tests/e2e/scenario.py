@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from waiting import eventually
+from webscale_local import audit
 from webscale_local.load import Load
 from webscale_local.sample_app import SampleApp
 
@@ -101,31 +101,20 @@ def load_on(apps: Sequence[SampleApp], rate: float = LOAD_RPS, duration: float =
 
 
 def replicas_over(swa_apps, name: str, seconds: float, interval: float = 0.2) -> list[int | None]:
-    """spec.replicas sampled for `seconds`."""
+    """spec.replicas sampled for `seconds`: what the tests assert holds for the whole window."""
     seen = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         seen.append(swa_apps.replicas(name))
-        time.sleep(interval)
+        time.sleep(interval)  # the sampling period of a fixed window: the window is what is under test
     return seen
 
 
 def audit_mark(cluster) -> int:
-    return len(cluster.audit_log.read_text().splitlines())
+    return audit.mark(cluster.audit_log)
 
 
-def operator_writes(cluster, since_line: int, namespace: str, resource: str, name: str) -> list[dict[str, Any]]:
+def operator_writes(cluster, since: int, namespace: str, resource: str, name: str) -> list[dict[str, Any]]:
     """Writes by the operator (its API client or kopf) to <resource>/<name>, subresources included."""
-    lines = cluster.audit_log.read_text().splitlines()[since_line:]
-    writes = []
-    for entry in (json.loads(x) for x in lines if x.strip()):
-        ref = entry.get("objectRef", {})
-        if (
-            entry.get("userAgent", "").startswith((USER_AGENT, "webscale-operator", "kopf"))
-            and entry.get("verb") in {"create", "update", "patch", "delete"}
-            and entry.get("stage") == "ResponseComplete"
-            and ref.get("resource") == resource
-            and (ref.get("namespace"), ref.get("name")) == (namespace, name)
-        ):
-            writes.append(entry)
-    return writes
+    agents = (USER_AGENT, *audit.OPERATOR_AGENTS)
+    return audit.operator_writes(cluster.audit_log, since, agents, namespace=namespace, resource=resource, name=name)

@@ -180,17 +180,31 @@ def test_recommend_mode_never_writes_the_deployment(
 # ---- batching: ten apps cost what one costs -------------------------------------------------------
 
 
-def operator_polls(prom, since: float, until: float, gap: float = 0.25) -> list[list[str]]:
-    """The operator's queries between two times, grouped into polls (queries less than `gap` apart)."""
-    ours = [(ts, q) for ts, q in prom.query_log() if since <= ts < until and 'managed_by="webscale"' in q]
-    polls: list[list[str]] = []
+def operator_polls(prom, since: float, gap: float = 0.25) -> list[tuple[float, list[str]]]:
+    """The operator's queries since `since`, grouped into polls (queries less than `gap` apart), each
+    with the time of its first query."""
+    ours = [(ts, q) for ts, q in prom.query_log() if since <= ts and 'managed_by="webscale"' in q]
+    polls: list[tuple[float, list[str]]] = []
     last = float("-inf")
     for ts, query in ours:
         if ts - last > gap:
-            polls.append([])
-        polls[-1].append(query)
+            polls.append((ts, []))
+        polls[-1][1].append(query)
         last = ts
     return polls
+
+
+def complete_polls(prom, count: int, what: str) -> tuple[list[list[str]], float]:
+    """The operator's next `count` whole polls from now, and the seconds from the first to the last.
+    A poll is whole when the one after it has begun; the first one seen may have begun before now."""
+    start = time.time()
+
+    def whole() -> list[tuple[float, list[str]]] | None:
+        seen = operator_polls(prom, start)
+        return seen[1 : count + 1] if len(seen) >= count + 2 else None
+
+    polls = eventually(whole, (count + 4) * POLL, what, interval=0.5)
+    return [queries for _, queries in polls], polls[-1][0] - polls[0][0]
 
 
 def test_ten_apps_cost_the_same_queries_per_poll_as_one(
@@ -204,27 +218,24 @@ def test_ten_apps_cost_the_same_queries_per_poll_as_one(
         wait_for_series(prom, namespace, name)
     autoscaling_operator(prom.url)
     small = {"resources": {"cpu": "100m", "memory": "32Mi"}, "replicas": {"min": 1, "max": 2}}
-    measure = 4 * POLL + 1.0
-
     swa_apps.create(names[0], scaling_spec(prom.url, **small))
     swa_apps.wait_running(names[0], 1)
-    start = time.time()
-    time.sleep(measure)
-    one = operator_polls(prom, start, time.time())
+    one, one_span = complete_polls(prom, 4, "four polls of one app")
 
     for name in names[1:]:
         swa_apps.create(name, scaling_spec(prom.url, **small))
     for name in names[1:]:
         swa_apps.wait_running(name, 1)
-    start = time.time()
-    time.sleep(measure)
-    ten = operator_polls(prom, start, time.time())
+    ten, ten_span = complete_polls(prom, 4, "four polls of ten apps")
 
-    print(f"1 app: {len(one)} polls, {sum(map(len, one))} queries; 10 apps: {len(ten)} polls, {sum(map(len, ten))}")
-    assert len(one) >= 3, one
+    print(
+        f"1 app: 4 polls in {one_span:.1f}s, {sum(map(len, one))} queries; 10 apps: 4 polls in {ten_span:.1f}s, "
+        f"{sum(map(len, ten))} queries"
+    )
     per_poll = one[0]
     assert len(per_poll) == 2, per_poll  # request rate (with the recent rate) and CPU, batched
     assert all(poll == per_poll for poll in one), one
     assert all(poll == per_poll for poll in ten), ten  # ten apps: still the same two queries per poll
-    # Polls fall on a grid shared by all apps: ten apps are polled as often as one.
-    assert abs(len(ten) - len(one)) <= 1, (one, ten)
+    # Polls fall on a grid shared by all apps: ten apps are polled as often as one (four polls take
+    # three polling intervals either way, give or take less than one).
+    assert abs(ten_span - one_span) < POLL, (one_span, ten_span)

@@ -6,11 +6,11 @@ import pytest
 from kubernetes import client
 from scenario import APP, NEEDED, POLL, load_on, replicas_over
 from waiting import eventually
+from webscale_local.swa import G, P, V
 
 from webscale.api.labels import selector_string
 
 pytestmark = pytest.mark.e2e
-G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
 
 
 def _annotate(swa_apps, value: str | None) -> None:

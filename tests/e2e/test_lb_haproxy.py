@@ -9,9 +9,12 @@ import os
 import signal
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from webscale_local.lb_rig import APP_HOSTS, Client, apps_on, backend_pid, rig
+from webscale_local.waiting import WaitTimeout, wait_for
 
 from webscale.api.models import parse_spec
 from webscale.reconcile import haproxy_config
@@ -70,6 +73,7 @@ def _share_of_slow_backend(tmp_path, apps, strategy: str) -> tuple[float, collec
     """Backend 0 is kept busy by direct /work?ms=40 requests; 6 clients send /healthz through HAProxy."""
     slow = apps[0]
     stop = threading.Event()
+    worked: list[int] = []
 
     def keep_busy() -> None:
         client = Client(slow.url)
@@ -78,6 +82,7 @@ def _share_of_slow_backend(tmp_path, apps, strategy: str) -> tuple[float, collec
                 if stop.is_set():
                     return
                 client.get("/work?ms=40")
+                worked.append(1)
         finally:
             client.close()
 
@@ -86,7 +91,8 @@ def _share_of_slow_backend(tmp_path, apps, strategy: str) -> tuple[float, collec
         busy = threading.Thread(target=keep_busy)
         busy.start()
         try:
-            time.sleep(0.3)
+            # the slow backend is busy: its first 40 ms request is done and the next one is under way
+            wait_for(lambda: worked, 10, 0.01, "a /work request on the slow backend")
             counts = _spread(r.url, pids, requests=1200, threads=6)
         finally:
             stop.set()
@@ -150,14 +156,16 @@ def test_scale_out_reaches_a_new_backend_through_dns_without_a_reload(tmp_path):
         took = None
         client = Client(r.url)
         try:
-            for _ in range(2000):  # bounded by count and by time
-                _, body = client.get()
-                if pids.get(body.get("pid")) == new.host:
-                    took = time.monotonic() - added
-                    break
-                if time.monotonic() - added > HOLD_VALID + 3 * CHECK_SECONDS:
-                    break  # give up well after the bound below, to report how late it was
-                time.sleep(0.01)
+            # give up well after the bound below, to report how late it was
+            wait_for(
+                lambda: pids.get(client.get()[1].get("pid")) == new.host,
+                HOLD_VALID + 3 * CHECK_SECONDS,
+                0.01,
+                f"a request answered by {new.host}",
+            )
+            took = time.monotonic() - added
+        except WaitTimeout:
+            pass
         finally:
             client.close()
         log = r.lb.log()
@@ -216,3 +224,31 @@ def test_killed_backend_fails_only_its_in_flight_requests_and_is_marked_down(tmp
     # at most one request per client connection can be in flight on the victim when it dies
     assert len(failures) <= threads, failures
     assert "is DOWN" in down_log
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_haproxy_is_ready_only_while_an_app_pod_is_up(tmp_path):
+    """The HAProxy pod's readiness probe (LB_READY_PATH): 200 while a server is up, 503 when none is, so
+    the Service never sends a request to an HAProxy that could only answer 503; liveness (/healthz)
+    stays 200 throughout. The one app's worker is frozen (SIGSTOP): its health checks time out."""
+    with apps_on(tmp_path, APP_HOSTS[:1]) as apps, rig(tmp_path, apps, "round-robin") as r:
+        ready = f"http://127.0.0.1:{r.metrics_port}{haproxy_config.LB_READY_PATH}"
+        alive = f"http://127.0.0.1:{r.metrics_port}/healthz"
+        assert _status(ready) == 200
+        worker = backend_pid(apps[0])
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            # fall 2 checks of `inter 2s`, each timing out after `timeout check 2s`
+            wait_for(lambda: _status(ready) == 503, 6 * CHECK_SECONDS, 0.2, "/readyz 503 with no server up")
+            assert _status(alive) == 200
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        wait_for(lambda: _status(ready) == 200, 4 * CHECK_SECONDS, 0.2, "/readyz 200 once the server is up again")
+        assert r.lb.alive()

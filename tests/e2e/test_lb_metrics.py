@@ -19,7 +19,7 @@ from webscale_local.load import Load
 from webscale_local.ports import free_port
 from webscale_local.prometheus import start_prometheus
 
-from webscale.api.app import App
+from webscale.api.ref import AppRef
 from webscale.metrics.prometheus import AppQuery, PrometheusSource
 from webscale.promql import queries as promql
 
@@ -51,7 +51,7 @@ def test_lb_request_rate_and_in_flight_for_all_apps_in_one_query(tmp_path):
         api = stack.enter_context(Load([f"http://127.0.0.1:{lbs['api'][0]}"], rate=15, duration=20, path="/io?ms=1"))
         source = PrometheusSource(scrape_interval=1.0)
         queries = [
-            AppQuery(App.named("default", name), prom.url, cpu_source=None, request_rate_source="loadbalancer")
+            AppQuery(AppRef("default", name), prom.url, cpu_source=None, request_rate_source="loadbalancer")
             for name in lbs
         ]
         seen = None
@@ -64,14 +64,14 @@ def test_lb_request_rate_and_in_flight_for_all_apps_in_one_query(tmp_path):
                     seen = got
                     if time.monotonic() > deadline - 10:
                         break
-                time.sleep(1)
+                time.sleep(1)  # one read per scrape interval, in a loop bounded by the 18 s deadline
         finally:
             shop.stop()
             api.stop()
             source.close()
         asked = [q for q in prom.queries() if "haproxy_backend" in q]
     assert seen is not None, "no request rate at the LB for both apps"
-    shop_obs, api_obs = seen[App.named("default", "shop")], seen[App.named("default", "api")]
+    shop_obs, api_obs = seen[AppRef("default", "shop")], seen[AppRef("default", "api")]
     ratio = shop_obs.requests_per_second / api_obs.requests_per_second
     print(
         f"\nat the LB: shop {shop_obs.requests_per_second:.1f} req/s, {shop_obs.in_flight_requests} in flight; "

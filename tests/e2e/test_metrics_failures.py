@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,20 +10,21 @@ from pathlib import Path
 
 import pytest
 from webscale_local import prometheus as prometheus_fixture
+from webscale_local.http_server import reply, serving
 from webscale_local.ports import free_port
 from webscale_local.prometheus import start_prometheus
 
-from webscale.api.app import App
 from webscale.api.observation import Observation
+from webscale.api.ref import AppRef
 from webscale.metrics.prometheus import AppQuery, PrometheusSource
 
 pytestmark = pytest.mark.e2e
 
-SHOP, API = App.named("default", "shop"), App.named("default", "api")
+SHOP, API = AppRef("default", "shop"), AppRef("default", "api")
 TEMPLATE = 'sum(rate(http_requests_total{namespace={namespace},app={app},managed_by="webscale"}[{window}]))'
 
 
-def query(url: str, key: App, **kwargs: object) -> AppQuery:
+def query(url: str, key: AppRef, **kwargs: object) -> AppQuery:
     return AppQuery(key, url, **kwargs)  # type: ignore[arg-type]
 
 
@@ -35,7 +35,7 @@ def test_closed_port_is_connection_refused():
 
 
 class Misbehaving(BaseHTTPRequestHandler):
-    """Answers /<mode>/api/v1/query the wrong way: slow, 503, not JSON, a matrix, 400."""
+    """Answers /<mode>/api/v1/query the wrong way: slow, 503, not JSON, a matrix, 400, too large."""
 
     def do_GET(self) -> None:
         self.server.paths.append(self.path)  # type: ignore[attr-defined]
@@ -50,7 +50,7 @@ class Misbehaving(BaseHTTPRequestHandler):
         if mode == "secret":
             return self._send(404, b"<html>internal admin page, token=s3cr3t</html>", "text/html")
         if mode == "slow":
-            time.sleep(2.0)
+            time.sleep(2.0)  # the behaviour under test: a Prometheus slower than the client's timeout
             return self._send(200, b'{"status":"success","data":{"resultType":"vector","result":[]}}')
         if mode == "unavailable":
             return self._send(503, b"Service Unavailable")
@@ -59,17 +59,23 @@ class Misbehaving(BaseHTTPRequestHandler):
         if mode == "matrix":
             body = {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": []}]}}
             return self._send(200, json.dumps(body).encode())
+        if mode in ("huge", "hugestream"):  # a vector of 10,000 series, with or without a length
+            series = [{"metric": {"i": str(i)}, "value": [1, "1"]} for i in range(10_000)]
+            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": series}}).encode()
+            if mode == "huge":
+                return self._send(200, body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()  # no Content-Length: the body ends when the connection closes
+            self.wfile.write(body)
+            return None
         if mode == "nodata":
             return self._send(200, b'{"status":"success"}')
         body = {"status": "error", "errorType": "bad_data", "error": "invalid parameter"}
         return self._send(400, json.dumps(body).encode())
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, status, body, content_type)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -81,14 +87,8 @@ def misbehaving() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
     server.daemon_threads = True
     server.paths = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -97,8 +97,14 @@ def misbehaving() -> Iterator[ThreadingHTTPServer]:
         ("slow", "did not answer within 0.5s (timeout)"),
         ("unavailable", "answered HTTP 503: Service Unavailable"),
         ("html", "sent a malformed answer: not JSON"),
-        ("matrix", "gave an unexpected answer: unexpected result type: range vector, expected an instant vector"),
-        ("nodata", "sent a malformed answer: KeyError: 'data'"),
+        (
+            "matrix",
+            "gave an unexpected answer: the query returned a range vector, expected an instant vector "
+            "(take rate(...) or another *_over_time of it)",
+        ),
+        ("nodata", "gave an unexpected answer: no data.result in the answer"),
+        ("huge", "sent an answer larger than 65536 bytes: refused (narrow the query)"),
+        ("hugestream", "sent an answer larger than 65536 bytes: refused (narrow the query)"),
         ("bad", "rejected the query (HTTP 400): bad_data: invalid parameter"),
         ("redirect", "answered with a redirect (HTTP 302), which the operator does not follow"),
         ("secret", "rejected the query (HTTP 404): Not Found"),  # the page itself never shows
@@ -106,7 +112,7 @@ def misbehaving() -> Iterator[ThreadingHTTPServer]:
 )
 def test_misbehaving_server_gives_failures_not_exceptions(misbehaving: ThreadingHTTPServer, mode: str, reason: str):
     url = f"http://127.0.0.1:{misbehaving.server_address[1]}/{mode}"
-    source = PrometheusSource(timeout=0.5)
+    source = PrometheusSource(timeout=0.5, max_response_bytes=64 * 1024)
     started = time.monotonic()
     observed = source.observe([query(url, SHOP), query(url, API)], now=1.0)
     assert time.monotonic() - started < 4  # two queries, each bounded by the timeout, no retries

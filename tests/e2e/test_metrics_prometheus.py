@@ -13,82 +13,21 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures.exposition import HOSTILE, PODS, Exposition, targets
+from exposition_rig import API, BURST, GHOST, IDLE, RECENT, SCRAPE_INTERVAL, SHOP, TRUTH, WINDOW, close, query, settled
+from fixtures.exposition import Exposition, targets
 from waiting import eventually
 from webscale_local.prometheus import PrometheusHandle, start_prometheus
 
-from webscale.api.app import App
 from webscale.api.observation import Observation
+from webscale.api.ref import AppRef
 from webscale.metrics.prometheus import AppQuery, PrometheusSource
 from webscale.promql import queries as promql
 from webscale.promql import relabel as promql_relabel
-from webscale.promql.template import render_template, template_error
 
 pytestmark = pytest.mark.e2e
-
-SCRAPE_INTERVAL = 1.0  # seconds, as the prometheus fixture scrapes
-WINDOW = promql.rate_window_for(SCRAPE_INTERVAL)  # 4s
-RECENT = promql.rate_window_for(SCRAPE_INTERVAL, promql.RECENT_SAMPLES)  # 2s
-
-
-@pytest.fixture(scope="module")
-def exposition() -> Iterator[Exposition]:
-    server = Exposition(PODS)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def prometheus(exposition: Exposition, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusHandle]:
-    with start_prometheus(tmp_path_factory.mktemp("prom"), targets(exposition), scrape_interval="1s") as prom:
-        prom.wait_for_targets_up(len(PODS) + 1)
-        yield prom
-
-
-def query(url: str, key: App, **kwargs: object) -> AppQuery:
-    return AppQuery(key, url, **kwargs)  # type: ignore[arg-type]
-
-
-SHOP, API, BILLING_SHOP = App.named("default", "shop"), App.named("default", "api"), App.named("billing", "shop")
-IDLE, GHOST, BURST = App.named("default", "idle"), App.named("default", "ghost"), App.named("default", "burst")
-TRUTH = {SHOP: (40.0, 0.5, 2), API: (7.0, 0.1, 1), BILLING_SHOP: (13.0, 0.05, 1), IDLE: (0.0, 0.0, 1)}
-
-
-def close(value: float | None, expected: float) -> bool:
-    return value is not None and abs(value - expected) <= 0.1 * expected + 0.05
-
-
-def settled(source: PrometheusSource, apps: list[AppQuery]) -> dict[App, Observation] | None:
-    """The observations once every app with pods has a rate close to the truth (rate() needs samples)."""
-    observed = source.observe(apps, now=time.time())
-    for key, (rps, cores, _pods) in TRUTH.items():
-        if key in observed and not (
-            close(observed[key].requests_per_second, rps)
-            and close(observed[key].recent_requests_per_second, rps)
-            and close(observed[key].cpu_cores, cores)
-        ):
-            return None
-    return observed
-
-
-@pytest.fixture(scope="module")
-def warm(prometheus: PrometheusHandle) -> PrometheusHandle:
-    """Prometheus once it holds enough samples for rate() over WINDOW for every pod."""
-    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-    apps = [query(prometheus.url, key) for key in TRUTH]
-    eventually(lambda: settled(source, apps), timeout=30, what="rates close to the truth")
-    return prometheus
-
 
 # ---- the batched queries ---------------------------------------------------------------------
 
@@ -127,7 +66,7 @@ def test_the_seasonal_query_reads_the_same_series_back_in_time(warm: PrometheusH
     setting = (6.0, 3.0, 4.0)  # offset, lookahead, level window (the spec's minimums are hours: see the unit tests)
     apps = [query(warm.url, key, cpu_source=None, seasonal=setting) for key in (SHOP, API, GHOST)]
 
-    def read() -> dict[App, Observation] | None:
+    def read() -> dict[AppRef, Observation] | None:
         """Once Prometheus holds the level window 6 s back (the fixture's data starts a few seconds ago)."""
         got = source.observe(apps, now=time.time())
         seen = [(got[key].seasonal, TRUTH[key][0]) for key in (SHOP, API)]
@@ -146,7 +85,7 @@ def test_the_seasonal_query_reads_the_same_series_back_in_time(warm: PrometheusH
 def test_one_app_and_ten_apps_cost_the_same_queries(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     one = [query(warm.url, SHOP)]
-    ten = [query(warm.url, key) for key in TRUTH] + [query(warm.url, App.named("default", f"g{i}")) for i in range(6)]
+    ten = [query(warm.url, key) for key in TRUTH] + [query(warm.url, AppRef("default", f"g{i}")) for i in range(6)]
     assert len(ten) == 10
 
     def logged_by(apps: list[AppQuery]) -> int:
@@ -155,7 +94,7 @@ def test_one_app_and_ten_apps_cost_the_same_queries(warm: PrometheusHandle):
         return len(warm.queries()) - before
 
     assert logged_by(one) == logged_by(ten) == source.last_poll_queries == 2
-    five_hundred = ten + [query(warm.url, App.named(f"ns{i}", "app")) for i in range(490)]
+    five_hundred = ten + [query(warm.url, AppRef(f"ns{i}", "app")) for i in range(490)]
     assert logged_by(five_hundred) == 2
     assert warm.queries()[-2:] == [promql.request_rate_query(WINDOW, RECENT), promql.cpu_query("app", WINDOW)]
 
@@ -198,7 +137,7 @@ def test_cadvisor_cpu_source(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(warm.url, SHOP, cpu_source="cadvisor"), query(warm.url, API, cpu_source="cadvisor")]
 
-    def read() -> dict[App, Observation] | None:
+    def read() -> dict[AppRef, Observation] | None:
         observed = source.observe(apps, now=time.time())
         return observed if close(observed[SHOP].cpu_cores, 0.5) else None
 
@@ -208,133 +147,6 @@ def test_cadvisor_cpu_source(warm: PrometheusHandle):
     assert close(observed[SHOP].requests_per_second, 40.0)
     # api has no cadvisor series: its CPU is unknown, its request rate still good (keda#6887).
     assert observed[API].ok and observed[API].cpu_cores is None and close(observed[API].requests_per_second, 7.0)
-
-
-# ---- custom templates ------------------------------------------------------------------------
-
-TEMPLATE = 'sum(rate(http_requests_total{namespace={namespace},app={app},managed_by="webscale"}[{window}]))'
-
-
-def parsed(prom: PrometheusHandle, promql_text: str) -> list[tuple[str, str]]:
-    """The query as Prometheus's own parser prints it back (/api/v1/format_query), as tokens:
-    code without whitespace, and the decoded value of each string literal."""
-    formatted = prom.api("format_query", query=promql_text)
-    return [
-        (kind, promql.unescape_string(part) if kind == "string" else "".join(part.split()))
-        for kind, part in promql.scan(formatted)
-    ]
-
-
-def test_hostile_names_cannot_alter_a_template_query(warm: PrometheusHandle):
-    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-    present = query(warm.url, App.named("default", HOSTILE), request_rate_template=TEMPLATE, cpu_source=None)
-    absent = query(warm.url, App.named("default", 'x"} or vector(1) or {x="'), request_rate_template=TEMPLATE)
-
-    observed = eventually(
-        lambda: (
-            (o := source.observe([present, absent], now=time.time()))
-            and close(o[present.key].requests_per_second, 3.0)
-            and o
-        ),
-        timeout=30,
-        what="the hostile-named app's rate",
-    )
-    # The escaped name matched exactly the series labelled with it...
-    assert observed[present.key].ok and observed[present.key].recent_requests_per_second is None
-    # ...and the name that tries to inject `or vector(1)` finds no series instead of reading 1.
-    assert observed[absent.key].error is not None and observed[absent.key].error.startswith("no series for app")
-    assert source.last_poll_queries == 3  # two templated apps + the CPU query of `absent`
-
-    # Prometheus parses the rendered query to the same AST as with a harmless name.
-    rendered = render_template(TEMPLATE, "default", HOSTILE, WINDOW)
-    harmless = render_template(TEMPLATE, "default", "harmless", WINDOW)
-    assert rendered in warm.queries()
-    expected = [(kind, HOSTILE if part == "harmless" else part) for kind, part in parsed(warm, harmless)]
-    assert parsed(warm, rendered) == expected
-    assert ("string", HOSTILE) in expected
-
-
-def test_template_rejected_by_prometheus_fails_only_that_app(warm: PrometheusHandle):
-    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-    # well-formed for webscale, a type error for Prometheus (rate of an instant vector)
-    broken = query(warm.url, App.named("default", "api"), request_rate_template="sum(rate(sum(x{app={app}})))")
-    observed = source.observe([broken, query(warm.url, SHOP)], now=time.time())
-    assert observed[SHOP].ok
-    error = observed[broken.key].error
-    assert error is not None
-    assert error.startswith(f"Prometheus at {warm.url} rejected the query (HTTP 400): bad_data:"), error
-    assert "parse error" in error
-
-
-# ---- templates confined to the app's namespace ---------------------------------------------------
-
-BILLING = App.named("billing", "shop")
-# (template, selectors in it): hostile templates webscale accepts, each confined by webscale.promql.confine
-CONFINABLE = [
-    ("sum(rate(http_requests_total[{window}]))", 1),
-    ('sum(rate({__name__="http_requests_total"}[{window}]))', 1),
-    ('sum(rate({__name__=~"http_requests_total|process_cpu_seconds_total"}[{window}]))', 1),
-    ("sum(rate(http_requests_total{app={app}}[{window}])) or sum(rate(http_requests_total[{window}]))", 2),
-    ('sum by (namespace) (rate(http_requests_total{app="shop"}[{window}] offset 1s))', 1),
-    ("max_over_time(sum(rate(http_requests_total[{window}]))[{window}:1s])", 1),
-    ('sum(rate(http_requests_total[{window}])) * on() group_left() count(up{job!=""}) / count(up)', 3),
-    ('label_replace(sum(rate(http_requests_total[{window}])), "namespace", "default", "", "")', 1),
-]
-# templates webscale refuses although Prometheus would run them: they read another namespace
-UNCONFINABLE = [
-    'sum(rate(http_requests_total{namespace="default"}[{window}]))',
-    'sum(rate(http_requests_total{namespace=~"billing|default"}[{window}]))',
-    'sum(rate(http_requests_total{namespace!="nope"}[{window}]))',
-    "sum(rate(http_requests_total{namespace!={namespace}}[{window}]))",
-]
-
-
-@pytest.mark.parametrize(("template", "selectors"), CONFINABLE)
-def test_confined_templates_parse_in_prometheus_with_the_matcher_in_every_selector(
-    warm: PrometheusHandle, template: str, selectors: int
-):
-    rendered = render_template(template, "billing", "shop", WINDOW)
-    formatted = warm.api("format_query", query=rendered)  # Prometheus's own parser, printed back
-    matchers = [part for kind, part in promql.scan(formatted) if kind == "string" and part == '"billing"']
-    assert formatted.count('namespace="billing"') == len(matchers) == selectors, formatted
-
-
-@pytest.mark.parametrize("template", UNCONFINABLE)
-def test_templates_reaching_another_namespace_are_refused_though_valid_promql(warm: PrometheusHandle, template: str):
-    assert template_error(template) is not None
-    plain = template.replace("{namespace}", '"billing"').replace("{app}", '"shop"').replace("{window}", WINDOW)
-    assert warm.api("format_query", query=plain)  # Prometheus would have run it
-    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-    before = len(warm.queries())
-    observed = source.observe([query(warm.url, BILLING, request_rate_template=template, cpu_source=None)], now=1.0)
-    assert observed[BILLING].error is not None and "spec.metrics.requestRate" in observed[BILLING].error
-    assert warm.queries()[before:] == []  # refused before any request
-
-
-def test_a_confined_template_reads_only_its_namespace(warm: PrometheusHandle):
-    """default/shop serves 40 req/s and billing/shop 13: billing's unscoped template sees 13, not 53."""
-    source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-    unscoped = 'sum(rate(http_requests_total{app="shop"}[{window}]))'
-    assert close(warm_value(warm, unscoped.replace("{window}", WINDOW)), 53.0)  # what it would read unconfined
-    apps = [
-        query(warm.url, BILLING, request_rate_template=unscoped, cpu_source=None),
-        query(warm.url, App.named("billing", "api"), request_rate_template=unscoped.replace("shop", "api")),
-    ]
-    observed = eventually(
-        lambda: (o := source.observe(apps, now=time.time())) and close(o[BILLING].requests_per_second, 13.0) and o,
-        timeout=30,
-        what="billing/shop's confined rate",
-    )
-    # default/api's 7 req/s are out of reach from billing: no series, a failure, never 7
-    billing_api = observed[App.named("billing", "api")]
-    assert billing_api.requests_per_second is None and (billing_api.error or "").startswith("no series for app"), (
-        billing_api
-    )
-
-
-def warm_value(prom: PrometheusHandle, promql_text: str) -> float | None:
-    result = prom.api("query", query=promql_text)["result"]
-    return float(result[0]["value"][1]) if result else None
 
 
 # ---- failures --------------------------------------------------------------------------------
@@ -357,7 +169,7 @@ def test_prometheus_stopped_fails_every_app(exposition: Exposition, tmp_path: Pa
 def test_concurrent_polls_are_safe(warm: PrometheusHandle):
     source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
     apps = [query(warm.url, key) for key in TRUTH]
-    results: list[dict[App, Observation]] = []
+    results: list[dict[AppRef, Observation]] = []
     lock = threading.Lock()
 
     def poll() -> None:
@@ -419,7 +231,7 @@ def test_relabel_configs_in_a_real_prometheus(exposition: Exposition, tmp_path: 
         }
         # The relabelled series answer the batched query like any other app (api-1 serves 7 rps).
         source = PrometheusSource(scrape_interval=SCRAPE_INTERVAL)
-        key = App.named("relabel-ns", "web")
+        key = AppRef("relabel-ns", "web")
         observed = eventually(
             lambda: (
                 (o := source.observe([query(prom.url, key)], now=time.time())[key]).ok

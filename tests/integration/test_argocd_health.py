@@ -6,21 +6,17 @@ from __future__ import annotations
 import pytest
 from argocd_health import health
 from waiting import eventually
+from webscale_local.swa import IMAGE, G, P, V, app_body
+from webscale_local.swa import condition_in as condition
 
 pytestmark = pytest.mark.integration
 
-G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
+BASE = {"image": IMAGE, "resources": {"cpu": "1", "memory": "128Mi"}, "replicas": {"min": 1}}
 LUAS = ("lua5.4", "lua5.1")
 
 
 def body(name: str, annotations: dict | None = None, **spec: object) -> dict:
-    base = {"image": "registry.example/shop:1", "resources": {"cpu": "1", "memory": "128Mi"}, "replicas": {"min": 1}}
-    meta = {"name": name, **({"annotations": annotations} if annotations else {})}
-    return {"apiVersion": f"{G}/{V}", "kind": "ScaledWebApp", "metadata": meta, "spec": {**base, **spec}}
-
-
-def condition(obj: dict, type_: str) -> dict:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
+    return app_body(name, annotations, base=BASE, **spec)
 
 
 def captured(swa, ns: str, name: str, what: str, probe) -> dict:

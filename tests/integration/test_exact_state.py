@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from kubernetes import client
-from test_operator import G, P, V, app_body, condition, container, env_of
 from waiting import eventually
 from webscale_local.operator_process import OperatorProcess
+from webscale_local.swa import G, P, V, app_body, condition, container, env_of
 
 from webscale.kube.client import Kube
 from webscale.settings import Settings

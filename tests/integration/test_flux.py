@@ -24,12 +24,13 @@ import pytest
 import yaml
 from kubernetes import client
 from manifest_helpers import BASE, SA, SYSTEM_NS, wait_namespace_gone
-from test_operator import G, P, V
 from waiting import eventually
+from webscale_local import audit
 from webscale_local import flux as fluxlib
 from webscale_local.gitserver import GitServer
 from webscale_local.load import Load
 from webscale_local.stack import LocalStack
+from webscale_local.swa import G, P, V
 
 pytestmark = pytest.mark.integration
 
@@ -65,10 +66,13 @@ def app_manifest(prometheus_url: str, image: str = IMAGE_1, **replicas: int) -> 
 
 def flux_objects(url: str) -> list[dict]:
     """manifests/flux/webscale.yaml as users apply it, pointed at the loopback repository; the source and the
-    apps polled every 5 s (the operator's install every minute: while it re-checks its health, the apps wait)."""
+    apps polled every 5 s. The operator's install is reconciled once an hour (and on every new commit): while
+    Flux re-checks its health, its Ready is Unknown and the apps Kustomization reports DependencyNotReady
+    (Ready=False) for that moment, which is Flux's dependency rule, not drift; the load test must not
+    depend on whether a periodic re-check happens to fall inside its 40 s."""
     objects = [d for d in yaml.safe_load_all(FLUX_MANIFEST.read_text()) if d]
     for obj in objects:
-        obj["spec"]["interval"] = "1m" if obj["metadata"]["name"] == OPERATOR else "5s"
+        obj["spec"]["interval"] = "1h" if obj["metadata"]["name"] == OPERATOR else "5s"
         if obj["kind"] == "GitRepository":
             obj["spec"]["url"] = url
         else:
@@ -160,10 +164,9 @@ def fleet(cluster, api_client, crd_installed, tmp_path_factory):
 
 
 def audit_writes(cluster, since: int, user: str) -> list[str]:
-    """Non-dry-run writes by `user` since line `since` of the audit log, as 'verb resource/name'."""
+    """Non-dry-run writes by `user` since `since` (an audit mark), as 'verb resource/namespace/name'."""
     out = []
-    for line in cluster.audit_log.read_text().splitlines()[since:]:
-        e = json.loads(line)
+    for e in audit.entries(cluster.audit_log, since):
         if e.get("user", {}).get("username") != user or e["verb"] in ("get", "list", "watch"):
             continue
         if "dryRun=All" in e.get("requestURI", ""):
@@ -187,7 +190,7 @@ def test_flux_applies_the_operator_and_the_app_and_kstatus_finds_it_current(flee
 
 def test_scaling_under_load_is_no_drift_for_flux(fleet):
     cluster = fleet.cluster
-    mark = len(cluster.audit_log.read_text().splitlines())
+    mark = audit.mark(cluster.audit_log)
     before = fleet.apps.read_namespaced_deployment(APP, NS).spec.replicas
     peak = before
     with Load(fleet.stack.app_urls, rate=20, duration=40, path="/io?ms=5") as load:
@@ -195,7 +198,7 @@ def test_scaling_under_load_is_no_drift_for_flux(fleet):
             peak = max(peak, fleet.apps.read_namespaced_deployment(APP, NS).spec.replicas)
             # Unknown while a reconciliation runs (every 5 s), never False: nothing failed or drifted
             assert fleet.ready(APPS).get("status") != "False", fleet.ready(APPS)
-            time.sleep(1)
+            time.sleep(1)  # one sample a second while the bounded load runs
     assert peak >= 3, f"the operator did not scale up under load (peak {peak})"
     # The rate looks back a minute after the load, then the 10 s window, then a step per period.
     eventually(
@@ -209,9 +212,11 @@ def test_scaling_under_load_is_no_drift_for_flux(fleet):
     writes = audit_writes(cluster, mark, kustomize)
     assert not [w for w in writes if "/deployments/" in w or "/scaledwebapps/" in w], writes
     applied = [
-        line
-        for line in cluster.audit_log.read_text().splitlines()[mark:]
-        if kustomize in line and "dryRun=All" in line and "scaledwebapps" in line
+        e
+        for e in audit.entries(cluster.audit_log, mark)
+        if e.get("user", {}).get("username") == kustomize
+        and "dryRun=All" in e.get("requestURI", "")
+        and (e.get("objectRef") or {}).get("resource") == "scaledwebapps"
     ]
     assert len(applied) >= 3, "Flux did not compare the app with git during the load"
     eventually(lambda: fleet.ready(APPS).get("status") == "True", 60, "the apps Kustomization Ready", interval=1)

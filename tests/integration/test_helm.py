@@ -11,54 +11,31 @@ settings are what the operator runs on.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
-from manifest_helpers import CHART, mint_token, operator_env, wait_namespace_gone, write_sa_kubeconfig
-from test_operator import G, P, V, app_body, condition
-from test_rbac_manifests import audit_mark, denied
+from manifest_helpers import (
+    CHART,
+    audit_mark,
+    denied,
+    mint_token,
+    operator_env,
+    wait_namespace_gone,
+    write_sa_kubeconfig,
+)
 from waiting import eventually
+from webscale_local import audit
 from webscale_local.operator_process import OperatorProcess
 from webscale_local.ports import free_port
+from webscale_local.swa import G, P, V, app_body, is_ready
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE_NS = "webscale-helm"
 FULLNAME = "wso-webscale-operator"  # release "wso": <release>-<chart>
-
-
-@pytest.fixture(scope="module")
-def helm_bin() -> str:
-    """helm built from its Go module (scripts/build_helm.sh, cached in ~/.cache/webscale/tools)."""
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "build_helm.sh")], capture_output=True, text=True)
-    assert proc.returncode == 0, f"building helm failed (make helm-build):\n{proc.stderr}"
-    return proc.stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def helm(cluster, helm_bin, tmp_path_factory):
-    """Run helm against the local control plane; returns the CompletedProcess (check=False: callers assert)."""
-    home = tmp_path_factory.mktemp("helm-home")
-    env = {
-        "HOME": str(home),
-        "PATH": "/usr/bin:/bin",
-        "HELM_CACHE_HOME": str(home / "cache"),
-        "HELM_CONFIG_HOME": str(home / "config"),
-        "HELM_DATA_HOME": str(home / "data"),
-    }
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [helm_bin, f"--kubeconfig={cluster.kubeconfig}", *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-        if check:
-            assert proc.returncode == 0, f"helm {' '.join(args)}:\n{proc.stderr}"
-        return proc
-
-    return run
 
 
 def deployment(api_client, name: str = FULLNAME, ns: str = RELEASE_NS) -> client.V1Deployment:
@@ -70,10 +47,10 @@ def env_of(dep: client.V1Deployment) -> dict[str, str]:
 
 
 def refused(cluster, since: int) -> list[str]:
-    """Requests of the chart's ServiceAccount refused for want of a permission, since audit line `since`
+    """Requests of the chart's ServiceAccount refused for want of a permission, since `since` (an audit_mark)
     (a refusal because an earlier test's namespace is being deleted is not one)."""
     user = f"system:serviceaccount:{RELEASE_NS}:{FULLNAME}"
-    entries = [json.loads(x) for x in cluster.audit_log.read_text().splitlines()[since:] if x.strip()]
+    entries = audit.entries(cluster.audit_log, since)
     return denied([e for e in entries if e.get("user", {}).get("username") == user and "objectRef" in e])
 
 
@@ -92,7 +69,24 @@ def test_install_upgrade_rollback_uninstall(cluster, api_client, crd_installed, 
         dep = deployment(api_client)
         assert dep.spec.template.spec.containers[0].image == "ghcr.io/webscale-dev/webscale-operator:0.1.0"
         assert env_of(dep)["WEBSCALE_LOG_FORMAT"] == "json"
-        assert dep.status.available_replicas == dep.spec.replicas
+        # helm's --wait accepts a Deployment once ready >= replicas - maxUnavailable: the second pod may
+        # still be starting when it returns
+        eventually(
+            lambda: deployment(api_client).status.available_replicas == dep.spec.replicas,
+            60,
+            "every operator replica available after helm install --wait",
+        )
+        policy = client.PolicyV1Api(api_client)
+        net = client.NetworkingV1Api(api_client)
+        pdb = policy.read_namespaced_pod_disruption_budget(FULLNAME, RELEASE_NS)
+        assert pdb.spec.min_available == 1 and pdb.spec.selector.match_labels == dep.spec.selector.match_labels
+        # the API server counts the operator's pods against it: one of the two may be evicted
+        eventually(
+            lambda: policy.read_namespaced_pod_disruption_budget(FULLNAME, RELEASE_NS).status.disruptions_allowed == 1,
+            60,
+            "the PDB to allow one disruption",
+        )
+        assert net.list_namespaced_network_policy(RELEASE_NS).items == []  # off by default
 
         # The operator on the chart's ServiceAccount and settings reconciles an app.
         rendered = yaml.safe_load(
@@ -112,7 +106,7 @@ def test_install_upgrade_rollback_uninstall(cluster, api_client, crd_installed, 
             metrics = {"prometheus": {"url": dead}}
             swa.create_namespaced_custom_object(G, V, namespace, P, app_body("shop", metrics=metrics))
             eventually(
-                lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True",
+                lambda: is_ready(swa, namespace, "shop"),
                 60,
                 "the app to be Ready under the chart's ServiceAccount",
             )
@@ -128,6 +122,7 @@ def test_install_upgrade_rollback_uninstall(cluster, api_client, crd_installed, 
                     "image": {"tag": "0.1.1"},
                     "settings": {"logFormat": "plain", "resyncSeconds": 30},
                     "podAnnotations": {"example.com/owner": "team-shop"},
+                    "networkPolicy": {"enabled": True, "apiServerCidrs": ["127.0.0.1/32"]},
                 }
             )
         )
@@ -136,6 +131,11 @@ def test_install_upgrade_rollback_uninstall(cluster, api_client, crd_installed, 
         assert dep.spec.template.spec.containers[0].image.endswith(":0.1.1")
         assert (env_of(dep)["WEBSCALE_LOG_FORMAT"], env_of(dep)["WEBSCALE_RESYNC_SECONDS"]) == ("plain", "30")
         assert dep.spec.template.metadata.annotations["example.com/owner"] == "team-shop"
+        (netpol,) = net.list_namespaced_network_policy(RELEASE_NS).items
+        assert netpol.spec.pod_selector.match_labels == dep.spec.selector.match_labels
+        assert [p.port for p in netpol.spec.ingress[0].ports] == [8080]
+        assert netpol.spec.egress[1].to[0].ip_block.cidr == "127.0.0.1/32"
+        assert {p.port for p in netpol.spec.egress[2].ports} == {9090}
 
         # A bad values file is refused before anything changes.
         bad = helm("upgrade", "wso", str(CHART), "-n", RELEASE_NS, "--set", "settings.logFormat=xml", check=False)
@@ -148,12 +148,14 @@ def test_install_upgrade_rollback_uninstall(cluster, api_client, crd_installed, 
         assert dep.spec.template.spec.containers[0].image.endswith(":0.1.0")
         assert env_of(dep)["WEBSCALE_LOG_FORMAT"] == "json" and env_of(dep)["WEBSCALE_RESYNC_SECONDS"] == "60"
         assert "example.com/owner" not in (dep.spec.template.metadata.annotations or {})
+        assert net.list_namespaced_network_policy(RELEASE_NS).items == []
         assert revisions(helm, "wso") == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
     finally:
         uninstalled = helm("uninstall", "wso", "-n", RELEASE_NS, "--wait", check=False)
     assert uninstalled.returncode == 0, uninstalled.stderr
     apps, rbac = client.AppsV1Api(api_client), client.RbacAuthorizationV1Api(api_client)
     assert apps.list_namespaced_deployment(RELEASE_NS).items == []
+    assert client.PolicyV1Api(api_client).list_namespaced_pod_disruption_budget(RELEASE_NS).items == []
     assert [r for r in rbac.list_cluster_role().items if r.metadata.name == FULLNAME] == []
     assert [b for b in rbac.list_cluster_role_binding().items if b.metadata.name == FULLNAME] == []
     # Helm never deletes a CRD from crds/: the apps (and their data) survive an uninstall.
@@ -212,7 +214,7 @@ def test_namespaced_install_watches_one_namespace(cluster, api_client, crd_insta
         try:
             swa.create_namespaced_custom_object(G, V, watched, P, app_body("inside", metrics=metrics))
             eventually(
-                lambda: (condition(swa, watched, "inside", "Ready") or {}).get("status") == "True",
+                lambda: is_ready(swa, watched, "inside"),
                 60,
                 "the app in the watched namespace to be Ready",
             )

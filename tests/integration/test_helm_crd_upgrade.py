@@ -22,9 +22,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from manifest_helpers import CHART, CRD_NAME, kubectl_bin, run_kubectl, wait_namespace_gone
-from test_helm import helm, helm_bin  # noqa: F401 - fixtures
-from test_operator import G, P, V
 from waiting import eventually
+from webscale_local.swa import G, P, V
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +70,7 @@ def app(name: str) -> str:
     return json.dumps(body)
 
 
-def test_crd_upgrade_adds_a_field(cluster, api_client, crd_installed, helm, tmp_path):  # noqa: F811
+def test_crd_upgrade_adds_a_field(cluster, api_client, crd_installed, helm, tmp_path):
     wait_namespace_gone(cluster, RELEASE_NS)
     delete_crd(cluster, api_client)
     try:

@@ -8,6 +8,8 @@ overlay's ServiceAccount token (TokenRequest) and the WEBSCALE_* settings of the
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from kubernetes import client
 from manifest_helpers import (
@@ -15,6 +17,8 @@ from manifest_helpers import (
     NAMESPACED,
     SA,
     SYSTEM_NS,
+    audit_mark,
+    clean_run,
     mint_token,
     one_kind,
     operator_env,
@@ -23,11 +27,10 @@ from manifest_helpers import (
     wait_namespace_gone,
     write_sa_kubeconfig,
 )
-from test_operator import G, P, V, app_body, condition
-from test_rbac_manifests import audit_mark, denied, forbidden_lines, sa_requests
 from waiting import eventually
 from webscale_local.operator_process import OperatorProcess
 from webscale_local.ports import free_port
+from webscale_local.swa import G, P, V, app_body, is_ready
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +65,18 @@ def test_base_applies_client_side_then_server_side(cluster, api_client, crd_inst
             for m in client.AppsV1Api(api_client).read_namespaced_deployment(SA, SYSTEM_NS).metadata.managed_fields
         }
         assert "kubectl" in managers, managers
+        pdb = client.PolicyV1Api(api_client).read_namespaced_pod_disruption_budget(SA, SYSTEM_NS)
+        assert pdb.spec.min_available == 1
+        eventually(
+            lambda: (
+                client.PolicyV1Api(api_client)
+                .read_namespaced_pod_disruption_budget(SA, SYSTEM_NS)
+                .status.disruptions_allowed
+                == 1
+            ),
+            60,
+            "the operator's PDB to allow one disruption of its two pods",
+        )
         # Idempotent: nothing changes on a second server-side apply.
         again = run_kubectl(cluster, "apply", "--server-side", "-k", str(BASE))
         assert again.returncode == 0
@@ -96,16 +111,13 @@ def test_namespaced_overlay_runs_the_operator_in_one_namespace(cluster, api_clie
         op = OperatorProcess(cluster, tmp_path / "operator.log", KUBECONFIG=str(kubeconfig), **env).start()
         swa.create_namespaced_custom_object(G, V, WATCHED, P, app_body("inside", metrics=metrics))
         eventually(
-            lambda: (condition(swa, WATCHED, "inside", "Ready") or {}).get("status") == "True",
+            lambda: is_ready(swa, WATCHED, "inside"),
             60,
             "the app in the watched namespace to be Ready",
         )
         op.stop()
-        log = op.log()
-        print(log[-3000:])
-        assert forbidden_lines(log) == []
-        requests = sa_requests(cluster, mark)
-        assert requests and denied(requests) == []
+        requests = clean_run(op, cluster, mark)
+        assert requests, "no request of the ServiceAccount in the audit log"
         namespaces = {e["objectRef"].get("namespace") for e in requests} - {None}
         assert namespaces <= {WATCHED, SYSTEM_NS}, namespaces  # never another namespace
         outside = swa.get_namespaced_custom_object(G, V, namespace, P, "outside")
@@ -122,3 +134,28 @@ def test_namespaced_overlay_runs_the_operator_in_one_namespace(cluster, api_clie
             f"clusterrole/{SA}-cluster-reads",
             f"clusterrolebinding/{SA}-cluster-reads",
         )
+
+
+def test_network_policy_component_on_an_overlay_of_the_base(cluster, api_client, crd_installed, tmp_path):
+    """`components: [.../components/networkpolicy]` in an overlay adds the operator's NetworkPolicy, which
+    the API server admits and which selects the operator's pods."""
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    base, component = (os.path.relpath(p, overlay) for p in (BASE, BASE.parent / "components" / "networkpolicy"))
+    (overlay / "kustomization.yaml").write_text(  # kustomize takes relative paths only
+        f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [{base}]\n"
+        f"components: [{component}]\n"
+    )
+    docs = render(cluster, overlay)
+    policy = one_kind(docs, "NetworkPolicy")
+    assert policy["metadata"]["namespace"] == SYSTEM_NS
+    wait_namespace_gone(cluster)
+    try:
+        run_kubectl(cluster, "apply", "--server-side", "-k", str(overlay))
+        net = client.NetworkingV1Api(api_client).read_namespaced_network_policy(SA, SYSTEM_NS)
+        dep = client.AppsV1Api(api_client).read_namespaced_deployment(SA, SYSTEM_NS)
+        assert net.spec.pod_selector.match_labels == dep.spec.selector.match_labels
+        assert [p.port for p in net.spec.ingress[0].ports] == [8080]
+        assert all(rule.ports for rule in net.spec.egress)
+    finally:
+        delete_install(cluster, f"clusterrolebinding/{SA}", f"clusterrole/{SA}")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from test_operator import G, P, V, app_body, condition
 from waiting import eventually
+from webscale_local.swa import G, P, V, app_body, condition
 
 from webscale.api.labels import CONFIG_CHECKSUM_ANNOTATION
 
@@ -58,6 +58,13 @@ def test_haproxy_tier_created_rolled_on_strategy_change_and_left_alone_on_scalin
         "LoadBalancerReady=True, HAProxyReady (kwok makes the HAProxy pods ready)",
     )
     assert condition(swa, namespace, "shop", "LoadBalancerReady")["status"] == "True"
+    # HAProxy faces the clients: the API server's ServiceAccount admission mounted no token in its pods
+    selector = ",".join(f"{k}={v}" for k, v in lb.spec.selector.match_labels.items())
+    haproxy_pods = core.list_namespaced_pod(namespace, label_selector=selector).items
+    assert len(haproxy_pods) == 2
+    for pod in haproxy_pods:
+        assert pod.spec.automount_service_account_token is False
+        assert not [v for v in pod.spec.volumes or [] if v.projected], [v.name for v in pod.spec.volumes]
     status = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["status"]["loadBalancer"]
     assert status["address"] == entry.spec.cluster_ip and status["readyReplicas"] == 2
 

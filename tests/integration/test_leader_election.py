@@ -3,15 +3,17 @@ leader being SIGKILLed and repairs a hand edit; a leader stopped with SIGTERM ha
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 
 import pytest
 from kubernetes import client
-from test_operator import G, P, V, app_body, condition, container
 from waiting import eventually
+from webscale_local import audit
 from webscale_local.operator_process import OperatorProcess
+from webscale_local.procs import http_ok
+from webscale_local.swa import G, P, V, app_body, container, is_ready
+
+from webscale.kube.client import USER_AGENT
 
 pytestmark = pytest.mark.integration
 LEASE = "webscale-operator"
@@ -37,29 +39,19 @@ def replica(cluster, namespace: str, identity: str, path, allowed: str) -> Opera
 
 
 def ready(op: OperatorProcess) -> bool:
-    try:
-        with urllib.request.urlopen(f"{op.http}/readyz", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
+    return http_ok(f"{op.http}/readyz")
 
 
 def writes_by(audit_log, since: int, identity: str) -> list[dict]:
-    entries = [json.loads(x) for x in audit_log.read_text().splitlines()[since:] if x.strip()]
-    return [
-        e
-        for e in entries
-        if f"({identity})" in e.get("userAgent", "")
-        and e["verb"] in {"create", "update", "patch", "delete"}
-        and e.get("objectRef", {}).get("resource") != "leases"
-    ]
+    """Writes (but to the Lease) by the replica `identity` since `since` (an audit mark)."""
+    return audit.operator_writes(audit_log, since, agents=(f"{USER_AGENT} ({identity})",), leases=False)
 
 
 def test_standby_takes_over_within_15s_and_one_writer_at_a_time(
     cluster, api_client, namespace, swa, crd_installed, dead_prometheus_url, tmp_path
 ):
     apps = client.AppsV1Api(api_client)
-    mark = len(cluster.audit_log.read_text().splitlines())
+    mark = audit.mark(cluster.audit_log)
     a = replica(cluster, namespace, "op-a", tmp_path / "a.log", dead_prometheus_url).start()
     b = replica(cluster, namespace, "op-b", tmp_path / "b.log", dead_prometheus_url)
     try:
@@ -68,7 +60,7 @@ def test_standby_takes_over_within_15s_and_one_writer_at_a_time(
         eventually(lambda: ready(b), 30, "op-b's caches to sync")
         body = app_body(metrics={"prometheus": {"url": dead_prometheus_url}})
         swa.create_namespaced_custom_object(G, V, namespace, P, body)
-        eventually(lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True", 60, "Ready")
+        eventually(lambda: is_ready(swa, namespace, "shop"), 60, "Ready")
         assert writes_by(cluster.audit_log, mark, "op-b") == []  # the standby wrote nothing
 
         a.kill()

@@ -15,7 +15,6 @@ from manifest_helpers import (
     CHART,
     SA,
     SYSTEM_NS,
-    applied_base_rbac,
     granted,
     helm_binary,
     one_kind,
@@ -25,12 +24,6 @@ from manifest_helpers import (
 from waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def base_rbac(cluster, crd_installed):
-    """The base's Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding, applied; removed afterwards."""
-    yield from applied_base_rbac(cluster)
 
 
 # ---- the whole base, and the Helm chart ---------------------------------------------------------

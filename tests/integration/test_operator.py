@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from kubernetes import client
 from waiting import eventually
+from webscale_local.swa import G, P, V, app_body, condition, container, env_of, is_ready
 
 pytestmark = pytest.mark.integration
-
-G, V, P = "webscale.dev", "v1alpha1", "scaledwebapps"
-
-
-def app_body(name: str = "shop", **spec: object) -> dict:
-    base = {"image": "registry.example/shop:1", "resources": {"cpu": "2", "memory": "256Mi"}}
-    return {"apiVersion": f"{G}/{V}", "kind": "ScaledWebApp", "metadata": {"name": name}, "spec": {**base, **spec}}
-
-
-def container(apps: client.AppsV1Api, ns: str, name: str = "shop") -> client.V1Container:
-    return apps.read_namespaced_deployment(name, ns).spec.template.spec.containers[0]
-
-
-def env_of(c: client.V1Container) -> dict[str, str | None]:
-    return {e.name: e.value for e in c.env}
-
-
-def condition(swa, ns: str, name: str, type_: str) -> dict | None:
-    obj = swa.get_namespaced_custom_object(G, V, ns, P, name)
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), None)
 
 
 def test_create_builds_deployment_and_services_with_owner_refs(api_client, namespace, operator, swa):
@@ -42,7 +25,7 @@ def test_create_builds_deployment_and_services_with_owner_refs(api_client, names
     assert dep.spec.replicas == 2  # replicas.min
     assert env_of(dep.spec.template.spec.containers[0])["WEB_CONCURRENCY"] == "2"
     assert headless.spec.cluster_ip == "None" and svc.spec.ports[0].port == 80
-    ready = eventually(lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True", 60, "Ready")
+    ready = eventually(lambda: is_ready(swa, namespace, "shop"), 60, "Ready")
     assert ready
     obj = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")
     status = obj["status"]
@@ -104,6 +87,42 @@ def test_delete_removes_children(api_client, namespace, operator, swa):
         60,
         "the Services to be collected",
     )
+
+
+def test_ready_says_why_pods_are_pending_when_the_nodes_are_full(cluster, namespace, operator, swa):
+    """The real scheduler leaves pods Pending on full kwok nodes; Ready repeats its message."""
+    cpu = int(cluster.node_cpu) // 2 + 1  # over half a node: at most one such pod per node
+    pods = cluster.nodes + 1  # so at least one of them stays Pending, whatever else runs
+    off = {"mode": "off"}
+    lb = {"provider": "service", "strategy": "round-robin"}
+    resources = {"cpu": str(cpu), "memory": "128Mi"}
+    body = app_body("full", resources=resources, replicas={"min": pods, "max": pods}, autoscaling=off, loadBalancer=lb)
+    swa.create_namespaced_custom_object(G, V, namespace, P, body)
+    pattern = re.compile(
+        rf"^\d+/{pods} pods ready; (\d+) of {pods} pods Pending: 0/{cluster.nodes} nodes are available: "
+        rf"(\d+ )?.*Insufficient cpu\.( \(and \d+ other reasons?\))?$"
+    )
+    seen: dict = {}
+
+    def says_why() -> dict | None:
+        seen["Ready"] = c = condition(swa, namespace, "full", "Ready") or {}
+        return c if pattern.match(c.get("message", "")) else None
+
+    try:
+        ready = eventually(says_why, 60, "Ready=False saying why pods are Pending")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; Ready was {seen.get('Ready')}") from None
+    assert (ready["status"], ready["reason"]) == ("False", "PodsUnschedulable")
+    assert int(pattern.match(ready["message"]).group(1)) >= 1
+    # one pod fits: the Pending pods go and so does the message (on the way, Ready may say "1/1 pods
+    # ready; 2 surplus pods to remove (3 pods, 1 wanted)" while the Deployment's surplus pods go)
+    swa.patch_namespaced_custom_object(G, V, namespace, P, "full", {"spec": {"replicas": {"min": 1, "max": 1}}})
+    ready = eventually(
+        lambda: (c := condition(swa, namespace, "full", "Ready")) and c["message"] == "1/1 pods ready" and c,
+        60,
+        "Ready=True with 1/1 pods ready",
+    )
+    assert (ready["status"], ready["reason"]) == ("True", "PodsReady")
 
 
 def test_null_keeps_an_optional_default_off(namespace, crd_installed, swa):

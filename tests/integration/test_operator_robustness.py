@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from test_operator import G, P, V, app_body, condition
 from waiting import eventually
+from webscale_local.audit import Quiet, mark, operator_writes
 from webscale_local.operator_process import OperatorProcess
+from webscale_local.swa import G, P, V, app_body, condition, is_ready
 
 from webscale.kube.client import USER_AGENT
 
 pytestmark = pytest.mark.integration
+AGENTS = (USER_AGENT, "kopf")
 
 # (patch to spec, where the problem is reported, words the message must contain)
 REJECTED_AT_ADMISSION = [
@@ -63,7 +64,7 @@ def running_app(api_client, namespace, operator, swa):
     # autoscaling off: this Prometheus-less cluster would otherwise report its outage in status,
     # which is a real change (see tests/e2e); here only the reconciler is under test
     swa.create_namespaced_custom_object(G, V, namespace, P, app_body(autoscaling={"mode": "off"}))
-    eventually(lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True", 60, "Ready")
+    eventually(lambda: is_ready(swa, namespace, "shop"), 60, "Ready")
     return apps.read_namespaced_deployment("shop", namespace)
 
 
@@ -111,26 +112,18 @@ def test_invalid_specs_are_refused_and_leave_the_deployment_alone(api_client, na
     assert len(warnings) >= len(MARKED_INVALID)
 
 
-def _operator_writes(audit_log, since_line: int, namespace: str) -> list[dict]:
-    lines = audit_log.read_text().splitlines()[since_line:]
-    entries = [json.loads(x) for x in lines if x.strip()]
-    ours = [
-        e
-        for e in entries
-        if e.get("userAgent", "").startswith((USER_AGENT, "kopf"))
-        and e.get("objectRef", {}).get("namespace") == namespace
-    ]
-    return [e for e in ours if e["verb"] in {"create", "update", "patch", "delete", "deletecollection"}]
-
-
 def test_noop_resync_makes_no_write(cluster, namespace, running_app, operator):
-    time.sleep(3)  # let the last status write of the rollout land
-    mark = len(cluster.audit_log.read_text().splitlines())
+    # the rollout's last status write has landed: no write for two resync periods (of 2 s)
+    quiet = Quiet(cluster.audit_log, seconds=4.0, agents=AGENTS)
+    eventually(quiet.reached, 60, "the operator's writes after the rollout to stop", interval=0.5)
+    since = mark(cluster.audit_log)
     checked_before = operator.metric("webscale_reconciles_total", outcome="unchanged")
-    time.sleep(8)  # four resync periods of 2 s
-    checked = operator.metric("webscale_reconciles_total", outcome="unchanged") - checked_before
-    assert checked >= 3, f"resync did not run ({checked} unchanged reconciles)"
-    writes = _operator_writes(cluster.audit_log, mark, namespace)
+    eventually(
+        lambda: operator.metric("webscale_reconciles_total", outcome="unchanged") - checked_before >= 3,
+        30,
+        "three resyncs of the app (unchanged reconciles)",
+    )
+    writes = operator_writes(cluster.audit_log, since, agents=AGENTS, namespace=namespace)
     assert writes == [], [(w["verb"], w["requestURI"]) for w in writes]
 
 
@@ -154,7 +147,7 @@ def test_operator_killed_mid_way_converges_without_duplicates(
     try:
         for i in range(4):
             eventually(
-                lambda n=f"app{i}": (condition(swa, namespace, n, "Ready") or {}).get("status") == "True",
+                lambda n=f"app{i}": is_ready(swa, namespace, n),
                 60,
                 f"app{i} Ready",
             )

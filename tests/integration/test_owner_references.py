@@ -21,22 +21,24 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from launcher import LocalCluster
-from manifest_helpers import SA, SYSTEM_NS, applied_base_rbac, mint_token, one_kind, render_base, write_sa_kubeconfig
-from test_operator import G, P, V
-from test_rbac_manifests import (
+from manifest_helpers import (
+    SA,
+    SYSTEM_NS,
+    applied_base_rbac,
     audit_mark,
-    denied,
+    clean_run,
     fast_app,
-    forbidden_lines,
-    ready,
-    sa_requests,
+    mint_token,
+    one_kind,
+    render_base,
     start_operator,
+    write_sa_kubeconfig,
 )
 from waiting import eventually
+from webscale_local.swa import G, P, V, install_crd, is_ready
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "OwnerReferencesPermissionEnforcement"
 NO_FINALIZERS = "webscale-no-finalizers"
 
@@ -45,21 +47,7 @@ NO_FINALIZERS = "webscale-no-finalizers"
 def strict_cluster() -> Iterator[LocalCluster]:
     """A control plane of its own with the plugin enabled (audit log on, one node)."""
     with LocalCluster(nodes=1, audit=True, admission_plugins=(PLUGIN,)) as cluster:
-        cluster.kubectl("apply", "-f", str(ROOT / "crds"))
-        eventually(
-            lambda: (
-                "True"
-                in cluster.kubectl(
-                    "get",
-                    "crd/scaledwebapps.webscale.dev",
-                    "-o",
-                    "jsonpath={.status.conditions[?(@.type=='Established')].status}",
-                    check=False,
-                )
-            ),
-            30,
-            "the ScaledWebApp CRD to be established",
-        )
+        install_crd(cluster.kubectl)
         yield cluster
 
 
@@ -101,16 +89,13 @@ def test_operator_runs_under_owner_reference_enforcement(strict_cluster, admin, 
         dep = eventually(lambda: apps.read_namespaced_deployment("shop", ns), 60, "the Deployment")
         svc = eventually(lambda: core.read_namespaced_service("shop", ns), 30, "the Service")
         headless = eventually(lambda: core.read_namespaced_service("shop-pods", ns), 30, "the headless Service")
-        eventually(lambda: ready(swa, ns, "shop"), 60, "Ready=True")
+        eventually(lambda: is_ready(swa, ns, "shop"), 60, "Ready=True")
     finally:
         op.stop()
-    log = op.log()
-    print(log[-4000:])
+    clean_run(op, strict_cluster, mark)
     for obj in (dep, svc, headless):
         (ref,) = obj.metadata.owner_references
         assert (ref.uid, ref.controller, ref.block_owner_deletion) == (uid, True, True)
-    assert forbidden_lines(log) == []
-    assert denied(sa_requests(strict_cluster, mark)) == []
 
 
 def test_without_the_finalizers_rule_the_same_write_is_refused(

@@ -12,8 +12,6 @@ Applying the whole base and the Helm chart is tests/integration/test_manifests_a
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 from pathlib import Path
 
 import pytest
@@ -22,90 +20,26 @@ from kubernetes.client.rest import ApiException
 from manifest_helpers import (
     SA,
     SYSTEM_NS,
-    Permission,
-    applied_base_rbac,
+    audit_mark,
+    clean_run,
+    fast_app,
     granted,
     mint_token,
     one_kind,
     render_base,
+    start_operator,
+    used,
     write_sa_kubeconfig,
 )
-from test_operator import G, P, V, app_body, condition
 from waiting import eventually
-from webscale_local.operator_process import OperatorProcess
-from webscale_local.ports import free_port
+from webscale_local.swa import G, P, V, app_body, condition, is_ready
 
 pytestmark = pytest.mark.integration
 
-SA_USER = f"system:serviceaccount:{SYSTEM_NS}:{SA}"
-LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ")  # the plain log format's timestamp
 # Checked inside requests by the OwnerReferencesPermissionEnforcement admission plugin (for
 # blockOwnerDeletion), never requested: tests/integration/test_owner_references.py needs it.
 ADMISSION_ONLY = {("webscale.dev", "scaledwebapps/finalizers", "update")}
 LEASES = {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
-
-
-# ---- the audit log ------------------------------------------------------------------------------
-def audit_mark(cluster) -> int:
-    return len(cluster.audit_log.read_text().splitlines())
-
-
-def sa_requests(cluster, since: int) -> list[dict]:
-    """Audit entries of requests made as the operator's ServiceAccount since `since`."""
-    lines = cluster.audit_log.read_text().splitlines()[since:]
-    entries = [json.loads(x) for x in lines if x.strip()]
-    return [e for e in entries if e.get("user", {}).get("username") == SA_USER and "objectRef" in e]
-
-
-def permission(entry: dict) -> Permission:
-    ref = entry["objectRef"]
-    resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
-    return (ref.get("apiGroup", ""), resource, entry["verb"])
-
-
-def denied(entries: list[dict]) -> list[str]:
-    """Requests refused for want of a permission: by the authorizer, or inside the request (an
-    apply that would create its object without "create"). A 403 because the namespace is being
-    deleted is not one."""
-    out = []
-    for e in entries:
-        status = e.get("responseStatus", {})
-        if e.get("annotations", {}).get("authorization.k8s.io/decision") == "forbid" or (
-            status.get("code") == 403 and "being terminated" not in status.get("message", "")
-        ):
-            out.append(f"{e['verb']} {e['requestURI']}: {status.get('message', '')}")
-    return out
-
-
-def used(entries: list[dict]) -> set[Permission]:
-    """Permissions exercised. A server-side apply that creates its object (a PATCH answered
-    201) is authorized as "create" too, inside the request: it counts as both."""
-    out: set[Permission] = set()
-    for e in entries:
-        if e.get("annotations", {}).get("authorization.k8s.io/decision") != "allow":
-            continue
-        group, resource, verb = permission(e)
-        out.add((group, resource, verb))
-        if verb == "patch" and e.get("responseStatus", {}).get("code") == 201:
-            out.add((group, resource, "create"))
-    return out
-
-
-STATUS_403 = re.compile(r"(?<![\d.:])403(?![\d])")
-"""403 standing alone (not inside a port, an address or a longer number)."""
-
-
-def forbidden_lines(log: str) -> list[str]:
-    """Operator log lines about a refused request, judged on the message and on 403 as a whole number:
-    neither a timestamp's ",403" milliseconds nor a port such as 127.0.0.1:40323 is one."""
-    out = []
-    for line in log.splitlines():
-        message = LOG_PREFIX.sub("", line)
-        if STATUS_403.search(message) or any(
-            s in message for s in ("Not enough permissions", "Forbidden", f'"{SA_USER}" cannot')
-        ):
-            out.append(line)
-    return out
 
 
 def release_leftovers(api_client, namespace: str) -> None:
@@ -135,12 +69,6 @@ def release_leftovers(api_client, namespace: str) -> None:
 
 # ---- fixtures -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def base_rbac(cluster, crd_installed):
-    """The base's Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding, applied; removed afterwards."""
-    yield from applied_base_rbac(cluster)
-
-
-@pytest.fixture(scope="module")
 def sa_kubeconfig(cluster, api_client, base_rbac, tmp_path_factory) -> Path:
     """A kubeconfig that authenticates as the ServiceAccount with a TokenRequest token."""
     token = mint_token(api_client, SYSTEM_NS, SA)
@@ -152,34 +80,6 @@ def sa_client(sa_kubeconfig) -> client.ApiClient:
     return config.new_client_from_config(config_file=str(sa_kubeconfig))
 
 
-def start_operator(cluster, sa_kubeconfig: Path, log: Path, **env: str) -> OperatorProcess:
-    return OperatorProcess(
-        cluster,
-        log,
-        KUBECONFIG=str(sa_kubeconfig),
-        WEBSCALE_RESYNC_SECONDS="2",
-        WEBSCALE_METRICS_TIMEOUT_SECONDS="1",
-        WEBSCALE_PROMETHEUS_URLS=NO_PROMETHEUS,
-        POD_NAMESPACE=SYSTEM_NS,  # the Lease lives in the operator's namespace, as in a pod
-        **env,
-    ).start()
-
-
-NO_PROMETHEUS = f"http://127.0.0.1:{free_port()}"
-"""The operator's allowed Prometheus, which is not there (connection refused)."""
-
-
-def fast_app(name: str, **spec: object) -> dict:
-    """An app polled as often as the schema allows against a Prometheus that is not there."""
-    metrics = {"prometheus": {"url": NO_PROMETHEUS}}
-    return app_body(name, autoscaling={"pollingInterval": "5s"}, metrics=metrics, **spec)
-
-
-def ready(swa, namespace: str, name: str) -> bool:
-    return (condition(swa, namespace, name, "Ready") or {}).get("status") == "True"
-
-
-# ---- the operator under the base's RBAC ---------------------------------------------------------
 def test_operator_runs_on_exactly_the_base_permissions(cluster, api_client, namespace, sa_kubeconfig, tmp_path):
     admin_apps, admin_core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
     swa = client.CustomObjectsApi(api_client)
@@ -191,7 +91,7 @@ def test_operator_runs_on_exactly_the_base_permissions(cluster, api_client, name
         eventually(lambda: admin_apps.read_namespaced_deployment("shop", namespace), 30, "the Deployment")
         eventually(lambda: admin_core.read_namespaced_service("shop", namespace), 30, "the Service")
         eventually(lambda: admin_core.read_namespaced_service("shop-pods", namespace), 30, "the headless Service")
-        eventually(lambda: ready(swa, namespace, "shop"), 60, "Ready=True")
+        eventually(lambda: is_ready(swa, namespace, "shop"), 60, "Ready=True")
         workers = str(swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["status"]["workersPerPod"])
 
         # Live worker resize: a pod with the wrong worker count is annotated back (list + patch pods).
@@ -242,13 +142,8 @@ def test_operator_runs_on_exactly_the_base_permissions(cluster, api_client, name
         )
     finally:
         op.stop()
-    log = op.log()
-    print(log[-4000:])
-    assert forbidden_lines(log) == []
-
-    requests = sa_requests(cluster, mark)
+    requests = clean_run(op, cluster, mark)
     assert requests, "no request of the ServiceAccount in the audit log"
-    assert denied(requests) == []
     rules = granted(one_kind(render_base(cluster), "ClusterRole")) | granted(one_kind(render_base(cluster), "Role"))
     assert rules >= LEASES
     unused = rules - used(requests)
@@ -262,14 +157,10 @@ def test_operator_watching_one_namespace_uses_the_rest(cluster, api_client, name
     op = start_operator(cluster, sa_kubeconfig, tmp_path / "operator.log", WEBSCALE_NAMESPACE=namespace)
     try:
         swa.create_namespaced_custom_object(G, V, namespace, P, fast_app("shop"))
-        eventually(lambda: ready(swa, namespace, "shop"), 60, "Ready=True")
+        eventually(lambda: is_ready(swa, namespace, "shop"), 60, "Ready=True")
     finally:
         op.stop()
-    log = op.log()
-    print(log[-4000:])
-    assert forbidden_lines(log) == []
-    requests = sa_requests(cluster, mark)
-    assert denied(requests) == []
+    requests = clean_run(op, cluster, mark)
     docs = render_base(cluster)
     assert used(requests) <= granted(one_kind(docs, "ClusterRole")) | granted(one_kind(docs, "Role"))
     assert all(f"/namespaces/{namespace}/" in e["requestURI"] for e in requests if "/leases" not in e["requestURI"])

@@ -3,18 +3,17 @@ makes zero write requests (audit log), while it does poll them all."""
 
 from __future__ import annotations
 
-import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_operator import G, P, V, app_body
 from waiting import eventually
+from webscale_local.audit import Quiet, mark, operator_writes
 from webscale_local.operator_process import OperatorProcess
+from webscale_local.swa import G, P, V, app_body
 
 pytestmark = pytest.mark.integration
 APPS = 200
-WRITES = {"create", "update", "patch", "delete", "deletecollection"}
+AGENTS = ("webscale-operator",)
 
 
 def settled(swa, namespace: str) -> bool:
@@ -31,29 +30,8 @@ def settled(swa, namespace: str) -> bool:
     return True
 
 
-def operator_writes(lines: list[str]) -> list[tuple[str, str]]:
-    entries = [json.loads(x) for x in lines if x.strip()]
-    return [
-        (e["verb"], e["requestURI"])
-        for e in entries
-        if e.get("userAgent", "").startswith("webscale-operator")
-        and e["verb"] in WRITES
-        and e.get("objectRef", {}).get("resource") != "leases"
-    ]
-
-
-class Quiet:
-    """Has the audit log shown no operator write for `seconds`?"""
-
-    def __init__(self, audit_log, seconds: float) -> None:
-        self.audit_log, self.seconds = audit_log, seconds
-        self.count, self.since = -1, time.monotonic()
-
-    def reached(self) -> bool:
-        count = len(operator_writes(self.audit_log.read_text().splitlines()))
-        if count != self.count:
-            self.count, self.since = count, time.monotonic()
-        return time.monotonic() - self.since >= self.seconds
+def reconciles(op: OperatorProcess) -> float:
+    return sum(op.metric("webscale_reconciles_total", outcome=o) for o in ("changed", "unchanged"))
 
 
 def statuses(swa, namespace: str) -> dict[str, dict]:
@@ -96,21 +74,24 @@ def test_a_restart_with_200_healthy_apps_writes_nothing(
         eventually(lambda: settled(swa, namespace), 240, f"{APPS} apps Ready and holding", interval=2)
         # and the first operator has said all it had to say (e.g. the capacity of pods that just became
         # ready, written at the app's next poll): no write for two polling intervals
-        quiet = Quiet(cluster.audit_log, seconds=10.0)
+        quiet = Quiet(cluster.audit_log, seconds=10.0, agents=AGENTS)
         eventually(quiet.reached, 120, "the first operator's writes to stop", interval=1)
     finally:
         first.stop()
     before = statuses(swa, namespace)
-    mark = len(cluster.audit_log.read_text().splitlines())
+    since = mark(cluster.audit_log)
     second = OperatorProcess(cluster, tmp_path / "second.log", **env).start()
     try:
         eventually(lambda: second.metric("webscale_poll_apps_total") >= 2 * APPS, 60, "two polls of every app")
-        time.sleep(6)  # a resync period more
+        # and a resync of every app after the start-up reconciles: 2 reconciles an app, whatever they found
+        eventually(lambda: reconciles(second) >= 2 * APPS, 60, f"{2 * APPS} reconciles (start-up and a resync)")
         polled = second.metric("webscale_poll_apps_total")
         unchanged = second.metric("webscale_reconciles_total", outcome="unchanged")
     finally:
         second.stop()
-    writes = operator_writes(cluster.audit_log.read_text().splitlines()[mark:])
+    writes = [
+        (e["verb"], e["requestURI"]) for e in operator_writes(cluster.audit_log, since, agents=AGENTS, leases=False)
+    ]
     print(f"after the restart: {polled:.0f} app polls, {unchanged:.0f} unchanged reconciles, {len(writes)} writes")
     assert unchanged >= APPS
     after = statuses(swa, namespace)

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,8 +19,9 @@ from fixtures.prometheus import PrometheusHandle, start_prometheus
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from operator_process import OperatorProcess
-from test_operator import G, P, V, app_body, condition
 from waiting import eventually
+from webscale_local.http_server import reply, serving
+from webscale_local.swa import G, P, V, app_body, condition, is_ready
 
 from webscale.api.names import MAX_NAME_LENGTH
 
@@ -76,12 +75,7 @@ class Target(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.requests.append(self.path)  # type: ignore[attr-defined]
-        body = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply(self, 200, b'{"status":"success","data":{"resultType":"vector","result":[]}}')
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -91,14 +85,8 @@ class Target(BaseHTTPRequestHandler):
 def target() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Target)
     server.requests = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture()
@@ -154,9 +142,12 @@ def test_a_url_off_the_allow_list_is_invalid_and_never_requested(
     )
     assert any(e.type == "Warning" and ssrf in e.message and e.involved_object.name == "probe" for e in events)
 
-    eventually(lambda: (condition(swa, namespace, "shop", "Ready") or {}).get("status") == "True", 60, "shop Ready")
+    eventually(lambda: is_ready(swa, namespace, "shop"), 60, "shop Ready")
     eventually(lambda: polled(prometheus, "http_requests_total"), 30, "the allowed Prometheus to be polled")
-    time.sleep(6)  # more than a pollingInterval (5s) of the probe app, had it been polled
+    # two more scaling-loop polls of shop: a whole pollingInterval (5s) in which probe, had it been
+    # polled, would have been polled too
+    ticks = tenancy_operator.metric("webscale_polls_total")
+    eventually(lambda: tenancy_operator.metric("webscale_polls_total") >= ticks + 2, 30, "two more polls of shop")
     assert target.requests == []  # type: ignore[attr-defined]
     apps = client.AppsV1Api(api_client)
     deployments = [d.metadata.name for d in apps.list_namespaced_deployment(namespace).items]

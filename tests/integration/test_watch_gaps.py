@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client, config
-from test_operator import G, P, V, app_body, condition
 from waiting import eventually
 from webscale_local.launcher import LocalCluster
 from webscale_local.operator_process import OperatorProcess
 from webscale_local.ports import free_port
+from webscale_local.swa import G, P, V, app_body, is_ready
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +51,7 @@ def test_an_app_deleted_during_a_watch_gap_leaves_no_ghost(own_cluster, tmp_path
             )
             swa.create_namespaced_custom_object(G, V, NS, P, body)
         for name in ("ghost", "keep"):
-            eventually(lambda n=name: (condition(swa, NS, n, "Ready") or {}).get("status") == "True", 60, f"{name}")
+            eventually(lambda n=name: is_ready(swa, NS, n), 60, f"{name}")
         relists = op.metric("webscale_watch_relists_total", resource="ScaledWebApp")
 
         assert op.proc is not None
@@ -73,7 +72,14 @@ def test_an_app_deleted_during_a_watch_gap_leaves_no_ghost(own_cluster, tmp_path
             30,
             "the operator to relist the apps",
         )
-        time.sleep(6)  # three resync periods: a ghost in the registry would be re-created by now
+
+        # three resync periods (of 2 s), counted in reconciles (the relist's own one first): a ghost left
+        # in the registry would be reconciled, and its Deployment re-created, by now
+        def reconciles() -> float:
+            return sum(op.metric("webscale_reconciles_total", outcome=o) for o in ("changed", "unchanged"))
+
+        before = reconciles()
+        eventually(lambda: reconciles() >= before + 4, 30, "three resyncs after the relist")
         names = {d.metadata.name for d in apps.list_namespaced_deployment(NS).items}
         assert names == {"keep"}, names
         assert op.metric("webscale_apps", state="valid") == 1

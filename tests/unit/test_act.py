@@ -3,6 +3,8 @@ live resize from the pod cache, no write when nothing changed, deletion during a
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from orchestration import NS, SETTINGS, World, swa
 
@@ -142,6 +144,18 @@ def test_due_apps_follow_their_polling_grid(world):
     scaler.mark_polled(app, NOW)
     assert scaler.due([app], NOW + 1) == []
     assert scaler.due([app], NOW + 15) == [app]
+
+
+def test_a_changed_spec_is_polled_at_once_then_back_on_the_grid(world):
+    """A new generation (e.g. a raised replicas.min) does not wait for the next grid point."""
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    app = world.app()
+    scaler.mark_polled(app, NOW)
+    changed = dataclasses.replace(app, generation=app.generation + 1)
+    assert scaler.due([app], NOW + 1) == [] and scaler.due([changed], NOW + 1) == [changed]
+    scaler.mark_polled(changed, NOW + 1)
+    assert scaler.due([changed], NOW + 2) == []
+    assert scaler.due([changed], NOW + 15) == [changed]  # the grid goes on
 
 
 def test_startup_is_learned_from_the_app_s_recent_ready_pods():

@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from webscale_local import audit
 from webscale_local.audit import AuditReader
 from webscale_local.histogram import quantile, quantiles
 
@@ -72,3 +73,35 @@ def test_audit_reader_keeps_one_agent_once_per_request_in_the_window(tmp_path):
         ("patch", "services", "webscale", True),
         ("watch", "pods", "", False),
     ]
+
+
+def test_operator_writes_are_the_operators_completed_writes_since_the_mark(tmp_path):
+    log = tmp_path / "audit.log"
+    log.write_text(entry("ResponseComplete", "patch", "webscale-operator/0.1 (a)", "deployments") + "\n")
+    since = audit.mark(log)
+    lines = [
+        entry("ResponseComplete", "patch", "webscale-operator/0.1 (a)", "deployments"),
+        entry("ResponseStarted", "patch", "webscale-operator/0.1 (a)", "deployments"),  # counted once
+        entry("ResponseComplete", "get", "webscale-operator/0.1 (a)", "deployments"),  # a read
+        entry("ResponseComplete", "update", "kopf/1.37", "leases"),
+        entry("ResponseComplete", "patch", "kube-controller-manager/v1.33", "deployments"),
+    ]
+    with open(log, "a") as f:
+        f.write("\n".join(lines) + "\n")
+    assert len(audit.entries(log, since)) == 5
+    assert [e["verb"] for e in audit.operator_writes(log, since)] == ["patch", "update"]
+    assert [e["verb"] for e in audit.operator_writes(log, since, leases=False)] == ["patch"]
+    assert audit.operator_writes(log, since, agents=("kopf",), resource="deployments") == []
+    assert audit.operator_writes(log, since, namespace="elsewhere") == []
+
+
+def test_quiet_restarts_its_clock_at_each_new_write(tmp_path):
+    log = tmp_path / "audit.log"
+    log.write_text("")
+    quiet = audit.Quiet(log, seconds=60)
+    assert not quiet.reached()
+    quiet.since -= 61  # as if a minute had passed without a write
+    assert quiet.reached()
+    with open(log, "a") as f:
+        f.write(entry("ResponseComplete", "patch", "webscale-operator/0.1 (a)", "deployments") + "\n")
+    assert not quiet.reached()

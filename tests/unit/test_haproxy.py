@@ -131,13 +131,26 @@ def test_haproxy_deployment_is_locked_down():
     assert container["image"] == HAPROXY_IMAGE and "@" not in HAPROXY_IMAGE and ":" in HAPROXY_IMAGE
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
-    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == haproxy_config.LB_READY_PATH == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["livenessProbe"]["httpGet"]["port"] == "metrics"
     term = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
     assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
     annotations = dep["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/port"] == str(haproxy_config.METRICS_PORT)
     assert len(annotations[CONFIG_CHECKSUM_ANNOTATION]) == 64
+
+
+@pytest.mark.parametrize("account", [None, "shop-reader"])
+def test_haproxy_pods_get_no_api_token_whatever_the_app_runs_as(account):
+    """HAProxy faces the internet and never calls the API: no ServiceAccount token is mounted in its pods,
+    not even when the app's own pods run as an account with its token (spec.serviceAccountName)."""
+    spec = lb(replicas=2) | ({"serviceAccountName": account} if account else {})
+    children = {c["kind"] + "/" + c["metadata"]["name"]: c for c in build_children(app(spec), {})}
+    haproxy = children["Deployment/shop-haproxy"]["spec"]["template"]["spec"]
+    assert haproxy["automountServiceAccountToken"] is False and "serviceAccountName" not in haproxy
+    pods = children["Deployment/shop"]["spec"]["template"]["spec"]
+    assert pods["automountServiceAccountToken"] is (account is not None)
 
 
 def test_pdb_only_from_two_replicas():
@@ -191,3 +204,35 @@ def test_entry_service_type_annotations_and_affinity():
 def test_service_provider_session_affinity_is_always_explicit(strategy, affinity):
     svc = build_service(app(lb(provider="service", strategy=strategy)))
     assert svc["spec"]["sessionAffinity"] == affinity
+
+
+def test_haproxy_image_setting_replaces_the_official_image_and_nothing_else():
+    default = build_children(app(lb()))
+    mirrored = build_children(app(lb()), haproxy_image="registry.example/haproxy:3.2")
+    images = [c["spec"]["template"]["spec"]["containers"][0]["image"] for c in mirrored if c["kind"] == "Deployment"]
+    assert images[1] == "registry.example/haproxy:3.2" and images[0] != images[1]
+    for before, after in zip(default, mirrored, strict=True):
+        if before["kind"] == "Deployment" and before["metadata"]["name"] == "shop-haproxy":
+            before["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example/haproxy:3.2"
+        assert before == after
+
+
+def test_haproxy_image_setting_rejects_an_empty_or_spaced_value():
+    from pydantic import ValidationError
+
+    from webscale.settings import Settings
+
+    assert Settings(haproxy_image="mirror/haproxy:3.2").haproxy_image == "mirror/haproxy:3.2"
+    for bad in ("", "a b"):
+        with pytest.raises(ValidationError, match="haproxy_image"):
+            Settings(haproxy_image=bad)
+
+
+def test_only_idempotent_requests_are_sent_again_after_a_pod_answered_nothing():
+    backend = haproxy_config.sections(haproxy_config.render_for("default", "shop", app(lb()).valid_spec))[
+        "backend pods"
+    ]
+    assert "retry-on conn-failure empty-response" in backend
+    disable = [line for line in backend if line.startswith("http-request disable-l7-retry")]
+    assert disable == ["http-request disable-l7-retry if !{ method GET HEAD OPTIONS PUT DELETE TRACE }"]
+    assert "POST" not in disable[0] and "PATCH" not in disable[0]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 from webscale_local import wrk
 from webscale_local.lb_rig import rig_config
 from webscale_local.throttle import throttled
+from webscale_local.waiting import wait_for
 
 from webscale.reconcile import haproxy_config
 
@@ -76,11 +76,7 @@ def test_throttled_stops_the_process_in_cycles_and_always_leaves_it_running():
             pass
         seen = set()
         with throttled(child.pid, run_ms=20, max_seconds=5):
-            for _ in range(400):  # bounded: at most ~2 s of polling
-                seen.add(state(child.pid))
-                if {"T", "S"} <= seen:
-                    break
-                time.sleep(0.005)
+            wait_for(lambda: seen.add(state(child.pid)) or {"T", "S"} <= seen, 2, 0.005, "stopped and running states")
         assert "T" in seen and "S" in seen  # it was stopped and it ran
         assert state(child.pid) != "T"
     finally:
@@ -94,11 +90,7 @@ def test_throttled_at_a_fine_grain_also_stops_and_resumes_the_process():
     try:
         seen = set()
         with throttled(child.pid, run_ms=2.5, max_seconds=5, period_ms=10):
-            for _ in range(4000):  # bounded: at most ~2 s of polling
-                seen.add(state(child.pid))
-                if {"T", "S"} <= seen:
-                    break
-                time.sleep(0.0005)
+            wait_for(lambda: seen.add(state(child.pid)) or {"T", "S"} <= seen, 2, 0.0005, "stopped and running states")
         assert "T" in seen and "S" in seen
         assert state(child.pid) != "T"
     finally:

@@ -64,7 +64,7 @@ def test_prometheus_config_is_the_relabel_contract():
 
 # ---- kustomize base -----------------------------------------------------------------------------
 def test_kustomizations_list_every_manifest_in_their_directory():
-    for directory in (BASE, PROM, NAMESPACED):
+    for directory in (BASE, PROM, NAMESPACED, MANIFESTS / "components" / "networkpolicy"):
         kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
         listed = {r for r in kustomization["resources"] if not r.startswith("../")}
         listed |= {f for g in kustomization.get("configMapGenerator", []) for f in g.get("files", [])}
@@ -91,6 +91,39 @@ def test_base_objects_are_named_and_bound_consistently():
     ]
     assert pod["serviceAccountName"] == sa["metadata"]["name"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_operator_pdb_keeps_one_pod_through_a_drain():
+    pdb = one(BASE / "poddisruptionbudget.yaml")
+    dep = one(BASE / "deployment.yaml")
+    assert pdb["spec"]["minAvailable"] == 1 < dep["spec"]["replicas"]
+    assert pdb["spec"]["selector"] == dep["spec"]["selector"]
+
+
+NETWORK_POLICY = MANIFESTS / "components" / "networkpolicy"
+
+
+def rule_ports(rule: dict) -> set[tuple[int, str]]:
+    return {(p["port"], p["protocol"]) for p in rule["ports"]}
+
+
+def test_network_policy_component_allows_only_what_the_operator_talks_to():
+    component = yaml.safe_load((NETWORK_POLICY / "kustomization.yaml").read_text())
+    assert component["kind"] == "Component" and component["resources"] == ["networkpolicy.yaml"]
+    whole = one(NETWORK_POLICY / "networkpolicy.yaml")
+    # a component comes after the base's namespace transformer: it names the namespace itself
+    assert whole["metadata"]["namespace"] == yaml.safe_load((BASE / "kustomization.yaml").read_text())["namespace"]
+    policy = whole["spec"]
+    dep = one(BASE / "deployment.yaml")["spec"]
+    env = {e["name"]: e["value"] for e in base_container()["env"] if "value" in e}
+    assert policy["podSelector"] == dep["selector"] and policy["policyTypes"] == ["Ingress", "Egress"]
+    # ingress: the metrics and probe port only
+    assert [rule_ports(r) for r in policy["ingress"]] == [{(int(env["WEBSCALE_LIVENESS_PORT"]), "TCP")}]
+    # egress: every rule names its ports (a rule without ports allows all of them)
+    dns, api, prometheus = (rule_ports(r) for r in policy["egress"])
+    assert dns == {(53, "UDP"), (53, "TCP")} and api == {(443, "TCP"), (6443, "TCP")}
+    prometheus_port = int(env["WEBSCALE_PROMETHEUS_URLS"].rsplit(":", 1)[1])
+    assert prometheus == {(prometheus_port, "TCP")}
 
 
 PRUNED = {"deployments", "configmaps", "poddisruptionbudgets"}

@@ -8,16 +8,14 @@ and rendered.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from manifest_helpers import BASE, CHART, CRD_NAME, NAMESPACED, VERSION, base_container, one
+from manifest_helpers import BASE, CHART, CRD_NAME, MANIFESTS, NAMESPACED, VERSION, base_container, helm_binary, one
 
 from webscale.settings import Settings
 
@@ -46,6 +44,8 @@ CHART_FILES = [
     "templates/clusterrole.yaml",
     "templates/clusterrolebinding.yaml",
     "templates/namespaced-rbac.yaml",
+    "templates/poddisruptionbudget.yaml",
+    "templates/networkpolicy.yaml",
     f"crds/{CRD_NAME}",
 ]
 
@@ -139,7 +139,7 @@ def test_every_value_has_a_described_schema():
 # A small JSON Schema (draft-07) validator for the keywords values.schema.json uses: jsonschema is not
 # a dependency of the project. test_schema_uses_only_supported_keywords keeps the two in step.
 SUPPORTED = {"$schema", "title", "description", "type", "properties", "required", "additionalProperties", "items"}
-SUPPORTED |= {"enum", "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "pattern"}
+SUPPORTED |= {"enum", "minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "pattern", "minItems"}
 TYPES = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
@@ -177,6 +177,8 @@ def validate(value: Any, node: dict, path: str = "$") -> list[str]:
                 errors.append(f"{path}: unknown key {key}")
             elif isinstance(node.get("additionalProperties"), dict):
                 errors += validate(sub, node["additionalProperties"], f"{path}.{key}")
+    if isinstance(value, list) and len(value) < node.get("minItems", 0):
+        errors.append(f"{path}: fewer than {node['minItems']} items")
     if isinstance(value, list) and "items" in node:
         for i, item in enumerate(value):
             errors += validate(item, node["items"], f"{path}[{i}]")
@@ -214,6 +216,9 @@ def test_values_validate_against_the_schema():
         ({"settings": {"namespace": "Not_A_Namespace"}}, "does not match"),
         ({"image": {"pullPolicy": "Sometimes"}}, "not in"),
         ({"rbac": {"create": "yes"}}, "not of type boolean"),
+        ({"networkPolicy": {"apiServerPorts": []}}, "fewer than 1 items"),
+        ({"networkPolicy": {"apiServerCidrs": ["api.example"]}}, "does not match"),
+        ({"podDisruptionBudget": {"minAvailable": 0}}, "< 1"),
     ],
 )
 def test_schema_refuses_bad_values(change, error):
@@ -251,15 +256,15 @@ def test_templates_use_only_values_that_exist_and_every_value_is_used():
 
 
 # ---- Helm, when available -----------------------------------------------------------------------
-def helm_binary() -> str:
-    helm = os.environ.get("WEBSCALE_HELM") or shutil.which("helm")
+def helm_or_skip() -> str:
+    helm = helm_binary()
     if not helm:
         pytest.skip("no helm binary (set WEBSCALE_HELM or put helm on PATH)")
     return helm
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([helm_binary(), *args], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([helm_or_skip(), *args], capture_output=True, text=True, timeout=60)
     assert not check or proc.returncode == 0, proc.stderr
     return proc
 
@@ -276,7 +281,11 @@ def test_helm_lint_strict():
 def test_helm_renders_what_the_base_has():
     rendered = {d["kind"]: d for d in render_chart()}
     # Role and RoleBinding: leader election on a Lease in the release namespace (leader-election-rbac.yaml)
-    assert set(rendered) == {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding"}
+    kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding"}
+    assert set(rendered) == kinds | {"PodDisruptionBudget"}  # no NetworkPolicy unless asked for
+    assert rendered["PodDisruptionBudget"]["spec"] == one(BASE / "poddisruptionbudget.yaml")["spec"] | {
+        "selector": rendered["Deployment"]["spec"]["selector"]
+    }
     assert rendered["Role"]["rules"] == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
     ]
@@ -300,7 +309,14 @@ def test_helm_renders_what_the_base_has():
 
 
 def test_helm_switches():
-    rendered = render_chart("--set", "rbac.create=false", "--set", "serviceAccount.create=false")
+    rendered = render_chart(
+        "--set",
+        "rbac.create=false",
+        "--set",
+        "serviceAccount.create=false",
+        "--set",
+        "podDisruptionBudget.enabled=false",
+    )
     assert [d["kind"] for d in rendered] == ["Deployment"]
     assert rendered[0]["spec"]["template"]["spec"]["serviceAccountName"] == "default"
     (dep,) = [
@@ -321,7 +337,15 @@ def test_namespaced_mode_is_the_kustomize_overlay():
     in the watched namespace, cluster-wide reads only."""
     rendered = render_chart("--set", "settings.namespace=apps")
     kinds = sorted(d["kind"] for d in rendered if not d["metadata"]["name"].endswith("-leader-election"))
-    assert kinds == ["ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "RoleBinding", "ServiceAccount"]
+    assert kinds == [
+        "ClusterRole",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "PodDisruptionBudget",
+        "RoleBinding",
+        "ServiceAccount",
+    ]
     binding = next(d for d in rendered if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] == "apps")
     assert (binding["metadata"]["namespace"], binding["roleRef"]["name"]) == ("apps", "rel-webscale-operator")
     reads = next(d for d in rendered if d["kind"] == "ClusterRole" and d["metadata"]["name"].endswith("-cluster-reads"))
@@ -329,3 +353,89 @@ def test_namespaced_mode_is_the_kustomize_overlay():
     assert reads["rules"] == overlay["rules"]
     (cluster_binding,) = [d for d in rendered if d["kind"] == "ClusterRoleBinding"]
     assert cluster_binding["roleRef"]["name"] == "rel-webscale-operator-cluster-reads"
+
+
+def kinds_of(*sets: str) -> dict[str, dict]:
+    return {d["kind"]: d for d in render_chart(*[a for s in sets for a in ("--set", s)])}
+
+
+@pytest.mark.parametrize(
+    ("sets", "rendered"),
+    [
+        ([], True),
+        (["replicaCount=1"], False),  # a budget of 1 of 1 would block every drain
+        (["podDisruptionBudget.enabled=false"], False),
+        (["replicaCount=3", "podDisruptionBudget.minAvailable=2"], True),
+    ],
+)
+def test_pdb_only_with_more_than_one_replica(sets, rendered):
+    objects = kinds_of(*sets)
+    assert ("PodDisruptionBudget" in objects) is rendered
+    if rendered:
+        pdb, dep = objects["PodDisruptionBudget"], objects["Deployment"]
+        assert pdb["spec"]["minAvailable"] == (2 if "replicaCount=3" in sets else 1) < dep["spec"]["replicas"]
+        assert pdb["spec"]["selector"] == dep["spec"]["selector"]
+        assert pdb["metadata"]["namespace"] == "webscale-system"
+
+
+def test_pdb_that_would_block_every_drain_is_refused():
+    sets = ("--set", "replicaCount=2", "--set", "podDisruptionBudget.minAvailable=2")
+    refused = helm("template", "rel", str(CHART), "--kube-version", "1.34.0", *sets, check=False)
+    assert (
+        refused.returncode != 0
+        and "podDisruptionBudget.minAvailable (2) must be below replicaCount (2)" in refused.stderr
+    )
+
+
+def ports(rule: dict) -> set[tuple[int, str]]:
+    return {(p["port"], p["protocol"]) for p in rule["ports"]}
+
+
+def test_network_policy_is_off_by_default_and_is_the_kustomize_component_when_on():
+    assert "NetworkPolicy" not in kinds_of()
+    objects = kinds_of("networkPolicy.enabled=true")
+    policy, dep = objects["NetworkPolicy"]["spec"], objects["Deployment"]["spec"]
+    assert policy["podSelector"] == dep["selector"]
+    component = one(MANIFESTS / "components" / "networkpolicy" / "networkpolicy.yaml")["spec"]
+    assert {k: v for k, v in policy.items() if k != "podSelector"} == {
+        k: v for k, v in component.items() if k != "podSelector"
+    }
+
+
+@pytest.mark.parametrize(
+    ("urls", "expected"),
+    [
+        ("http://prometheus.monitoring:9090", {9090}),
+        ("https://prom.example, http://a:9091,http://b:9091/prefix,http://c", {443, 9091, 80}),
+        ("http://[::1]:9092,https://[fd00::1]", {9092, 443}),
+    ],
+)
+def test_network_policy_egress_is_dns_the_api_server_and_the_allowed_prometheus_ports(urls, expected):
+    policy = kinds_of("networkPolicy.enabled=true", f"settings.prometheusUrls={urls.replace(',', chr(92) + ',')}")[
+        "NetworkPolicy"
+    ]["spec"]
+    assert all(rule.get("ports") for rule in policy["egress"]), "an egress rule without ports allows every port"
+    dns, api, prometheus = policy["egress"]
+    assert ports(dns) == {(53, "UDP"), (53, "TCP")}
+    assert ports(api) == {(443, "TCP"), (6443, "TCP")} and "to" not in api
+    assert ports(prometheus) == {(p, "TCP") for p in expected} and "to" not in prometheus
+    assert [ports(r) for r in policy["ingress"]] == [{(8080, "TCP")}]
+
+
+def test_network_policy_peers_and_no_probe_port():
+    monitoring = "{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}"
+    policy = render_chart(
+        "--set",
+        "networkPolicy.enabled=true",
+        "--set",
+        "settings.livenessPort=0",
+        "--set",
+        "networkPolicy.apiServerCidrs={172.18.0.2/32}",
+        "--set-json",
+        f"networkPolicy.prometheusTo=[{json.dumps(yaml.safe_load(monitoring))}]",
+    )
+    spec = next(d for d in policy if d["kind"] == "NetworkPolicy")["spec"]
+    assert spec["ingress"] == []  # no port to open: nothing may connect
+    _, api, prometheus = spec["egress"]
+    assert api["to"] == [{"ipBlock": {"cidr": "172.18.0.2/32"}}]
+    assert prometheus["to"] == [yaml.safe_load(monitoring)]

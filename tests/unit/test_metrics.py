@@ -17,9 +17,9 @@ import requests
 from test_metrics_failure import api_error
 from test_metrics_parse import sample
 
-from webscale.api.app import App
 from webscale.api.models import parse_spec
 from webscale.api.observation import Observation
+from webscale.api.ref import AppRef
 from webscale.metrics.prometheus import AppQuery, MetricsSource, PrometheusSource
 from webscale.promql import queries as promql
 
@@ -27,18 +27,18 @@ URL = "http://prometheus.test:9090"
 
 
 class RecordingClient:
-    """Stands in for PrometheusConnect: answers custom_query from a function, records every query."""
+    """Stands in for `webscale.metrics.client.QueryClient`: answers from a function, records every query."""
 
     def __init__(self, answer: Callable[[str], Any]) -> None:
         self.answer = answer
         self.queries: list[str] = []
-        self.params: list[dict] = []
+        self.timeouts: list[float] = []
         self.closed = False
 
-    def custom_query(self, query: str, params: dict | None = None) -> Any:
+    def query(self, query: str, timeout: float, max_bytes: int) -> tuple[str, Any]:
         self.queries.append(query)
-        self.params.append(params or {})
-        return self.answer(query)
+        self.timeouts.append(timeout)
+        return "", self.answer(query)  # no resultType: the result's shape decides
 
     def close(self) -> None:
         self.closed = True
@@ -79,7 +79,7 @@ def make_source(
 
 
 def apps(n: int, url: str = URL, namespace: str = "default", **kwargs: Any) -> list[AppQuery]:
-    return [AppQuery(App.named(namespace, f"app{i}"), url, **kwargs) for i in range(n)]
+    return [AppQuery(AppRef(namespace, f"app{i}"), url, **kwargs) for i in range(n)]
 
 
 def test_prometheus_source_is_a_metrics_source():
@@ -94,22 +94,22 @@ def test_one_app_and_ten_apps_cost_the_same_queries():
     ten = source.observe(apps(10), now=101.0)
     assert source.last_poll_queries == 2
     assert source.queries_total == 4
-    assert one[App.named("default", "app0")] == Observation(
+    assert one[AppRef("default", "app0")] == Observation(
         at=100.0, requests_per_second=0.0, cpu_cores=0.0, pods_reporting=2, recent_requests_per_second=0.0
     )
-    assert ten[App.named("default", "app7")] == Observation(
+    assert ten[AppRef("default", "app7")] == Observation(
         at=101.0, requests_per_second=7.0, cpu_cores=0.7, pods_reporting=2
     )
-    assert ten[App.named("default", "app8")].recent_requests_per_second == 24.0
+    assert ten[AppRef("default", "app8")].recent_requests_per_second == 24.0
     assert clients[URL].queries[:2] == [promql.request_rate_query("4s", "2s"), promql.cpu_query("app", "4s")]
-    assert clients[URL].params[0] == {"timeout": "5.0"}
+    assert clients[URL].timeouts[0] == 5.0
 
 
 def test_each_prometheus_url_and_cpu_source_gets_its_own_batched_query():
     source, clients = make_source()
     mixed = [
         *apps(3),
-        *[AppQuery(App.named("default", f"c{i}"), URL, cpu_source="cadvisor") for i in range(3)],
+        *[AppQuery(AppRef("default", f"c{i}"), URL, cpu_source="cadvisor") for i in range(3)],
         *apps(3, url="http://other:9090/", namespace="other"),
         *apps(2, url="http://third:9090", namespace="third", cpu_source=None),
     ]
@@ -121,7 +121,7 @@ def test_each_prometheus_url_and_cpu_source_gets_its_own_batched_query():
 
 def test_templates_cost_one_query_per_app_and_are_escaped():
     source, clients = make_source()
-    hostile = App.named("default", 'a"} or vector(1) or {x="')
+    hostile = AppRef("default", 'a"} or vector(1) or {x="')
     templated = AppQuery(hostile, URL, request_rate_template="sum(rate(x{app={app},namespace={namespace}}[{window}]))")
     observed = source.observe([*apps(2), templated], now=1.0)
     assert source.last_poll_queries == 3
@@ -142,9 +142,9 @@ def test_all_templated_apps_skip_the_batched_request_query():
 
 def test_invalid_template_fails_only_that_app_without_a_query():
     source, clients = make_source()
-    bad = AppQuery(App.named("default", "bad"), URL, request_rate_template="x{app={application}}")
+    bad = AppQuery(AppRef("default", "bad"), URL, request_rate_template="x{app={application}}")
     observed = source.observe([*apps(1), bad], now=1.0)
-    assert observed[App.named("default", "app0")].ok
+    assert observed[AppRef("default", "app0")].ok
     assert observed[bad.key].error == (
         "spec.metrics.requestRate: unknown placeholder {application} (known: {namespace}, {app}, {window})"
     )
@@ -158,7 +158,7 @@ def test_failed_cpu_query_keeps_the_request_rate():
         return healthy(query)
 
     source, _ = make_source(answer)
-    observation = source.observe(apps(2), now=1.0)[App.named("default", "app1")]
+    observation = source.observe(apps(2), now=1.0)[AppRef("default", "app1")]
     assert observation.ok
     assert (observation.requests_per_second, observation.cpu_cores, observation.pods_reporting) == (1.0, None, None)
     assert observation.cpu_error == f"Prometheus at {URL} answered HTTP 503: Service Unavailable"  # never the body
@@ -170,8 +170,8 @@ def test_missing_cpu_series_is_explained_on_a_good_observation():
 
     source, _ = make_source(answer)
     observed = source.observe(apps(2), now=1.0)
-    assert observed[App.named("default", "app0")].cpu_error is None
-    app1 = observed[App.named("default", "app1")]
+    assert observed[AppRef("default", "app0")].cpu_error is None
+    app1 = observed[AppRef("default", "app1")]
     assert app1.ok and app1.cpu_cores is None
     assert app1.cpu_error == (
         'no series for app "app1" in namespace "default" (process_cpu_seconds_total{managed_by="webscale"})'
@@ -180,7 +180,7 @@ def test_missing_cpu_series_is_explained_on_a_good_observation():
 
 def test_no_cpu_error_when_cpu_is_not_wanted():
     source, clients = make_source()
-    observation = source.observe(apps(1, cpu_source=None), now=1.0)[App.named("default", "app0")]
+    observation = source.observe(apps(1, cpu_source=None), now=1.0)[AppRef("default", "app0")]
     assert observation.ok and observation.cpu_cores is None and observation.cpu_error is None
     assert len(clients[URL].queries) == 1
 
@@ -192,7 +192,7 @@ def test_failed_request_query_keeps_the_cpu():
         return healthy(query)
 
     source, _ = make_source(answer, timeout=0.5)
-    observation = source.observe(apps(2), now=1.0)[App.named("default", "app1")]
+    observation = source.observe(apps(2), now=1.0)[AppRef("default", "app1")]
     assert not observation.ok
     assert observation.error == f"Prometheus at {URL} did not answer within 0.5s (timeout)"
     assert (observation.cpu_cores, observation.pods_reporting) == (0.1, 2)
@@ -278,16 +278,16 @@ def test_app_query_from_spec():
             "metrics": {"prometheus": {"url": "http://p:9090"}, "cpuSource": "cadvisor", "requestRate": "x{app={app}}"},
         }
     )
-    assert AppQuery.from_spec("default", "shop", spec) == AppQuery(
-        App.named("default", "shop"), "http://p:9090", "x{app={app}}", "cadvisor"
+    assert AppQuery.from_spec(AppRef("default", "shop"), spec) == AppQuery(
+        AppRef("default", "shop"), "http://p:9090", "x{app={app}}", "cadvisor"
     )
     no_cpu = parse_spec({"image": "shop:1", "autoscaling": {"target": {"cpuUtilization": None}}})
-    assert AppQuery.from_spec("default", "shop", no_cpu).cpu_source is None
+    assert AppQuery.from_spec(AppRef("default", "shop"), no_cpu).cpu_source is None
 
 
 def test_observation_values_are_floats():
     source, _ = make_source()
-    observation = source.observe(apps(1), now=1.0)[App.named("default", "app0")]
+    observation = source.observe(apps(1), now=1.0)[AppRef("default", "app0")]
     assert isinstance(observation.requests_per_second, float) and not math.isnan(observation.requests_per_second)
 
 

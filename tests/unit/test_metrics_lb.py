@@ -9,8 +9,8 @@ import pytest
 from test_metrics import apps, make_source
 from test_metrics_parse import sample
 
-from webscale.api.app import App
 from webscale.api.models import parse_spec
+from webscale.api.ref import AppRef
 from webscale.metrics.parse import in_flight, request_rates
 from webscale.metrics.prometheus import AppQuery
 from webscale.promql import queries as promql
@@ -33,7 +33,7 @@ def answers(query: str) -> Any:
 def lb_apps(n: int) -> list[AppQuery]:
     return [
         AppQuery(
-            App.named("default", f"lb{i}"),
+            AppRef("default", f"lb{i}"),
             "http://prometheus.test:9090",
             cpu_source=None,
             request_rate_source="loadbalancer",
@@ -63,12 +63,12 @@ def test_all_lb_apps_cost_one_query_next_to_the_app_side_query():
     assert sorted(q.split("{")[0] for q in queries) == sorted(
         ["sum by (namespace, app) (rate(http_requests_total", LB_RATE_PREFIX]
     )
-    lb3 = got[App.named("default", "lb3")]
+    lb3 = got[AppRef("default", "lb3")]
     assert (lb3.requests_per_second, lb3.recent_requests_per_second, lb3.in_flight_requests) == (3.0, 6.0, 4.0)
-    assert got[App.named("default", "lb4")].in_flight_requests is None  # no in-flight series: unknown, not a failure
-    assert got[App.named("default", "lb4")].ok
-    assert got[App.named("default", "app2")].requests_per_second == 102.0
-    assert got[App.named("default", "app2")].in_flight_requests is None
+    assert got[AppRef("default", "lb4")].in_flight_requests is None  # no in-flight series: unknown, not a failure
+    assert got[AppRef("default", "lb4")].ok
+    assert got[AppRef("default", "app2")].requests_per_second == 102.0
+    assert got[AppRef("default", "app2")].in_flight_requests is None
     # twenty apps at the LB: still one query
     source.observe(lb_apps(20), now=51.0)
     assert source.last_poll_queries == 1
@@ -76,7 +76,7 @@ def test_all_lb_apps_cost_one_query_next_to_the_app_side_query():
 
 def test_an_lb_app_without_series_is_a_failure_not_zero():
     source, _ = make_source(lambda q: [], scrape_interval=1.0)
-    got = source.observe(lb_apps(1), now=1.0)[App.named("default", "lb0")]
+    got = source.observe(lb_apps(1), now=1.0)[AppRef("default", "lb0")]
     assert not got.ok and "no series" in (got.error or "") and "haproxy_backend_http_requests_total" in got.error
     assert got.in_flight_requests is None
 
@@ -87,15 +87,15 @@ def test_parse_in_flight_ignores_other_signals_and_non_finite_values():
         sample("default", "a", "5", webscale_signal="inflight"),
         sample("default", "b", "NaN", webscale_signal="inflight"),
     ]
-    keys = [App.named("default", "a"), App.named("default", "b")]
-    assert in_flight(result, keys) == {App.named("default", "a"): 5.0}
-    assert request_rates(result, keys, "x")[App.named("default", "a")] == (3.0, None)
+    keys = [AppRef("default", "a"), AppRef("default", "b")]
+    assert in_flight(result, keys) == {AppRef("default", "a"): 5.0}
+    assert request_rates(result, keys, "x")[AppRef("default", "a")] == (3.0, None)
 
 
 def test_app_query_from_spec_carries_the_source():
     spec = parse_spec({"image": "x", "metrics": {"requestRateSource": "loadbalancer"}})
-    assert AppQuery.from_spec("default", "shop", spec).request_rate_source == "loadbalancer"
-    assert AppQuery.from_spec("default", "shop", parse_spec({"image": "x"})).request_rate_source == "app"
+    assert AppQuery.from_spec(AppRef("default", "shop"), spec).request_rate_source == "loadbalancer"
+    assert AppQuery.from_spec(AppRef("default", "shop"), parse_spec({"image": "x"})).request_rate_source == "app"
 
 
 def test_reading_at_the_lb_needs_the_haproxy_provider():

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from webscale.api.app import App
+from webscale.api.ref import AppRef
 from webscale.metrics.parse import MalformedResult, cpu_usage, parse_vector, request_rates, template_rate
 
-SHOP, API, OTHER_SHOP = App.named("default", "shop"), App.named("default", "api"), App.named("billing", "shop")
+SHOP, API, OTHER_SHOP = AppRef("default", "shop"), AppRef("default", "api"), AppRef("billing", "shop")
 WHAT = 'http_requests_total{managed_by="webscale"}'
 
 
@@ -52,7 +52,7 @@ def test_recent_rates_come_from_the_same_result():
         sample("billing", "shop", "NaN", webscale_signal="recent"),  # not finite: unknown
         sample("default", "burst-only", "500", webscale_signal="recent"),  # recent without the rate
     ]
-    burst_only = App.named("default", "burst-only")
+    burst_only = AppRef("default", "burst-only")
     rates = request_rates(result, [SHOP, API, OTHER_SHOP, burst_only], WHAT)
     assert rates[SHOP] == (40.0, 95.5)
     assert rates[API] == (7.0, None)
@@ -73,7 +73,7 @@ def test_nan_and_inf_are_failures(value):
 
 
 def test_hostile_names_in_messages_are_quoted():
-    key = App.named("default", 'a"\nb')
+    key = AppRef("default", 'a"\nb')
     reason = request_rates([], [key], WHAT)[key]
     assert reason.startswith('no series for app "a\\"\\nb" in namespace "default"')
     assert "\n" not in reason

@@ -49,7 +49,7 @@ def test_seconds(text, value):
         ({"image": "a", "port": 70000}, "spec.port", "less than or equal to 65535"),
         ({"image": "a", "workers": {"mode": "sometimes"}}, "spec.workers.mode", "'auto' or 'fixed'"),
         ({"image": "a", "workers": {"count": 0}}, "spec.workers.count", "greater than or equal to 1"),
-        ({"image": "a", "replicas": {"min": 0}}, "spec.replicas.min", "greater than or equal to 1"),
+        ({"image": "a", "replicas": {"min": -1}}, "spec.replicas.min", "greater than or equal to 0"),
         ({"image": "a", "autoscaling": {"pollingInterval": "soon"}}, "spec.autoscaling.pollingInterval", "pattern"),
         ({"image": "a", "autoscaling": {"pollingInterval": "0s"}}, "spec.autoscaling.pollingInterval", "at least 5s"),
         (
@@ -70,6 +70,15 @@ def test_seconds(text, value):
         ({"image": "a", "state": {"redisURL": "http://x"}}, "spec.state.redisURL", "pattern"),
         ({"image": "a", "metrics": {"prometheus": {"url": "ftp://x"}}}, "spec.metrics.prometheus.url", "pattern"),
         ({"image": "a", "colour": "red"}, "spec.colour", "Extra inputs are not permitted"),
+        ({"image": "a", "env": [{"name": "X", "value": "v" * 4097}]}, "spec.env.0.value", "at most 4096 characters"),
+        ({"image": "a", "env": [{"name": f"V{i}"} for i in range(129)]}, "spec.env", "at most 128 items"),
+        ({"image": "a", "state": {"redisURL": "redis://" + "r" * 2048}}, "spec.state.redisURL", "at most 2048"),
+        ({"image": "a", "resources": {"memory": "1" * 65}}, "spec.resources.memory", "at most 64 characters"),
+        (
+            {"image": "a", "autoscaling": {"burst": {"hold": "1" * 32 + "s"}}},
+            "spec.autoscaling.burst.hold",
+            "at most 32",
+        ),
     ],
 )
 def test_every_bad_field_is_named_with_the_problem(spec, where, what):

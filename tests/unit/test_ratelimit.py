@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,17 +23,23 @@ class Clock:
 def test_the_bucket_lets_a_burst_through_then_paces_at_qps():
     clock = Clock()
     bucket = TokenBucket(qps=10, burst=3, clock=clock, sleep=clock.sleep)
-    waits = [bucket.acquire() for _ in range(6)]
-    assert waits[:3] == [0.0, 0.0, 0.0]
-    assert clock.now == 0.3000000000000001 or abs(clock.now - 0.3) < 1e-9  # three more at 10/s
+    released = []
+    for _ in range(3 + 20):
+        bucket.acquire()
+        released.append(clock.now)
+    assert released[:3] == [0.0, 0.0, 0.0]  # the burst: no wait at all
+    # then one request every 1/qps seconds, from the first on: 0.1, 0.2, ... 2.0
+    assert released[3:] == pytest.approx([0.1 * i for i in range(1, 21)])
 
 
 def test_a_quiet_spell_refills_up_to_the_burst_only():
     clock = Clock()
     bucket = TokenBucket(qps=10, burst=2, clock=clock, sleep=clock.sleep)
     bucket.acquire(), bucket.acquire()
-    clock.now += 100
-    assert [bucket.reserve() for _ in range(3)][:2] == [0.0, 0.0]
+    assert bucket.reserve() == pytest.approx(0.1)  # empty: the next token comes 1/qps later
+    clock.now += 100  # 1,000 tokens' worth of quiet
+    # two free (the burst), and the third waits as if the bucket had just been full, not 1,000 deep
+    assert [bucket.reserve() for _ in range(3)] == pytest.approx([0.0, 0.0, 0.1])
 
 
 def test_retry_after_wins_and_is_capped():

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from webscale.api.app import App
+from webscale.api.ref import AppRef
 from webscale.kube.store import Store
 from webscale.runtime.registry import Registry
 
@@ -48,11 +49,11 @@ def test_asking_for_every_app_again_decodes_nothing_until_a_version_changes():
     again = registry.all()
     assert [a.name for a in again] == ["a", "b"]
     assert all(x is y for x, y in zip(first, again, strict=True))
-    assert registry.get("default", "a") is first[0]
+    assert registry.get(AppRef("default", "a")) is first[0]
     assert CountingStore.decoded == decoded
 
     store.apply("MODIFIED", swa("a", 3, replicas=2))
-    a = registry.get("default", "a")
+    a = registry.get(AppRef("default", "a"))
     assert a is not None and a.status == {"replicas": 2} and a.spec is first[0].spec  # status refreshed, spec kept
     assert CountingStore.decoded == decoded + 1
 
@@ -64,7 +65,7 @@ def test_a_deleted_app_leaves_the_registry():
     assert len(registry.all()) == 2
     store.replace([swa("b", 2)])  # a relist after a gap in which "a" was deleted
     assert [a.name for a in registry.all()] == ["b"]
-    assert registry.get("default", "a") is None
+    assert registry.get(AppRef("default", "a")) is None
 
 
 def test_apps_with_equal_sections_share_them_and_differ_where_they_differ():
@@ -74,3 +75,27 @@ def test_apps_with_equal_sections_share_them_and_differ_where_they_differ():
     assert one.valid_spec.autoscaling is two.valid_spec.autoscaling
     assert one.valid_spec.image != two.valid_spec.image
     assert one.valid_spec == App.from_body(swa("one", 1), [URL]).valid_spec
+
+
+def test_a_spec_the_checker_fails_on_makes_that_app_invalid_and_the_others_stay_readable(monkeypatch):
+    import webscale.api.app as app_module
+
+    real = app_module.semantic_errors
+
+    def checker(spec, allowed):
+        if spec.image == "deep":
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(spec, allowed)
+
+    monkeypatch.setattr(app_module, "semantic_errors", checker)
+    store = Store()
+    store.replace([swa("a", 1), swa("deep", 2, image="deep"), swa("c", 3)])
+    registry = Registry(store, [URL])
+    apps = {a.name: a for a in registry.all()}
+    assert apps["a"].valid and apps["c"].valid
+    assert not apps["deep"].valid
+    assert apps["deep"].errors == (
+        "spec could not be checked: RecursionError (a field nested too deeply?); simplify the spec",
+    )
+    assert apps["deep"].uid == "uid-deep" and apps["deep"].resource_version == "2"
+    assert registry.get(AppRef("default", "deep")) is apps["deep"]  # not parsed again every tick

@@ -149,6 +149,17 @@ CASES = [
     ),
     pytest.param(
         make_spec(),
+        reading(420, cpu=1.6, pods=4),
+        running(4),
+        History(),
+        4,
+        "WithinTolerance",
+        "420 " + NEED.format("5 pods", 400, 4) + "; CPU at 20% of request (target 70%) needs 2 pods; "
+        "keeping 4, load/target ratio 1.05 is within tolerance 0.1",
+        id="WithinToleranceWithCPUBelowTarget",
+    ),
+    pytest.param(
+        make_spec(),
         reading(350),
         running(4),
         History(),

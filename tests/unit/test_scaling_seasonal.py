@@ -12,10 +12,10 @@ from test_metrics import apps, make_source
 from test_metrics_parse import sample
 from test_scaling import make_spec, running
 
-from webscale.api.app import App
 from webscale.api.crd import crd
 from webscale.api.models import format_validation_error
 from webscale.api.observation import Observation, SeasonalReading
+from webscale.api.ref import AppRef
 from webscale.autoscaling.decide import History, decide
 from webscale.autoscaling.rules import SEASONAL_LEVEL_BOUNDS, seasonal_prior
 from webscale.metrics.parse import seasonal_readings
@@ -111,7 +111,7 @@ def test_the_query_reads_the_same_series_then_and_now():
 
 
 def test_readings_need_all_three_series():
-    keys = [App.named("default", "a"), App.named("default", "b")]
+    keys = [AppRef("default", "a"), AppRef("default", "b")]
     result = [
         sample("default", "a", "900", webscale_signal="seasonal_ahead"),
         sample("default", "a", "400", webscale_signal="seasonal_then"),
@@ -138,16 +138,16 @@ def test_all_apps_with_one_setting_cost_one_more_query():
     group = [*apps(3, cpu_source=None, seasonal=setting), *apps(5, cpu_source=None)[3:]]
     got = source.observe(group, now=NOW)
     assert source.last_poll_queries == 2  # the request rate, and the seasonal query for app0..app2
-    assert got[App.named("default", "app1")].seasonal == seen(900, 400, 360)
-    assert got[App.named("default", "app2")].seasonal is None  # no "now" series: no prior, not a failure
-    assert got[App.named("default", "app2")].ok
-    assert got[App.named("default", "app4")].seasonal is None
+    assert got[AppRef("default", "app1")].seasonal == seen(900, 400, 360)
+    assert got[AppRef("default", "app2")].seasonal is None  # no "now" series: no prior, not a failure
+    assert got[AppRef("default", "app2")].ok
+    assert got[AppRef("default", "app4")].seasonal is None
 
 
 def test_the_app_query_takes_the_setting_from_the_spec():
     spec = make_spec({"seasonal": {"offset": "168h", "lookahead": "10m", "levelWindow": "2h"}})
-    assert AppQuery.from_spec("default", "shop", spec).seasonal == (7 * DAY, 600.0, 7200.0)
-    assert AppQuery.from_spec("default", "shop", make_spec()).seasonal is None
+    assert AppQuery.from_spec(AppRef("default", "shop"), spec).seasonal == (7 * DAY, 600.0, 7200.0)
+    assert AppQuery.from_spec(AppRef("default", "shop"), make_spec()).seasonal is None
 
 
 # ---- the simulator ------------------------------------------------------------------------------

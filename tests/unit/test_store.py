@@ -102,6 +102,30 @@ def test_trimmed_objects_keep_what_the_operator_reads():
     }
 
 
+def test_a_pending_pod_keeps_why_the_scheduler_left_it():
+    message = "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available."
+    pod = {
+        "metadata": {"name": "p", "namespace": "shop", "labels": {"app.kubernetes.io/instance": "shop"}},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": message,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": "2026-01-01T00:00:01Z",
+                }
+            ],
+        },
+    }
+    assert trim_pod(pod)["status"] == {
+        "phase": "Pending",
+        "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message}],
+    }
+
+
 def test_a_compact_store_reads_back_what_it_was_given():
     loose, compact = Store(index=app_index), Store(index=app_index, compact=True)
     for store in (loose, compact):

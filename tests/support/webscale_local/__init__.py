@@ -15,5 +15,12 @@ scripts and tests import it by name:
     operator_process `webscale run` as a subprocess
     stack           all of the above together: what `make run` starts and `make load` drives
 
+and what the tests share:
+
+    waiting         wait_for: poll a condition with a deadline, saying what did not happen
+    audit           the control plane's audit log: requests and writes in a window, quiet spells
+    swa             ScaledWebApp coordinates, bodies, conditions, the CRD installed
+    http_server     a test's own HTTP server served from a thread
+
 Never part of the operator image: the Dockerfile copies operator/ only.
 """

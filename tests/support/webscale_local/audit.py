@@ -8,17 +8,27 @@
 
 Windows are byte offsets into the file (it only grows: the launcher does not rotate it), so a long
 run is read once per window, not from the start each time.
+
+Tests that look at whole entries (who made a request, whether it was refused) use the raw form:
+
+    since = mark(cluster.audit_log)
+    ...
+    writes = operator_writes(cluster.audit_log, since, namespace=ns)   # the audit entries (dicts)
+    quiet = Quiet(cluster.audit_log, seconds=10.0)                       # wait_for(quiet.reached, ...)
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+OPERATOR_AGENTS = ("webscale-operator", "kopf")
+"""User agents of the operator: its own API client (webscale-operator/<version>) and kopf's."""
 
 
 @dataclass(frozen=True)
@@ -50,13 +60,26 @@ class AuditReader:
         """Where the log ends now: the start of a window."""
         return self.path.stat().st_size if self.path.exists() else 0
 
-    def requests(self, start: int, end: int | None = None, agents: tuple[str, ...] = ()) -> list[Request]:
-        """Requests logged between two offsets whose user agent starts with one of `agents` (all if empty)."""
+    def _read(self, start: int, end: int | None) -> bytes:
         end = self.offset() if end is None else end
-        out = []
         with open(self.path, "rb") as f:
             f.seek(start)
-            data = f.read(max(0, end - start))
+            return f.read(max(0, end - start))
+
+    def entries(self, start: int, end: int | None = None) -> list[dict]:
+        """Every audit entry logged between two offsets, as the API server wrote it."""
+        out = []
+        for line in self._read(start, end).splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut at `end` while the server was writing it
+        return out
+
+    def requests(self, start: int, end: int | None = None, agents: tuple[str, ...] = ()) -> list[Request]:
+        """Requests logged between two offsets whose user agent starts with one of `agents` (all if empty)."""
+        out = []
+        data = self._read(start, end)
         needles = [f'"userAgent":"{a}'.encode() for a in agents]
         for line in data.splitlines():
             if needles and not any(n in line for n in needles):
@@ -87,3 +110,57 @@ class AuditReader:
                 )
             )
         return out
+
+
+def mark(log: Path) -> int:
+    """Where the audit log ends now: pass it as `since` to read what was logged afterwards."""
+    return AuditReader(log).offset()
+
+
+def entries(log: Path, since: int) -> list[dict]:
+    """The audit entries logged since `mark(log)` returned `since`."""
+    return AuditReader(log).entries(since)
+
+
+def operator_writes(
+    log: Path,
+    since: int,
+    agents: tuple[str, ...] = OPERATOR_AGENTS,
+    namespace: str | None = None,
+    resource: str | None = None,
+    name: str | None = None,
+    leases: bool = True,
+) -> list[dict]:
+    """Completed writes by the operator (user agent starting with one of `agents`) since `since`, in
+    `namespace`, to `resource` (its subresources included) named `name` when given; without Leases
+    when `leases` is False (leader election renews its Lease every few seconds)."""
+    out = []
+    for entry in entries(log, since):
+        ref = entry.get("objectRef") or {}
+        if (
+            entry.get("userAgent", "").startswith(agents)
+            and entry.get("verb") in WRITE_VERBS
+            and entry.get("stage") == "ResponseComplete"
+            and (namespace is None or ref.get("namespace") == namespace)
+            and (resource is None or ref.get("resource") == resource)
+            and (name is None or ref.get("name") == name)
+            and (leases or ref.get("resource") != "leases")
+        ):
+            out.append(entry)
+    return out
+
+
+class Quiet:
+    """Has the audit log shown no operator write (but Leases) for `seconds`? Poll `reached` with
+    wait_for: the clock restarts whenever the count of writes changes."""
+
+    def __init__(self, log: Path, seconds: float, agents: tuple[str, ...] = OPERATOR_AGENTS) -> None:
+        self.log, self.seconds, self.agents = log, seconds, agents
+        self.start = mark(log)
+        self.count, self.since = -1, time.monotonic()
+
+    def reached(self) -> bool:
+        count = len(operator_writes(self.log, self.start, agents=self.agents, leases=False))
+        if count != self.count:
+            self.count, self.since = count, time.monotonic()
+        return time.monotonic() - self.since >= self.seconds

@@ -22,14 +22,17 @@ class _Cluster(Protocol):
     etcd_url: str
     api_port: int
     admission_plugins: tuple[str, ...]
+    node_ip: str | None
 
 
 def apiserver_args(c: _Cluster, audit: bool) -> list[str]:
+    """With `node_ip` (a real node, inside the harness's network namespace) the API server also listens
+    there and publishes it as the `kubernetes` Service's endpoint, so pods reach it; otherwise loopback only."""
     d = c.state_dir
     args = [
         f"--etcd-servers={c.etcd_url}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        f"--bind-address={'0.0.0.0' if c.node_ip else '127.0.0.1'}",
+        f"--advertise-address={c.node_ip or '127.0.0.1'}",
         f"--secure-port={c.api_port}",
         f"--cert-dir={d / 'pki'}",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -38,11 +41,13 @@ def apiserver_args(c: _Cluster, audit: bool) -> list[str]:
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--authorization-mode=Node,RBAC",
         f"--token-auth-file={d / 'tokens.csv'}",
-        "--endpoint-reconciler-type=none",
+        f"--endpoint-reconciler-type={'lease' if c.node_ip else 'none'}",
         "--allow-privileged=true",
         "--enable-priority-and-fairness=false",
         "--profiling=false",
     ]
+    if c.node_ip:  # a real node: reach its kubelet (logs, exec) by address, not by a name nothing resolves
+        args.append("--kubelet-preferred-address-types=InternalIP,Hostname")
     if c.admission_plugins:  # on top of kube-apiserver's default set
         args.append(f"--enable-admission-plugins={','.join(c.admission_plugins)}")
     if audit:

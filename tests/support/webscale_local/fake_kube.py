@@ -4,7 +4,8 @@ It keeps objects by (kind, namespace, name), gives them uids and resourceVersion
 server-side apply does to spec.replicas (who owns it, and that leaving out a field one owns alone
 removes it), records every write, and can refuse chosen objects as the API server would (4xx).
 The real API server stays the judge in tests/integration; this fake only makes the decisions of
-`Reconciler` and `Autoscaler` observable without one.
+`Reconciler` and `Autoscaler` observable without one. It implements `KubeAPI`, as the real client
+does; `make lint` (mypy) checks both against it, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from kubernetes.client.rest import ApiException
 
+from webscale.kube.interface import KubeAPI
 from webscale.settings import Settings
 
 Key = tuple[str, str, str]
@@ -129,3 +131,7 @@ class FakeKube:
 
     def event(self, involved: dict[str, Any], type_: str, reason: str, message: str) -> None:
         self.events.append((type_, reason, message))
+
+
+def _conforms(fake: FakeKube) -> KubeAPI:
+    return fake  # type-checked (make lint): the fake is a KubeAPI, as the real client is

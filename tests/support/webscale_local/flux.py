@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from webscale_local.cluster_config import kubeconfig_yaml
 from webscale_local.launcher import ROOT, LocalCluster
-from webscale_local.procs import ClusterError, Component, free_port
+from webscale_local.procs import ClusterError, Component, free_port, http_ok
 
 NAMESPACE = "flux-system"
 CONTROLLERS = ("source-controller", "kustomize-controller")
@@ -145,9 +143,4 @@ class Flux:
 
 
 def _ok(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-            return resp.status == 200
-    except OSError:
-        time.sleep(0.1)
-        return False
+    return http_ok(f"http://127.0.0.1:{port}/readyz")

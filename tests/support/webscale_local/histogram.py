@@ -14,14 +14,19 @@ import math
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-def buckets(before: Samples, after: Samples, name: str) -> list[tuple[float, float]]:
-    """(upper bound, cumulative count observed between the scrapes), by bound."""
+def buckets(
+    before: Samples, after: Samples, name: str, where: dict[str, str] | None = None
+) -> list[tuple[float, float]]:
+    """(upper bound, cumulative count observed between the scrapes), by bound, summed over the
+    histogram's label sets (only those that have every label of `where`, when given)."""
     bucket = f"{name}_bucket"
-    return sorted(
-        (float(dict(labels)["le"]), value - before.get((sample, labels), 0.0))
-        for (sample, labels), value in after.items()
-        if sample == bucket
-    )
+    by_bound: dict[float, float] = {}
+    for (sample, labels), value in after.items():
+        if sample != bucket or not (where or {}).items() <= dict(labels).items():
+            continue
+        bound = float(dict(labels)["le"])
+        by_bound[bound] = by_bound.get(bound, 0.0) + value - before.get((sample, labels), 0.0)
+    return sorted(by_bound.items())
 
 
 def quantile(cumulative: list[tuple[float, float]], q: float) -> float:
@@ -40,6 +45,12 @@ def quantile(cumulative: list[tuple[float, float]], q: float) -> float:
     return lower
 
 
-def quantiles(before: Samples, after: Samples, name: str, qs: tuple[float, ...] = (0.5, 0.99)) -> dict[float, float]:
-    cumulative = buckets(before, after, name)
+def quantiles(
+    before: Samples,
+    after: Samples,
+    name: str,
+    qs: tuple[float, ...] = (0.5, 0.99),
+    where: dict[str, str] | None = None,
+) -> dict[float, float]:
+    cumulative = buckets(before, after, name, where)
     return {q: quantile(cumulative, q) for q in qs}

@@ -7,7 +7,8 @@ all from the binaries `build.sh` makes. Used by the Makefile (`make cluster`,
 `make run`) and by pytest fixtures (tests/conftest.py).
 
     python -m webscale_local.launcher up [--audit] [--nodes 3] [--node-cpu 4] [--node-pods 110]
-                                         # foreground; Ctrl-C stops all
+                                         # foreground; Ctrl-C stops all; without --node-cpu the
+                                         # nodes are sized for examples/*.yaml at replicas.max
                                          [--enable-admission-plugin OwnerReferencesPermissionEnforcement]
     python -m webscale_local.launcher down                         # stop one running in the background
 
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from webscale_local.cluster_config import AUDIT_POLICY, apiserver_args, kubeconfig_yaml, node_manifest
 from webscale_local.procs import ClusterError, Component, free_port, wait_until
+from webscale_local.sizing import examples, node_size
 
 ROOT = Path(__file__).resolve().parents[3]
 HERE = ROOT / "tests" / "cluster"  # the Go module and build.sh
@@ -67,6 +69,10 @@ class LocalCluster:
     """Client rate limit of controller-manager and scheduler (None: their defaults, 20 and 50 requests/s);
     `set_controller_qps` changes it on a running cluster."""
     timings: dict[str, float] = field(default_factory=dict)
+    kwok: bool = True
+    """Start kwok (fake nodes). Off for a real node (webscale_local.node): kwok would take it over."""
+    node_ip: str | None = None
+    """A real node's address: the API server then listens there too, for pods (see apiserver_args)."""
 
     # --- paths -------------------------------------------------------------------------------
     @property
@@ -79,7 +85,8 @@ class LocalCluster:
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.api_port}"
+        # with a node IP the API server's self-signed certificate names that address, not 127.0.0.1
+        return f"https://{self.node_ip or '127.0.0.1'}:{self.api_port}"
 
     def _bin(self, name: str) -> str:
         assert self.bin_dir is not None
@@ -202,6 +209,8 @@ class LocalCluster:
         self.kubeconfig.write_text(kubeconfig_yaml(self.server, self.token, self.state_dir / "pki"))
         for name, command in self._controller_commands().items():
             self._spawn(name, command, [], lambda: True)
+        if not self.kwok:
+            return
         kwok_port = free_port()
         kwok = [self._bin("kwok"), f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=true"]
         kwok += [f"--config={self.bin_dir / 'kwok-stages.yaml'}", "--cidr=10.244.0.0/16"]
@@ -257,9 +266,15 @@ def _http_ok(url: str, token: str | None = None) -> bool:
 
 # --- command line ------------------------------------------------------------------------------
 def _up(args: argparse.Namespace) -> int:
+    node_cpu, node_memory = args.node_cpu, args.node_memory
+    if node_cpu is None:
+        sized = node_size(examples(ROOT / "examples"), args.nodes)
+        node_cpu, node_memory = sized[0], node_memory or sized[1]
+        print(f"cluster: {args.nodes} nodes of {node_cpu} CPU, {node_memory}: examples/*.yaml at replicas.max fit")
     cluster = LocalCluster(
         nodes=args.nodes,
-        node_cpu=args.node_cpu,
+        node_cpu=node_cpu,
+        node_memory=node_memory or LocalCluster.node_memory,
         node_pods=args.node_pods,
         audit=args.audit,
         admission_plugins=tuple(args.admission_plugins),
@@ -330,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start a cluster in the foreground")
     up.add_argument("--nodes", type=int, default=3)
-    up.add_argument("--node-cpu", default="4", help="CPU capacity of each kwok node")
+    up.add_argument("--node-cpu", help="CPU of each kwok node (default: what examples/*.yaml need at replicas.max)")
+    up.add_argument("--node-memory", help="memory of each kwok node, e.g. 16Gi")
     up.add_argument("--node-pods", type=int, default=110, help="pods each kwok node accepts")
     up.add_argument("--audit", action="store_true", help="write the apiserver audit log")
     up.add_argument(

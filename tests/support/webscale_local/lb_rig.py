@@ -29,6 +29,7 @@ from webscale_local.dnsmasq import DnsHandle, start_dns
 from webscale_local.haproxy import HAProxyHandle, start_haproxy
 from webscale_local.ports import free_port
 from webscale_local.sample_app import SampleApp, start_sample_app
+from webscale_local.waiting import wait_for
 
 NAMESPACE, NAME = "default", "shop"
 SRV = haproxy_config.srv_name(NAMESPACE, NAME)
@@ -120,11 +121,8 @@ class Rig:
     def wait_active(self, count: int, timeout: float) -> float:
         """Wait (bounded) until HAProxy counts `count` servers UP; seconds it took."""
         start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if self.active_servers() == count:
-                return time.monotonic() - start
-            time.sleep(0.1)
-        raise AssertionError(f"HAProxy has {self.active_servers()} servers up, not {count}, after {timeout}s")
+        wait_for(lambda: self.active_servers() == count, timeout, 0.1, f"HAProxy to count {count} servers UP")
+        return time.monotonic() - start
 
     def serve(self, hosts: Sequence[str]) -> None:
         """DNS lists exactly the apps on these hosts (the headless Service's ready pods)."""

@@ -1,20 +1,31 @@
-"""A bounded, paced HTTP load generator for loopback apps (Python threads, keep-alive).
+"""A bounded, paced HTTP load generator for loopback apps (Python threads, keep-alive); inside a real
+node's network namespace (no default route: webscale_local.netns) also for its pods and Services.
 
     with Load(["http://127.0.0.1:3001"], rate=17.5, duration=60) as load:
         ...                       # requests flow at 17.5/s, spread over the URLs
         load.stop()               # or leave the block: stopped and joined either way
     load.stats.ok                 # requests answered 2xx
+    load.stats.latencies          # seconds each of those took, request written to response read
 
 Every load is bounded twice: by time (`duration`, seconds from start) and by count
 (`max_requests`, default rate x duration). Request i is due at start + i / rate, so the
 rate holds however fast the app answers (an open-loop generator; a late thread does not
-send a burst to catch up beyond its own slot). Only 127.0.0.1 URLs are accepted.
+send a burst to catch up beyond its own slot). Only 127.0.0.1 URLs are accepted, except inside
+a harness-made network namespace with no default route.
+
+Keep-alive as a browser does it: each thread keeps one connection per URL, and one that sat idle
+longer than IDLE_REUSE seconds, or that the server has closed meanwhile (its socket reads EOF), is
+replaced before the next request rather than reused. A server closes an idle connection after
+its keep-alive timeout (the sample app's KEEP_ALIVE_TIMEOUT_MS, Node's 5 s; HAProxy's `timeout
+http-keep-alive`, 4 s): a request written on it is lost (RemoteDisconnected), and that is the
+client's doing, not the app's. No request is retried, so every failure the app causes counts.
 """
 
 from __future__ import annotations
 
 import http.client
 import math
+import select
 import threading
 import time
 import urllib.parse
@@ -23,6 +34,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 REQUEST_TIMEOUT = 5.0
+IDLE_REUSE = 2.0
+"""Seconds a kept-alive connection may sit idle and still be reused: well below the keep-alive
+timeouts of the servers loaded here (the sample app's 5 s, HAProxy's 4 s), so a request is never
+written on a connection the server is closing at that moment."""
 MAX_DURATION = 300.0
 
 
@@ -34,8 +49,26 @@ class LoadStats:
     ok: int = 0
     failed: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    """Seconds each answered (2xx) request took, from writing it to reading the whole response (a new
+    connection's connect is included), in the order they finished."""
     started: float | None = None
     stopped: float | None = None
+
+    def record(self, error: str | None, latency: float) -> None:
+        """Count one request: answered 2xx (error None, its latency kept) or failed by kind."""
+        self.sent += 1
+        if error is None:
+            self.ok += 1
+            self.latencies.append(latency)
+        else:
+            self.failed += 1
+            self.errors[error] += 1
+
+    def summary(self) -> str:
+        """'1748 ok, 2 failed (RemoteDisconnected: 2)': the failures by kind, most frequent first."""
+        kinds = ", ".join(f"{kind}: {n}" for kind, n in self.errors.most_common())
+        return f"{self.ok} ok, {self.failed} failed" + (f" ({kinds})" if kinds else "")
 
     @property
     def achieved_rate(self) -> float:
@@ -49,6 +82,7 @@ class Load:
 
     rate: requests per second in total. duration: seconds after start() when sending stops.
     max_requests: hard cap on requests (default ceil(rate x duration)). path: what to GET.
+    idle_reuse: seconds a kept-alive connection may sit idle and still be reused.
     """
 
     def __init__(
@@ -59,6 +93,7 @@ class Load:
         max_requests: int | None = None,
         path: str = "/io?ms=1",
         connections: int = 2,
+        idle_reuse: float = IDLE_REUSE,
     ) -> None:
         if not urls:
             raise ValueError("no URLs to load")
@@ -74,6 +109,7 @@ class Load:
             raise ValueError("max_requests must be at least 1")
         self.path = path
         self.connections = max(1, connections)
+        self.idle_reuse = idle_reuse
         self.stats = LoadStats()
         self._lock = threading.Lock()
         self._next = 0
@@ -84,8 +120,13 @@ class Load:
     @staticmethod
     def _target(url: str) -> tuple[str, int]:
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "http" or parts.hostname != "127.0.0.1" or parts.port is None:
-            raise ValueError(f"load only goes to http://127.0.0.1:<port>, not {url!r}")
+        if parts.scheme != "http" or parts.hostname is None or parts.port is None:
+            raise ValueError(f"load goes to http://<host>:<port>, not {url!r}")
+        if parts.hostname != "127.0.0.1" and not _isolated():
+            raise ValueError(
+                f"load goes only to http://127.0.0.1:<port>, not {url!r}, unless this process runs inside a "
+                "harness-made network namespace with no default route (a real node's: webscale_local.netns)"
+            )
         return parts.hostname, parts.port
 
     def __enter__(self) -> Load:
@@ -134,7 +175,7 @@ class Load:
             return i
 
     def _run(self) -> None:
-        conns: dict[tuple[str, int], http.client.HTTPConnection] = {}
+        conns: dict[tuple[str, int], KeptAlive] = {}
         try:
             while not self._stop.is_set():
                 i = self._claim()
@@ -148,32 +189,64 @@ class Load:
                     return
                 self._send(conns, self.targets[i % len(self.targets)])
         finally:
-            for conn in conns.values():
-                conn.close()
+            for kept in conns.values():
+                kept.conn.close()
 
-    def _send(self, conns: dict[tuple[str, int], http.client.HTTPConnection], target: tuple[str, int]) -> None:
+    def _send(self, conns: dict[tuple[str, int], KeptAlive], target: tuple[str, int]) -> None:
         error = None
+        kept = conns.get(target)
+        if kept is not None and not kept.reusable(self.idle_reuse):
+            kept.conn.close()
+            kept = None
+        if kept is None:
+            kept = conns[target] = KeptAlive(http.client.HTTPConnection(*target, timeout=REQUEST_TIMEOUT))
+        sent = time.monotonic()
         try:
-            conn = conns.get(target)
-            if conn is None:
-                conn = conns[target] = http.client.HTTPConnection(*target, timeout=REQUEST_TIMEOUT)
-            conn.request("GET", self.path)
-            resp = conn.getresponse()
+            kept.conn.request("GET", self.path)
+            resp = kept.conn.getresponse()
             resp.read()
+            kept.used = time.monotonic()
             if resp.will_close:
-                conn.close()
+                kept.conn.close()
                 conns.pop(target, None)
             if not 200 <= resp.status < 300:
                 error = f"HTTP {resp.status}"
         except (OSError, http.client.HTTPException) as exc:
             error = type(exc).__name__
-            stale = conns.pop(target, None)
-            if stale is not None:
-                stale.close()
+            kept.conn.close()
+            conns.pop(target, None)
+        latency = time.monotonic() - sent
         with self._lock:
-            self.stats.sent += 1
-            if error is None:
-                self.stats.ok += 1
-            else:
-                self.stats.failed += 1
-                self.stats.errors[error] += 1
+            self.stats.record(error, latency)
+
+
+def _isolated() -> bool:
+    """Inside a network namespace the harness made, which has no default route: there a packet to a
+    Pod or Service address reaches the node's pods or fails at once, and never leaves the machine."""
+    from webscale_local import netns  # only a real node's tests load a non-loopback address
+    from webscale_local.procs import ClusterError
+
+    try:
+        netns.assert_inside()
+    except ClusterError:
+        return False
+    return True
+
+
+@dataclass
+class KeptAlive:
+    """A kept-alive connection and when its last response was read."""
+
+    conn: http.client.HTTPConnection
+    used: float = field(default_factory=time.monotonic)
+
+    def reusable(self, idle_reuse: float) -> bool:
+        """Idle for less than `idle_reuse` seconds, and not closed by the server (no EOF, nor anything, to read)."""
+        if time.monotonic() - self.used > idle_reuse:
+            return False
+        sock = self.conn.sock
+        if sock is None:
+            return True  # not connected yet: request() connects
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return not poller.poll(0)

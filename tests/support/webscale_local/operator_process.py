@@ -26,6 +26,9 @@ class OperatorProcess:
             "KUBECONFIG": str(cluster.kubeconfig),
             "WEBSCALE_LIVENESS_PORT": str(free_port()),
             "WEBSCALE_LOG_FORMAT": "plain",
+            # the wake loop dials HAProxy pods' IPs; the fake nodes' pods have 10.x addresses the host
+            # must never send a packet to, so it stays off here (tests/e2e reads real HAProxy on loopback)
+            "WEBSCALE_WAKE_POLL_SECONDS": "0",
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
-import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
+
+from webscale_local.ports import free_port
+from webscale_local.waiting import WaitTimeout, wait_for
+
+__all__ = [
+    "ClusterError",
+    "Component",
+    "find_binary",
+    "free_port",
+    "http_ok",
+    "port_free",
+    "wait_started",
+    "wait_until",
+]
+T = TypeVar("T")
 
 
 class ClusterError(RuntimeError):
     """The control plane could not be built or started; the message says why."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_free(port: int) -> bool:
@@ -59,11 +68,7 @@ class Component:
         wait_until(self.ready, self.ready_timeout, f"{self.name} to be ready", [self])
 
     def log_tail(self, lines: int = 25) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return "\n".join(text[-lines:])
+        return tail(self.log_path, lines)
 
     def stop(self, grace: float = 10) -> None:
         if self.proc is None:
@@ -94,22 +99,74 @@ def wait_until(
     watch: Sequence[Component],
     raise_on_timeout: bool = True,
 ) -> bool:
-    """Poll `check` until true; fail early (with its log) if a watched component dies."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Poll `check` until true; fail early (with its log) if a watched component dies. A probe that
+    errors is just "not yet"."""
+
+    def probe() -> bool:
         for comp in watch:
             if comp.proc is not None and comp.proc.poll() is not None:
                 raise ClusterError(
                     f"{comp.name} exited with code {comp.proc.returncode} while waiting for {what}; "
                     f"its last log lines:\n{comp.log_tail()}"
                 )
-        try:
-            if check():
-                return True
-        except Exception:  # a probe that errors is just "not yet"
-            pass
-        time.sleep(0.25)
-    if raise_on_timeout:
-        tails = "\n".join(f"--- {c.name} ---\n{c.log_tail(10)}" for c in watch)
-        raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
-    return False
+        return check()
+
+    try:
+        return bool(wait_for(probe, timeout, 0.25, what, give_up=(ClusterError,)))
+    except WaitTimeout:
+        if raise_on_timeout:
+            tails = "\n".join(f"--- {c.name} ---\n{c.log_tail(10)}" for c in watch)
+            raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}") from None
+        return False
+
+
+class _Exited(RuntimeError):
+    pass
+
+
+def wait_started(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], T],
+    timeout: float,
+    what: str,
+    log: Callable[[], str],
+    interval: float = 0.05,
+) -> T:
+    """Wait until `ready()` is truthy (returned) while `process` runs. RuntimeError with the end of
+    `log()` when the process exits first or the deadline passes."""
+
+    def probe() -> T:
+        if process.poll() is not None:
+            raise _Exited(f"{what}: the process exited with code {process.returncode}")
+        return ready()
+
+    try:
+        return wait_for(probe, timeout, interval, what, give_up=(_Exited,))
+    except (_Exited, WaitTimeout) as exc:
+        raise RuntimeError(f"{exc}\n{log()}") from None
+
+
+def find_binary(name: str, missing: type[Exception], how: str) -> str:
+    """`name` itself when it is a path, else found on PATH or in /usr/sbin (where Debian puts
+    daemons); `missing` saying `how` to install it when there is none."""
+    path = name if os.path.isabs(name) else (shutil.which(name) or shutil.which(name, path="/usr/sbin"))
+    if not path or not os.access(path, os.X_OK):
+        raise missing(f"{name!r} not found: {how}")
+    return path
+
+
+def http_ok(url: str, timeout: float = 2) -> bool:
+    """Does `url` answer 200 right now (a readiness endpoint)? Any error is False."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last `lines` lines of a log file ("(no log)" when it cannot be read)."""
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

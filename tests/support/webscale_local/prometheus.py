@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from webscale_local.ports import free_port
+from webscale_local.procs import http_ok, tail, wait_started
+from webscale_local.waiting import wait_for
 
 PROMETHEUS = os.environ.get("WEBSCALE_PROMETHEUS_BIN", "/usr/bin/prometheus")
 START_TIMEOUT = 30.0
@@ -69,24 +71,14 @@ class PrometheusHandle:
 
     def wait_for_targets_up(self, count: int, timeout: float = START_TIMEOUT) -> None:
         """Wait (bounded) until `count` active targets have been scraped successfully."""
-        deadline = time.monotonic() + timeout
-        health: list[str] = []
-        while time.monotonic() < deadline:
-            health = [t["health"] for t in self.api("targets")["activeTargets"]]
-            if health.count("up") >= count:
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"Prometheus targets not up after {timeout}s: {health}")
+
+        def health() -> list[str]:
+            return [t["health"] for t in self.api("targets")["activeTargets"]]
+
+        wait_for(lambda: health().count("up") >= count, timeout, 0.2, f"{count} Prometheus targets up")
 
     def last_log_lines(self, n: int = 30) -> str:
-        return _tail(self.log_path, n)
-
-
-def _tail(path: Path, n: int) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"
+        return tail(self.log_path, n)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -139,6 +131,16 @@ def write_config(
     path.write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 
+def operator_job(address: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A scrape job for the operator's /metrics as its ServiceMonitor scrapes it (honorLabels: true): the
+    per-app series keep their own `namespace` (the app's) over the target's (the operator's)."""
+    return {
+        "job_name": "webscale-operator",
+        "honor_labels": True,
+        "static_configs": [{"targets": [address], "labels": dict(labels)}],
+    }
+
+
 @contextlib.contextmanager
 def start_prometheus(
     tmp_path: Path,
@@ -189,11 +191,11 @@ def start_prometheus(
             if not last_error:
                 break
             handle.stop()
-            if "address already in use" not in _tail(log_path, 50):
+            if "address already in use" not in tail(log_path, 50):
                 break
         if last_error:
             raise RuntimeError(
-                f"Prometheus did not start: {last_error}\n--- last log lines ({log_path}) ---\n{_tail(log_path, 30)}"
+                f"Prometheus did not start: {last_error}\n--- last log lines ({log_path}) ---\n{tail(log_path, 30)}"
             )
         assert handle is not None
         yield handle
@@ -204,17 +206,9 @@ def start_prometheus(
 
 def wait_ready(handle: PrometheusHandle) -> str:
     """'' when /-/ready answers 200 within START_TIMEOUT, else why not."""
-    deadline = time.monotonic() + START_TIMEOUT
-    reason = "not ready"
-    while time.monotonic() < deadline:
+    try:
+        wait_started(handle.process, lambda: http_ok(f"{handle.url}/-/ready"), START_TIMEOUT, "/-/ready", lambda: "")
+    except RuntimeError:
         code = handle.process.poll()
-        if code is not None:
-            return f"process exited with code {code}"
-        try:
-            with urllib.request.urlopen(f"{handle.url}/-/ready", timeout=2) as resp:
-                if resp.status == 200:
-                    return ""
-        except (urllib.error.URLError, OSError) as exc:
-            reason = str(exc)
-        time.sleep(0.1)
-    return f"/-/ready not answering after {START_TIMEOUT}s ({reason})"
+        return f"process exited with code {code}" if code is not None else f"/-/ready not 200 after {START_TIMEOUT}s"
+    return ""

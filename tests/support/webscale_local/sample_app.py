@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -26,6 +25,9 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from webscale_local.procs import find_binary, tail, wait_started
+from webscale_local.waiting import WaitTimeout, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 APP_DIR = ROOT / "sample-app"
@@ -42,11 +44,9 @@ class SampleAppMissing(RuntimeError):
 
 def node_binary() -> str:
     """Path of node, or a clear error saying how to install it."""
-    path = NODE if os.path.isabs(NODE) else shutil.which(NODE)
-    if not path or not os.access(path, os.X_OK):
-        raise SampleAppMissing(
-            f"{NODE!r} not found: run `make deps` (installs Node.js 20+); the e2e tests run the real sample app"
-        )
+    path = find_binary(
+        NODE, SampleAppMissing, "run `make deps` (installs Node.js 20+); the e2e tests run the real sample app"
+    )
     if not (APP_DIR / "node_modules").is_dir():
         raise SampleAppMissing(f"{APP_DIR}/node_modules missing: run `npm ci` in {APP_DIR} (or `make deps`)")
     return path
@@ -94,10 +94,7 @@ class SampleApp:
         _stop_group(self.process)
 
     def last_log_lines(self, n: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return "(no log)"
+        return tail(self.log_path, n)
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
@@ -121,16 +118,17 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 
 def _exited_unreaped(pid: int, timeout: float) -> bool:
     """Wait (bounded) until `pid` has exited, leaving it a zombie; True when it has."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def exited() -> bool:
         try:
-            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
         except ChildProcessError:
             return True
-        if info is not None:
-            return True
-        time.sleep(0.05)
-    return False
+
+    try:
+        return wait_for(exited, timeout, 0.05, f"process {pid} to exit")
+    except WaitTimeout:
+        return False
 
 
 def _listening_port(log_path: Path) -> int | None:
@@ -179,36 +177,21 @@ def start_sample_app(tmp_path: Path, workers: int = 1, **env: str) -> Iterator[S
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        port = None
-        while port is None:
-            if process.poll() is not None:
-                raise RuntimeError(f"sample app exited with code {process.returncode}:\n{_tail(log_path)}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"sample app not listening after {START_TIMEOUT}s:\n{_tail(log_path)}")
-            port = _listening_port(log_path)
-            if port is None:
-                time.sleep(0.05)
+        port = wait_started(
+            process,
+            lambda: _listening_port(log_path),
+            START_TIMEOUT,
+            "the sample app listening",
+            lambda: tail(log_path),
+        )
         app = SampleApp(port=port, log_path=log_path, process=process, host=environment["HOST"])
-        _wait_answering(app, deadline)
+        wait_started(
+            process,
+            lambda: app.get("/healthz") == 200,
+            max(0.1, deadline - time.monotonic()),
+            "the sample app answering /healthz",
+            app.last_log_lines,
+        )
         yield app
     finally:
         _stop_group(process)
-
-
-def _wait_answering(app: SampleApp, deadline: float) -> None:
-    while True:
-        try:
-            if app.get("/healthz") == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"sample app not answering /healthz:\n{app.last_log_lines()}")
-        time.sleep(0.05)
-
-
-def _tail(path: Path, n: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return "(no log)"

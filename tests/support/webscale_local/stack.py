@@ -19,7 +19,6 @@ import copy
 import json
 import os
 import subprocess
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,22 +28,24 @@ from webscale_local.launcher import RUN_DIR, LocalCluster, build
 from webscale_local.operator_process import OperatorProcess
 from webscale_local.prometheus import PrometheusHandle, start_prometheus
 from webscale_local.sample_app import SampleApp, start_sample_app
+from webscale_local.sizing import node_size
+from webscale_local.swa import install_crd
 
-ROOT = Path(__file__).resolve().parents[3]
 STATE = RUN_DIR / "stack.json"
-CRD = "scaledwebapps.webscale.dev"
 SCRAPE_SECONDS = 2
 
 # What `make run` changes in an example so that it scales on this machine in a few minutes:
-# a 2-core laptop cannot send 50 req/s per worker through Python, and nobody waits 300 s to see a
-# scale-down. Printed by `make run` next to the file it applies (RUN_DIR/<name>.yaml).
+# a 2-core laptop cannot send 50 req/s per worker through Python, and nobody waits the 10 minutes
+# of the default scaleDown.rateWindow (or the 3 of headroom.window) to see a scale-down. Printed by
+# `make run` next to the file it applies (RUN_DIR/<name>.yaml).
 LOCAL_TUNING: dict[str, Any] = {
     "autoscaling": {
         "pollingInterval": "5s",  # the schema's minimum
         "target": {"requestsPerSecondPerWorker": 5},
+        "headroom": {"window": "1m"},
         "behavior": {
             "scaleUp": {"period": "4s"},
-            "scaleDown": {"stabilizationWindow": "30s", "period": "4s"},
+            "scaleDown": {"stabilizationWindow": "30s", "rateWindow": "1m", "period": "4s"},
         },
     },
 }
@@ -85,6 +86,8 @@ class LocalStack:
     kubeconfig: Path | None = None  # None: start the local control plane
     operator_env: dict[str, str] = field(default_factory=dict)
     publish: bool = True  # write STATE for `make load` (tests leave it alone)
+    size_for: list[dict[str, Any]] = field(default_factory=list)
+    """ScaledWebApps the local control plane's nodes must hold at replicas.max (`sizing.node_size`)."""
     cluster: LocalCluster | None = None
     prometheus: PrometheusHandle | None = None
     apps: list[SampleApp] = field(default_factory=list)
@@ -106,14 +109,18 @@ class LocalStack:
         try:
             self.bin_dir = build()
             if self.kubeconfig is None:
-                say("starting the local control plane ...")
-                self.cluster = self._stack.enter_context(LocalCluster(bin_dir=self.bin_dir))
+                nodes = LocalCluster.nodes
+                cpu, memory = node_size(self.size_for, nodes)
+                names = ", ".join(m["metadata"]["name"] for m in self.size_for)
+                fit = f" ({names} at replicas.max fit)" if names else ""
+                say(f"starting the local control plane: {nodes} nodes of {cpu} CPU, {memory}{fit} ...")
+                cluster = LocalCluster(bin_dir=self.bin_dir, nodes=nodes, node_cpu=cpu, node_memory=memory)
+                self.cluster = self._stack.enter_context(cluster)
                 self.kubeconfig = self.cluster.kubeconfig
                 say(f"control plane ready in {self.cluster.timings['nodes_ready']:.1f}s at {self.cluster.server}")
             else:
                 say(f"using the cluster of KUBECONFIG={self.kubeconfig}")
-            self.kubectl("apply", "-f", str(ROOT / "crds"))
-            self._wait_established()
+            install_crd(self.kubectl)
             for i in range(self.pods):
                 app = self._stack.enter_context(start_sample_app(self.workdir / f"pod{i}", workers=self.workers))
                 self.apps.append(app)
@@ -173,14 +180,6 @@ class LocalStack:
             if dead:
                 return f"the control plane's {dead[0]} exited"
         return ""
-
-    def _wait_established(self, timeout: float = 30) -> None:
-        jsonpath = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
-        deadline = time.monotonic() + timeout
-        while "True" not in self.kubectl("get", f"crd/{CRD}", "-o", jsonpath, check=False):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the CRD {CRD} was not established after {timeout:.0f}s")
-            time.sleep(0.2)
 
     def _write_state(self) -> None:
         assert self.prometheus is not None

@@ -1,0 +1,81 @@
+"""Scale to zero on loopback: a real haproxy running the operator's config for an app that may scale
+to zero, with no pod at first, a real dnsmasq in the place of the headless Service's DNS, and real
+sample apps started when the test says a pod is ready.
+
+What is swapped in the rendered config, as in `lb_rig`: the resolver, the listening ports, and the
+Lua script's path (the operator's ConfigMap key written to a file next to the config).
+
+    with zero_rig(tmp_path, hold="30s") as r:
+        r.held()                 # the counters HAProxy serves at /webscale/held
+        r.publish(apps)          # the apps' pods are ready: DNS lists them
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from webscale.api.app import App
+from webscale.reconcile import haproxy_config, hold
+from webscale.reconcile.haproxy import CONFIG_KEY, build_lb_children
+from webscale_local.dnsmasq import DnsHandle, start_dns
+from webscale_local.haproxy import HAProxyHandle, start_haproxy
+from webscale_local.lb_rig import NAME, NAMESPACE, SLOTS, SRV, _swap
+from webscale_local.ports import free_port
+from webscale_local.sample_app import SampleApp
+
+
+def operator_files(hold_for: str, strategy: str = "round-robin", replicas_min: int = 0) -> dict[str, str]:
+    """The ConfigMap data the operator renders for `shop` (one worker per pod) with scaleToZero."""
+    spec = {
+        "image": "registry.example/shop:1",
+        "workers": {"mode": "fixed", "count": 1},
+        "replicas": {"min": replicas_min, "max": SLOTS},
+        "autoscaling": {"scaleToZero": {"holdRequestsFor": hold_for}},
+        "loadBalancer": {"strategy": strategy},
+    }
+    app = App.from_body({"metadata": {"name": NAME, "namespace": NAMESPACE, "uid": "u"}, "spec": spec})
+    assert app.valid, app.errors
+    return dict(build_lb_children(app, {})[0]["data"])
+
+
+@dataclass
+class ZeroRig:
+    dns: DnsHandle
+    lb: HAProxyHandle
+    http_port: int
+    metrics_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def held(self) -> dict[str, float]:
+        """HAProxy's held-request counters (`hold.HELD_PATH`), as the operator reads them."""
+        url = f"http://127.0.0.1:{self.metrics_port}{hold.HELD_PATH}"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return hold.parse_held(resp.read().decode())
+
+    def publish(self, apps: Sequence[SampleApp]) -> None:
+        """The apps' pods are ready: the headless Service's DNS lists them."""
+        self.dns.set_backends([(a.host, a.port) for a in apps])
+
+
+@contextlib.contextmanager
+def zero_rig(tmp_path: Path, hold_for: str, strategy: str = "round-robin") -> Iterator[ZeroRig]:
+    """haproxy with the operator's scale-to-zero config and a DNS that lists no pod yet."""
+    files = operator_files(hold_for, strategy)
+    lua_path = Path(tmp_path) / f"{hold.LUA_KEY}"
+    lua_path.write_text(files[hold.LUA_KEY])
+    with start_dns(tmp_path, SRV, []) as dns:
+        http_port, metrics_port = free_port(), free_port()
+        cfg = files[CONFIG_KEY]
+        cfg = _swap(cfg, f"    lua-load {hold.LUA_PATH}\n", f"    lua-load {lua_path}\n")
+        cfg = _swap(cfg, "    parse-resolv-conf\n", f"    nameserver dns {dns.address}\n")
+        cfg = _swap(cfg, f"    bind :{haproxy_config.HTTP_PORT}\n", f"    bind 127.0.0.1:{http_port}\n")
+        cfg = _swap(cfg, f"    bind :{haproxy_config.METRICS_PORT}\n", f"    bind 127.0.0.1:{metrics_port}\n")
+        with start_haproxy(cfg, tmp_path, ready_url=f"http://127.0.0.1:{metrics_port}/healthz") as lb:
+            yield ZeroRig(dns, lb, http_port, metrics_port)
