@@ -2,7 +2,8 @@
 
 Sends requests only to the sample-app processes on 127.0.0.1 that `make run` started (read from
 its stack.json), in steps bounded in time and count, prints what the operator observes and
-decides every few seconds, then waits (bounded) for the scale-down after the load stops.
+decides every few seconds, then waits (bounded) for the scale-down after the load stops, saying
+what holds it: the windows of the app's spec, then what each decision says.
 
     make load                         # default ramp
     make load RAMP="20:20 60:40"      # requests/s:seconds steps (each at most 200 req/s, 120 s)
@@ -15,13 +16,14 @@ import sys
 import time
 
 from kubernetes import client, config
+from webscale_local.holds import scale_down_holds
 from webscale_local.load import Load
 from webscale_local.stack import read_state
 from webscale_local.watch import G, P, V, Watcher
 
 DEFAULT_RAMP = "25:25 50:35"
 MAX_RATE, MAX_STEP_SECONDS, MAX_STEPS = 200.0, 120.0, 6
-SCALE_DOWN_EXTRA = 90.0  # seconds beyond the scale-down window: the rate looks back a minute too
+SCALE_DOWN_EXTRA = 90.0  # seconds beyond the windows: the request rate's own window, polls, the steps down
 
 
 def parse_ramp(text: str) -> list[tuple[float, float]]:
@@ -38,14 +40,6 @@ def parse_ramp(text: str) -> list[tuple[float, float]]:
     return steps
 
 
-def seconds(duration: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-    for unit in ("ms", "s", "m", "h"):
-        if duration.endswith(unit):
-            return float(duration[: -len(unit)]) * units[unit]
-    return float(duration)
-
-
 def main() -> int:
     ramp = parse_ramp(os.environ.get("RAMP") or DEFAULT_RAMP)
     state = read_state()
@@ -53,9 +47,7 @@ def main() -> int:
     ns, name = state["namespace"], state["app"]
     spec = client.CustomObjectsApi(api).get_namespaced_custom_object(G, V, ns, P, name)["spec"]
     minimum = spec["replicas"]["min"]
-    down = spec["autoscaling"]["behavior"]["scaleDown"]
-    # Scale-down waits for the stabilisation window and, while load fades, for the long window's mean.
-    window = max(seconds(down["stabilizationWindow"]), seconds(down.get("rateWindow", "0s")))
+    holds, longest = scale_down_holds(spec)
     watcher = Watcher(api, ns, name)
     watcher.mark_seen()
     print(f"load: {ns}/{name} through {', '.join(state['apps'])}; ramp {ramp} (req/s, s)", flush=True)
@@ -65,15 +57,13 @@ def main() -> int:
                 watcher.line(rate)
                 time.sleep(3)
             stats = load.stop()
-        print(f"load: step {rate:g} req/s done: {stats.ok} ok, {stats.failed} failed", flush=True)
-    print(
-        f"load: stopped; scale-down to {minimum} waits up to {window:g}s (stabilisation and long windows)", flush=True
-    )
-    deadline = time.monotonic() + window + SCALE_DOWN_EXTRA
-    replicas = watcher.line(0.0)
+        print(f"load: step {rate:g} req/s done: {stats.summary()}", flush=True)
+    print(f"load: stopped; the scale-down to {minimum} waits for {'; '.join(holds)}", flush=True)
+    deadline = time.monotonic() + longest + SCALE_DOWN_EXTRA
+    replicas = watcher.line(0.0, explain=True)
     while time.monotonic() < deadline and replicas > minimum:
         time.sleep(3)
-        replicas = watcher.line(0.0)
+        replicas = watcher.line(0.0, explain=True)
     print(f"load: done; {name} runs {replicas} replicas (min {minimum})")
     return 0
 

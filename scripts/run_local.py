@@ -46,7 +46,9 @@ def main() -> int:
     manifest = yaml.safe_load(EXAMPLE.read_text())
     name, namespace = manifest["metadata"]["name"], manifest["metadata"].get("namespace", "default")
     workdir = Path(tempfile.mkdtemp(prefix="webscale-run-"))
-    stack = LocalStack(workdir, app=name, namespace=namespace, kubeconfig=Path(kubeconfig) if kubeconfig else None)
+    stack = LocalStack(
+        workdir, app=name, namespace=namespace, kubeconfig=Path(kubeconfig) if kubeconfig else None, size_for=[manifest]
+    )
     try:
         stack.start(say)
     except (ClusterError, RuntimeError) as exc:

@@ -1,0 +1,250 @@
+"""The autoscaling benchmark's frontier: every policy swept over its target utilisation.
+
+Each policy (webscale, HPA, KEDA, KPA) runs at targets 0.50..0.95 on every trace and start-up of
+bench/scaling.py; every run is scored against the oracle of the standard world (target 0.70), so
+all points of a trace share one cost scale. `webscale.simulate.frontier` turns the points into
+curves and reads webscale's curve at each peer point's time under capacity (iso-service cost);
+`webscale.simulate.elasticity` gives the SPEC RG metrics at the 0.70 target. bench/scaling.py puts
+`section(...)` into bench/results/scaling.md and writes the plots and the points (CSV).
+
+Alone (prints the section, writes nothing; --coarse: targets 0.5, 0.7, 0.9 only):
+
+    .venv/bin/python bench/scaling_frontier.py [--coarse] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from frontier_report import elasticity_table, goal_table, iso_table, lever_table, plot_trace, points_csv
+
+from webscale.simulate import POLICIES, Trace, World, load_trace, simulate
+from webscale.simulate.elasticity import Elasticity, elasticity
+from webscale.simulate.engine import Policy
+from webscale.simulate.fast_signal import FastSignal
+from webscale.simulate.frontier import Point
+from webscale.simulate.webscale_policy import Webscale, default_spec
+
+TARGETS = tuple(round(0.50 + 0.05 * i, 2) for i in range(10))
+"""Target utilisations of the sweep: 0.50 to 0.95 in steps of 0.05."""
+COARSE = (0.5, 0.7, 0.9)
+SWEPT = ("webscale", "hpa", "keda", "kpa")
+KPA_DOWN = {
+    "headroom": {"quantile": None},
+    "behavior": {"scaleDown": {"stabilizationWindow": "60s", "rateWindow": "0s", "maxPercent": 50}},
+}
+"""As bench/scaling.py's diagnostic: a scale-down like the KPA's, no headroom quantile."""
+LEVERS: dict[str, Callable[[World], Policy]] = {
+    "webscale, fast signal": lambda w: FastSignal(Webscale(default_spec(w))),
+    "webscale, without the headroom quantile": lambda w: Webscale(
+        default_spec(w, {"headroom": {"quantile": None}}), name="webscale, without the headroom quantile"
+    ),
+    "webscale, the KPA's scale-down": lambda w: Webscale(
+        default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down"
+    ),
+}
+"""Levers swept like the policies, each a candidate to move webscale's curve (`lever_table`)."""
+REFERENCE = 0.7
+"""The standard world's target: its oracle is every point's cost unit; the elasticity metrics are
+taken at it."""
+
+
+FRONTIER_TEXT = """\
+One operating point per policy cannot settle which autoscaler is better: a policy that runs hotter
+is cheaper and more often short of capacity. So every policy (webscale, the HPA, KEDA, the KPA) is
+swept over its target utilisation, 0.50 to 0.95 in steps of 0.05 (the HPA's and KEDA's
+AverageValue, Knative's target x target-utilization, webscale's `requestsPerSecondPerWorker`),
+everything else as in the world below, on every trace and start-up. Each run is a point: its
+pod-seconds over the oracle of the standard world (target 0.70: one cost unit for every point of a
+trace) against its share of seconds under capacity. Webscale's *curve* is the lower frontier of
+its ten points (the points no other of its points beats on both axes), read between points by
+linear interpolation and never beyond its first and last point. At each peer point whose time
+under capacity the curve reaches, the *iso-service cost* is the curve's cost there over the peer's
+(below 1: webscale needs fewer pods for the same service). A peer point *beats* the curve when it
+dominates a point of it (below it, or with less time under capacity than its best point at no
+more cost).
+
+**The goal**, per trace and start-up: at every point of the HPA and the KPA that webscale's curve
+reaches, at most **0.90x** their pod-seconds (stretch: 0.80x), and no point of theirs beating the
+curve. The table's mean is over the lower frontier of the HPA's and the KPA's twenty points
+together (the better of the two at each level of service; the worst is the same over all twenty).
+Peer points the curve does not reach (less or more time under capacity than any of webscale's ten
+points) are counted, not judged. Every point, with webscale's iso-service cost at
+each peer point, is in `bench/results/scaling-frontier.csv`.
+
+The elasticity metrics of the SPEC Research Group (Herbst et al., "Quantifying Cloud Performance
+and Dependability", ACM TOMPECS 2018; the BUNGEE benchmark), per second, with d(t) the pods that
+carry the load at full capacity (so timeshare_U is the time under capacity above) and s(t) the
+ready pods: accuracy_U / accuracy_O the mean missing / surplus pods, timeshare_U / timeshare_O the
+share of seconds with s < d / s > d, jitter the changes of s minus the changes of d per minute
+(negative: fewer adaptations than the demand, too slow; positive: it oscillates). Surplus is
+expected here: every policy aims at 70 % of capacity, so d is about 0.7x what each aims for."""
+
+
+LEVER_TEXT = """\
+**Moving the curve.** A lever is swept like the policies and judged on the frontier: its curve's
+cost at each point of the defaults' lower frontier that it reaches, over the defaults' cost there
+(mean; below 1 it lowers the curve; in brackets, how many of the defaults' frontier points it
+reaches), and
+its worst iso-service cost against the HPA's and the KPA's points next to the defaults'. It is
+kept only when it lowers the curve on the tuning traces (by more than 1 %) and does not raise it
+on the held-out ones. *Fast signal* (`webscale.simulate.fast_signal`): webscale's decision as it
+is, plus a panic mode on the rate HAProxy counts, read from the HAProxy pods every 2 s (6 s
+window, no scrape): panic when that window needs 2x the ready pods, no scale-down while
+panicking, panic ends 60 s after its condition was last seen (the KPA's panic, on webscale's own
+LB tier). Two levers of the defaults re-judged on the frontier: *without the headroom quantile*
+(size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
+(a 60 s window over the rate window's mean, at most half the pods per period, no 10-minute mean,
+no headroom quantile: the diagnostic of the gap table below)."""
+
+
+@dataclass(frozen=True)
+class Key:
+    trace: str
+    startup: int
+    policy: str
+    target: float
+
+
+@dataclass(frozen=True)
+class Result:
+    pod_seconds: float
+    seconds_over: int
+    seconds: int
+    elasticity: Elasticity | None
+    """At the REFERENCE target only."""
+
+
+_TRACES: dict[str, Trace] = {}
+
+
+def _traces() -> dict[str, Trace]:
+    """The scaled real traces, loaded once per process."""
+    if not _TRACES:
+        from scaling import REAL, TRACES, scaled
+
+        for t in REAL:
+            _TRACES[t.label] = scaled(load_trace(str(TRACES / t.file)), t.label, t.source)
+    return _TRACES
+
+
+def run(key: Key) -> tuple[Key, Result]:
+    """One policy at one target on one trace: pods needed d(t) are those that carry the load at full
+    capacity (what time under capacity counts), pods supplied s(t) the ready ones."""
+    from scaling import world
+
+    trace = _traces()[key.trace]
+    standard = world(key.startup)
+    w = standard if key.policy == "oracle" else replace(standard, target_utilization=key.target)
+    r = simulate(trace, {**POLICIES, **LEVERS}[key.policy](w), standard)
+    metrics = None
+    if key.target == REFERENCE and key.policy != "oracle":
+        per_pod = standard.per_pod
+        demand = [math.ceil(x / per_pod - 1e-9) for x in trace.rps]
+        supply = [round(c / per_pod) for c in r.capacity]
+        metrics = elasticity(demand, supply)
+    return key, Result(r.pod_seconds, r.seconds_over, trace.seconds, metrics)
+
+
+def sweep(labels: Sequence[str], startups: Sequence[int], targets: Sequence[float], jobs: int) -> dict[Key, Result]:
+    """Every policy at every target on every trace and start-up, plus each oracle (at REFERENCE)."""
+    keys = [Key(t, s, "oracle", REFERENCE) for t in labels for s in startups]
+    keys += [Key(t, s, p, u) for t in labels for s in startups for p in (*SWEPT, *LEVERS) for u in targets]
+    keys.sort(key=lambda k: (-_traces()[k.trace].seconds, k.policy != "webscale"))  # longest first
+    if jobs <= 1:
+        return dict(run(k) for k in keys)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return dict(pool.map(run, keys, chunksize=4))
+
+
+def points(results: dict[Key, Result], trace: str, startup: int, policy: str) -> list[Point]:
+    """The sweep of one policy as points: cost = pod-seconds over the oracle, under = % of seconds."""
+    oracle = results[Key(trace, startup, "oracle", REFERENCE)].pod_seconds
+    out = []
+    for key, r in sorted(results.items(), key=lambda kv: kv[0].target):
+        if (key.trace, key.startup, key.policy) == (trace, startup, policy):
+            out.append(Point(key.target, r.pod_seconds / oracle, 100.0 * r.seconds_over / r.seconds))
+    return out
+
+
+def default_jobs() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def section(
+    labels: Sequence[str],
+    tuned: set[str],
+    startups: Sequence[int],
+    results_dir: Path | None,
+    targets: Sequence[float] = TARGETS,
+    jobs: int | None = None,
+) -> str:
+    """The frontier section of scaling.md; with `results_dir`, also its plots and points CSV."""
+    started = time.monotonic()
+    results = sweep(labels, startups, targets, default_jobs() if jobs is None else jobs)
+    print(
+        f"scaling: frontier sweep of {len(results)} runs in {time.monotonic() - started:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    curves = {(t, s, p): points(results, t, s, p) for t in labels for s in startups for p in (*SWEPT, *LEVERS)}
+    plots = []
+    if results_dir is not None:
+        for old in results_dir.glob("scaling-frontier-*.png"):
+            old.unlink()
+        for t in labels:
+            path = results_dir / f"scaling-frontier-{t}.png"
+            plot_trace(t, startups, {(s, p): curves[(t, s, p)] for s in startups for p in (*SWEPT, *LEVERS)}, path)
+            plots.append(f"`{path.name}`")
+        (results_dir / "scaling-frontier.csv").write_text(points_csv(curves), encoding="utf-8")
+    metrics = {
+        (k.trace, k.policy): r.elasticity
+        for k, r in results.items()
+        if k.startup == startups[0] and r.elasticity is not None
+    }
+    parts = [
+        goal_table(labels, tuned, startups, curves),
+        "",
+        "Iso-service cost of webscale's curve at the points of each peer's own lower frontier, start-up "
+        f"{startups[0]} s (mean / worst of the points it reaches; reached of the peer's frontier points):",
+        "",
+        iso_table(labels, startups[0], curves),
+        "",
+        f"Plots: {' '.join(plots)}." if plots else "",
+        "",
+        f"Elasticity at the {REFERENCE:.2f} target (start-up {startups[0]} s; SPEC RG metrics, see below):",
+        "",
+        elasticity_table(labels, SWEPT, metrics),
+        "",
+        LEVER_TEXT,
+        "",
+        lever_table(labels, tuned, startups, curves, list(LEVERS)),
+    ]
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from scaling import REAL, STARTUPS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--coarse", action="store_true", help="targets 0.5, 0.7, 0.9 only")
+    parser.add_argument("--jobs", type=int, default=default_jobs(), help="processes (default: up to 2)")
+    args = parser.parse_args(argv)
+    labels = [t.label for t in REAL]
+    tuned = {t.label for t in REAL if t.tuned}
+    print(section(labels, tuned, STARTUPS, None, COARSE if args.coarse else TARGETS, args.jobs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
