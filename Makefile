@@ -11,10 +11,13 @@ CLUSTER   := $(PY) -m webscale_local.launcher
 APT_PKGS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq-base lua5.4 lua5.1 git
 # binaries that tell whether the Debian packages above are installed
 APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq lua5.4 lua5.1 git
+# a real node (make node, make test-node-real): container runtime, CNI plugins, image builders
+NODE_APT_PKGS := containerd runc containernetworking-plugins iptables debootstrap buildah gcc libc6-dev
+NODE_APT_BINS := containerd runc iptables debootstrap buildah gcc
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: load demo docs manifests helm-build flux-build help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
-        test-unit test-node test-integration test-e2e lint fmt crd bench demo kind-deploy minikube-deploy clean
+.PHONY: load demo docs manifests helm-build flux-build promparse-build monitoring-crds help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
+        test-unit test-node test-integration test-e2e deps-realnode node-build node-images node node-down test-node-real lint fmt crd bench bench-node bench-node-base bench-node-zero demo kind-deploy minikube-deploy clean
 
 help:
 	@echo "make run      install what is missing and run the operator on the local control plane"
@@ -23,7 +26,10 @@ help:
 	@echo "make demo     the same, narrated, in one command"
 	@echo "make cluster  start only the local control plane (foreground); make cluster-down stops a background one"
 	@echo "make bench    run the benchmarks (writes bench/results/)"
+	@echo "make bench-node  the real-node benchmarks (pod start, scale-up to serving, Service latency; cold starts from zero) -> bench/results/node.md"
 	@echo "make crd      regenerate crds/ from the models"
+	@echo "make node     a real node (containerd, kubelet, kube-proxy, CoreDNS) with the control plane, in the background"
+	@echo "              in its own network namespace; make node-down stops it (first time: ~15 min of builds)"
 
 ## ---- installation ---------------------------------------------------------------------------
 
@@ -63,9 +69,36 @@ helm-build:
 	@bash scripts/build_helm.sh >/dev/null
 HELM_BIN = $(shell bash scripts/build_helm.sh 2>/dev/null)
 
+# Prometheus's own PromQL parser, built from its Go module, for the confiner's differential test
+promparse-build:
+	@bash tests/promparse/build.sh >/dev/null
+PROMPARSE_BIN = $(shell bash tests/promparse/build.sh 2>/dev/null)
+
+# the Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule) from its Go module, pinned,
+# for the test that applies the chart's monitors and rules to the local API server
+monitoring-crds:
+	@bash scripts/prometheus_operator_crds.sh >/dev/null
+
 # Flux's source-controller and kustomize-controller, built from their Go modules, for the GitOps tests
 flux-build:
 	@bash tests/flux/build.sh >/dev/null
+
+# a real node: kubelet + kube-proxy (same k8s module as the control plane), CoreDNS, the pause image
+deps-realnode:
+	@missing=""; for b in $(NODE_APT_BINS); do command -v $$b >/dev/null 2>&1 || [ -x /usr/sbin/$$b ] || missing="$$missing $$b"; done; \
+	[ -d /usr/lib/cni ] || missing="$$missing cni-plugins"; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: missing$$missing; installing Debian packages: $(NODE_APT_PKGS)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(NODE_APT_PKGS); \
+	fi
+
+node-build: deps-realnode cluster-build
+	@bash tests/node/build.sh >/dev/null
+
+# the base root filesystem (debootstrap) and the project's two images FROM it (buildah), on the host:
+# their RUN steps reach Debian, PyPI and npm
+node-images: deps-realnode
+	@bash tests/node/images.sh >/dev/null
 
 ## ---- running --------------------------------------------------------------------------------
 
@@ -74,6 +107,12 @@ cluster: deps-python cluster-build
 
 cluster-down: deps-python
 	$(CLUSTER) down
+
+node: deps-python node-build node-images
+	$(PY) -m webscale_local.node_cli up
+
+node-down: deps-python
+	$(PY) -m webscale_local.node_cli down
 
 run: deps cluster-build
 	$(PY) scripts/run_local.py
@@ -88,26 +127,32 @@ demo: deps cluster-build
 
 ## ---- tests ----------------------------------------------------------------------------------
 
-test: deps cluster-build helm-build lint test-unit test-node test-integration test-e2e
+test: deps cluster-build helm-build promparse-build lint test-unit test-node test-integration test-e2e test-node-real
 
 lint: deps-python
 	$(VENV)/bin/ruff check operator tests bench scripts manifests
 	$(VENV)/bin/ruff format --check operator tests bench scripts manifests
-	shellcheck scripts/*.sh tests/cluster/build.sh tests/flux/build.sh
+	shellcheck scripts/*.sh tests/cluster/build.sh tests/flux/build.sh tests/promparse/build.sh tests/node/*.sh
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 fmt: deps-python
 	$(VENV)/bin/ruff format operator tests bench scripts manifests
 	$(VENV)/bin/ruff check --fix operator tests bench scripts manifests
 
-test-unit: deps-python helm-build
-	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/unit -q -W error
+test-unit: deps-python helm-build promparse-build
+	WEBSCALE_HELM=$(HELM_BIN) WEBSCALE_PROMPARSE=$(PROMPARSE_BIN) $(PY) -m pytest tests/unit -q -W error
 
 test-node: deps-node
 	@if [ -f sample-app/package.json ]; then cd sample-app && npm test; fi
 
-test-integration: deps-python cluster-build helm-build flux-build
+test-integration: deps-python cluster-build helm-build flux-build monitoring-crds
 	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/integration -q
+
+# the tests on a real node (marker node), inside a fresh network namespace with no default route: the
+# control plane, containerd, kubelet, kube-proxy and CoreDNS start there, the images built on the host
+test-node-real: deps node-build node-images helm-build
+	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m webscale_local.netns run webscale-test-$$$$ -- $(PY) -m pytest tests/realnode -q -m node
 
 test-e2e: deps cluster-build
 	$(PY) -m pytest tests/e2e -q
@@ -131,6 +176,17 @@ minikube-deploy:
 
 bench: deps cluster-build
 	$(PY) bench/run.py
+
+# on a real node, inside a fresh network namespace with no default route, as test-node-real; each bench
+# on a fresh node (node_zero: cold starts from zero, ~20 min); each rewrites only its own section of
+# bench/results/node.md
+bench-node: bench-node-base bench-node-zero
+
+bench-node-base: deps node-build node-images helm-build
+	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m webscale_local.netns run webscale-bench-$$$$ -- $(PY) bench/node_bench.py
+
+bench-node-zero: deps node-build node-images helm-build
+	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m webscale_local.netns run webscale-bench-$$$$ -- $(PY) bench/node_zero.py
 
 clean:
 	rm -rf $(VENV) sample-app/node_modules .pytest_cache .ruff_cache
