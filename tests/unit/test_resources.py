@@ -110,3 +110,15 @@ def test_template_keeps_running_workers_when_they_change_live():
     assert template_workers(spec, None) is None
     off = parse_spec({**MINIMAL, "resources": {"cpu": "4"}, "workers": {"live": False}})
     assert template_workers(off, _live("4", "4")) is None
+
+
+def test_a_stopping_pod_serves_until_haproxy_has_dropped_it_from_dns_and_keeps_its_grace():
+    from webscale.reconcile.builders import CLUSTER_DNS_TTL_SECONDS, GRACE_AFTER_SIGTERM_SECONDS
+    from webscale.reconcile.haproxy_config import HOLD_VALID
+
+    pod = build_deployment(parent(SHOP))["spec"]["template"]["spec"]
+    sleep = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    # HAProxy asks DNS again every HOLD_VALID, and DNS may answer with the leaving pod for its TTL
+    assert sleep > int(HOLD_VALID.removesuffix("s")) + CLUSTER_DNS_TTL_SECONDS
+    # the sleep comes out of the grace period: the app still gets its whole time after SIGTERM
+    assert pod["terminationGracePeriodSeconds"] - sleep == GRACE_AFTER_SIGTERM_SECONDS
