@@ -14,6 +14,8 @@ APT_BINS  := prometheus haproxy redis-server wrk shellcheck openssl dnsmasq lua5
 # a real node (make node, make test-node-real): container runtime, CNI plugins, image builders
 NODE_APT_PKGS := containerd runc containernetworking-plugins iptables debootstrap buildah gcc libc6-dev
 NODE_APT_BINS := containerd runc iptables debootstrap buildah gcc
+# a timestamp before each step of `make test`, so a log says which part costs what
+STAMP     = @echo "== $$(date +%T) $@"
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: load demo docs manifests helm-build flux-build promparse-build monitoring-crds help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
@@ -62,25 +64,30 @@ sample-app/node_modules/.installed: sample-app/package-lock.json
 deps-node: $(if $(wildcard sample-app/package-lock.json),sample-app/node_modules/.installed)
 
 cluster-build:
+	$(STAMP)
 	@bash tests/cluster/build.sh >/dev/null
 
 # helm, built from its Go module (no Debian package), for the chart tests
 helm-build:
+	$(STAMP)
 	@bash scripts/build_helm.sh >/dev/null
 HELM_BIN = $(shell bash scripts/build_helm.sh 2>/dev/null)
 
 # Prometheus's own PromQL parser, built from its Go module, for the confiner's differential test
 promparse-build:
+	$(STAMP)
 	@bash tests/promparse/build.sh >/dev/null
 PROMPARSE_BIN = $(shell bash tests/promparse/build.sh 2>/dev/null)
 
 # the Prometheus Operator's CRDs (ServiceMonitor, PodMonitor, PrometheusRule) from its Go module, pinned,
 # for the test that applies the chart's monitors and rules to the local API server
 monitoring-crds:
+	$(STAMP)
 	@bash scripts/prometheus_operator_crds.sh >/dev/null
 
 # Flux's source-controller and kustomize-controller, built from their Go modules, for the GitOps tests
 flux-build:
+	$(STAMP)
 	@bash tests/flux/build.sh >/dev/null
 
 # a real node: kubelet + kube-proxy (same k8s module as the control plane), CoreDNS, the pause image
@@ -93,11 +100,13 @@ deps-realnode:
 	fi
 
 node-build: deps-realnode cluster-build
+	$(STAMP)
 	@bash tests/node/build.sh >/dev/null
 
 # the base root filesystem (debootstrap) and the project's two images FROM it (buildah), on the host:
 # their RUN steps reach Debian, PyPI and npm
 node-images: deps-realnode
+	$(STAMP)
 	@bash tests/node/images.sh >/dev/null
 
 ## ---- running --------------------------------------------------------------------------------
@@ -128,8 +137,10 @@ demo: deps cluster-build
 ## ---- tests ----------------------------------------------------------------------------------
 
 test: deps cluster-build helm-build promparse-build lint test-unit test-node test-integration test-e2e test-node-real
+	$(STAMP) done
 
 lint: deps-python
+	$(STAMP)
 	$(VENV)/bin/ruff check operator tests bench scripts manifests
 	$(VENV)/bin/ruff format --check operator tests bench scripts manifests
 	shellcheck scripts/*.sh tests/cluster/build.sh tests/flux/build.sh tests/promparse/build.sh tests/node/*.sh
@@ -141,20 +152,25 @@ fmt: deps-python
 	$(VENV)/bin/ruff check --fix operator tests bench scripts manifests
 
 test-unit: deps-python helm-build promparse-build
+	$(STAMP)
 	WEBSCALE_HELM=$(HELM_BIN) WEBSCALE_PROMPARSE=$(PROMPARSE_BIN) $(PY) -m pytest tests/unit -q -W error
 
 test-node: deps-node
+	$(STAMP)
 	@if [ -f sample-app/package.json ]; then cd sample-app && npm test; fi
 
 test-integration: deps-python cluster-build helm-build flux-build monitoring-crds
+	$(STAMP)
 	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/integration -q
 
 # the tests on a real node (marker node), inside a fresh network namespace with no default route: the
 # control plane, containerd, kubelet, kube-proxy and CoreDNS start there, the images built on the host
 test-node-real: deps node-build node-images helm-build
+	$(STAMP)
 	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m webscale_local.netns run webscale-test-$$$$ -- $(PY) -m pytest tests/realnode -q -m node
 
 test-e2e: deps cluster-build
+	$(STAMP)
 	$(PY) -m pytest tests/e2e -q
 
 crd: deps-python
