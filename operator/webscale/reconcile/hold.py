@@ -29,8 +29,10 @@ How a request is held, and why this way:
   every `DOWNINTER` instead of 2 s, one that is up every `INTER`, and servers without an address are
   not checked at all). So a held request reaches a
   new pod within about 0.5 s of the pod being ready in DNS (250 ms + 2 x 100 ms + the 50 ms step).
-* Going to zero, the last pod is found down within its drain (``inter`` `INTER`), so a request that
-  arrives as the app goes to zero is held for the next pod rather than sent to one that is leaving.
+* Going to zero, the last pod leaves DNS during its ``preStop`` sleep (`builders.DRAIN_DELAY_SECONDS`,
+  while it still serves), and one that fails /readyz is found down within ``inter`` `INTER`, so a
+  request that arrives as the app goes to zero is held for the next pod rather than sent to one that
+  is leaving.
 """
 
 from __future__ import annotations
