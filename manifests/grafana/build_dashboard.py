@@ -6,10 +6,9 @@ tests/unit/test_grafana_dashboard.py fails when either file differs from what th
 query with promtool, and tests/e2e/test_dashboard_queries.py runs them against a real Prometheus.
 
 Per app: series from the app's pods and HAProxy pods (README "Prometheus label contract": `namespace`,
-`app`, `pod`, `managed_by`), the operator's per-app series (`webscale_app_*`: what each decision asked for,
-read and why, and the time under capacity; labelled with the app's `namespace` and `app`) and, for the
-Deployments' own replica counts, kube-state-metrics (part of kube-prometheus-stack). For the operator: its
-own /metrics (operator/webscale/telemetry.py).
+`app`, `pod`, `managed_by`) and the operator's per-app series (`webscale_app_*`: what each decision asked for,
+read and why, and the time under capacity; labelled with the app's `namespace` and `app`): nothing else, so
+the dashboard needs no kube-state-metrics. For the operator: its own /metrics (operator/webscale/telemetry.py).
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ UID = "webscale-operator"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 APP = 'managed_by="webscale", namespace=~"$namespace", app=~"$app"'
 LB = f'{APP}, proxy="pods"'
-KSM = 'namespace=~"$namespace", deployment=~"$app"'
 OP = 'namespace=~"$namespace", app=~"$app"'
 """The operator's per-app series (webscale_app_*): `max by (namespace, app)` merges the two replicas'
 scrapes across a leadership change (only the leader exports them)."""
@@ -77,16 +75,10 @@ APP_PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         [
             (f"max by (namespace, app) (webscale_app_desired_replicas{{{OP}}})", "{{app}} desired (operator)"),
             (f"max by (namespace, app) (webscale_app_ready_replicas{{{OP}}})", "{{app}} ready (operator)"),
-            (f"max by (namespace, deployment) (kube_deployment_spec_replicas{{{KSM}}})", "{{deployment}} desired"),
-            (
-                f"max by (namespace, deployment) (kube_deployment_status_replicas_ready{{{KSM}}})",
-                "{{deployment}} ready",
-            ),
             (f"count by (namespace, app) (webscale_workers{{{APP}}})", "{{app}} pods reporting workers"),
         ],
         "Desired replicas as the operator's last decision asked (recommend mode: would ask) and the ready pods it "
-        "counted; the Deployments' own counts from kube-state-metrics (the HAProxy Deployment is <app>-haproxy); "
-        "pods reporting workers from the app's own metrics.",
+        "counted; pods reporting workers from the app's own metrics.",
     ),
     (
         "Workers per pod",
@@ -323,8 +315,8 @@ def dashboard() -> dict[str, Any]:
                     "datasource": DS,
                     "enable": True,
                     "iconColor": "orange",
-                    "expr": f"changes(kube_deployment_spec_replicas{{{KSM}}}[2m]) > 0",
-                    "titleFormat": "{{deployment}} rescaled",
+                    "expr": f"changes(webscale_app_desired_replicas{{{OP}}}[2m]) > 0",
+                    "titleFormat": "{{app}} rescaled",
                     "step": "1m",
                 },
             ]
