@@ -45,7 +45,6 @@ from kubernetes.client.rest import ApiException
 from webscale_local import netns
 from webscale_local.load import Load, LoadStats
 from webscale_local.node import RealNode, built_images
-from webscale_local.node_config import APP_IMAGE, OPERATOR_IMAGE
 from webscale_local.node_report import millis, percentile, replace_section, seconds, served, table
 
 from webscale.api.labels import selector_string
@@ -53,14 +52,10 @@ from webscale.api.labels import selector_string
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "realnode"))  # the install helpers the real-node tests use
 from installed import (  # noqa: E402
-    CHART,
-    OPERATOR_SELECTOR,
-    condition,
     get_json,
     helm,
-    install_prometheus,
-    ready_pods,
-    shop_manifest,
+    install_shop,
+    sample_container,
     wait_node,
 )
 
@@ -124,17 +119,7 @@ def bare_pod(name: str) -> dict:
         "metadata": {"name": name, "labels": {"app": "bench-start"}},
         "spec": {
             "terminationGracePeriodSeconds": 5,
-            "containers": [
-                {
-                    "name": "app",
-                    "image": APP_IMAGE,
-                    "imagePullPolicy": "IfNotPresent",
-                    "env": [{"name": "WEB_CONCURRENCY", "value": "1"}],
-                    "ports": [{"containerPort": 3000}],
-                    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1"}},
-                    "readinessProbe": {"httpGet": {"path": "/readyz", "port": 3000}, "periodSeconds": 1},
-                }
-            ],
+            "containers": [sample_container()],
         },
     }
 
@@ -166,21 +151,9 @@ def measure_start(core: client.CoreV1Api) -> list[float]:
 
 def install(node: RealNode) -> str:
     """The chart, Prometheus and shop as tests/realnode installs them; shop's URL (its ClusterIP)."""
-    repo, tag = OPERATOR_IMAGE.rsplit(":", 1)
-    helm(
-        node, "install", "webscale", str(CHART), "--namespace", SYSTEM, "--create-namespace",
-        "--set", f"image.repository={repo}", "--set", f"image.tag={tag}",
-        "--set", "settings.haproxyImage=localhost/webscale-haproxy:dev",
-    )  # fmt: skip
-    wait_node(lambda: len(ready_pods(node, SYSTEM, OPERATOR_SELECTOR)) == 2, 180, "2 operator pods Ready", node)
-    install_prometheus(node)
-    wait_node(lambda: ready_pods(node, "monitoring", "app.kubernetes.io/name=prometheus"), 120, "Prometheus", node)
-    node.kubectl("apply", "-f", "-", stdin=shop_manifest())
-    wait_node(lambda: condition(node, "Ready"), 240, "shop Ready", node)
+    url = install_shop(node, SYSTEM)
     # a short scale-down window, outside the pod template: min 3 -> 2 takes effect within a poll or two
     patch_shop(node, {"autoscaling": {"behavior": {"scaleDown": {"stabilizationWindow": "10s"}}}})
-    service = json.loads(node.kubectl("get", "service", "shop", "-o", "json"))["spec"]
-    url = f"http://{service['clusterIP']}:{service['ports'][0]['port']}"
     wait_node(lambda: get_json(f"{url}/"), 60, "a 200 from shop's ClusterIP", node)
     return url
 

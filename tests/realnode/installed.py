@@ -102,6 +102,29 @@ def install_operator_and_prometheus(node: RealNode, system: str) -> None:
     wait_node(lambda: ready_pods(node, "monitoring", "app.kubernetes.io/name=prometheus"), 120, "Prometheus", node)
 
 
+def install_shop(node: RealNode, system: str) -> str:
+    """`install_operator_and_prometheus`, then examples/shop.yaml with the image built here, Ready; its URL
+    (the ClusterIP)."""
+    install_operator_and_prometheus(node, system)
+    node.kubectl("apply", "-f", "-", stdin=shop_manifest())
+    wait_node(lambda: condition(node, "Ready"), 240, "shop Ready", node)
+    service = json.loads(node.kubectl("get", "service", "shop", "-o", "json"))["spec"]
+    return f"http://{service['clusterIP']}:{service['ports'][0]['port']}"
+
+
+def sample_container() -> dict:
+    """The sample app built here as a bare container: one worker, 50m, a 1-CPU limit, ready on /readyz."""
+    return {
+        "name": "app",
+        "image": APP_IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "env": [{"name": "WEB_CONCURRENCY", "value": "1"}],
+        "ports": [{"containerPort": 3000}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1"}},
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": 3000}, "periodSeconds": 1},
+    }
+
+
 def zero_manifest(name: str, replicas_min: int = 0, idle_after: str = "30s", hold_for: str = "30s") -> str:
     """An app of the sample app built here that may scale to zero: autoscaling.scaleToZero with `idle_after`
     (30s is the schema's shortest; pollingInterval 5s, the shortest, so idleness is seen within 5 s),

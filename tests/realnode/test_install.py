@@ -17,20 +17,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from installed import (
-    CHART,
     OPERATOR_SELECTOR,
-    condition,
     get_json,
     haproxy_logs,
     helm,
-    install_prometheus,
+    install_shop,
     ready_pods,
-    shop_manifest,
-    wait_node,
 )
 from webscale_local.load import Load
 from webscale_local.node import RealNode
-from webscale_local.node_config import OPERATOR_IMAGE
 from webscale_local.waiting import WaitTimeout, wait_for
 
 from webscale.api.labels import MANAGED_SELECTOR, selector_string
@@ -44,20 +39,8 @@ SYSTEM = "webscale-system"
 def shop(node: RealNode) -> Iterator[str]:
     """The chart, Prometheus and shop installed, shop Ready; yields shop's URL (its ClusterIP). Whatever a
     failed test left installed is removed after the module."""
-    repo, tag = OPERATOR_IMAGE.rsplit(":", 1)
-    helm(
-        node, "install", "webscale", str(CHART), "--namespace", SYSTEM, "--create-namespace",
-        "--set", f"image.repository={repo}", "--set", f"image.tag={tag}",
-        "--set", "settings.haproxyImage=localhost/webscale-haproxy:dev",
-    )  # fmt: skip
     try:
-        wait_node(lambda: len(ready_pods(node, SYSTEM, OPERATOR_SELECTOR)) == 2, 180, "2 operator pods Ready", node)
-        install_prometheus(node)
-        wait_node(lambda: ready_pods(node, "monitoring", "app.kubernetes.io/name=prometheus"), 120, "Prometheus", node)
-        node.kubectl("apply", "-f", "-", stdin=shop_manifest())
-        wait_node(lambda: condition(node, "Ready"), 240, "shop Ready", node)
-        service = json.loads(node.kubectl("get", "service", "shop", "-o", "json"))["spec"]
-        yield f"http://{service['clusterIP']}:{service['ports'][0]['port']}"
+        yield install_shop(node, SYSTEM)
     finally:
         node.kubectl(
             "delete", "scaledwebapp", "shop", "--ignore-not-found", "--wait=true", "--timeout=60s", check=False

@@ -9,8 +9,8 @@ import time
 import urllib.request
 
 import pytest
+from installed import sample_container
 from webscale_local.node import RealNode
-from webscale_local.node_config import APP_IMAGE
 from webscale_local.waiting import wait_for
 
 pytestmark = pytest.mark.node
@@ -28,19 +28,7 @@ MANIFEST = {
                 "selector": {"matchLabels": {"app": "web"}},
                 "template": {
                     "metadata": {"labels": {"app": "web"}},
-                    "spec": {
-                        "containers": [
-                            {
-                                "name": "app",
-                                "image": APP_IMAGE,
-                                "imagePullPolicy": "IfNotPresent",
-                                "env": [{"name": "WEB_CONCURRENCY", "value": "1"}],
-                                "ports": [{"containerPort": 3000}],
-                                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "1"}},
-                                "readinessProbe": {"httpGet": {"path": "/readyz", "port": 3000}, "periodSeconds": 1},
-                            }
-                        ]
-                    },
+                    "spec": {"containers": [sample_container()]},
                 },
             },
         },
