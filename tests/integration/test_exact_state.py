@@ -16,16 +16,17 @@ pytestmark = pytest.mark.integration
 
 
 def replace_spec(swa, namespace: str, name: str, spec: dict) -> None:
-    for _ in range(5):
-        obj = swa.get_namespaced_custom_object(G, V, namespace, P, name)
-        obj["spec"] = spec
-        try:
-            swa.replace_namespaced_custom_object(G, V, namespace, P, name, obj)
-            return
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
-    raise AssertionError("could not replace the spec (409 five times)")
+    """The whole spec replaced, as `kubectl edit` or an apply that drops fields does: a JSON patch of /spec,
+    which carries no resourceVersion (a read-then-replace races the operator's status writes: 409s)."""
+    swa.patch_namespaced_custom_object(
+        G,
+        V,
+        namespace,
+        P,
+        name,
+        [{"op": "replace", "path": "/spec", "value": spec}],
+        _content_type="application/json-patch+json",
+    )
 
 
 def replicas_owners(dep: client.V1Deployment) -> list[str]:
