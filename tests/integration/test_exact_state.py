@@ -7,26 +7,12 @@ import pytest
 from kubernetes import client
 from waiting import eventually
 from webscale_local.operator_process import OperatorProcess
-from webscale_local.swa import G, P, V, app_body, condition, container, env_of
+from webscale_local.swa import G, P, V, app_body, condition, container, env_of, replace_spec
 
 from webscale.kube.client import Kube
 from webscale.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-def replace_spec(swa, namespace: str, name: str, spec: dict) -> None:
-    """The whole spec replaced, as `kubectl edit` or an apply that drops fields does: a JSON patch of /spec,
-    which carries no resourceVersion (a read-then-replace races the operator's status writes: 409s)."""
-    swa.patch_namespaced_custom_object(
-        G,
-        V,
-        namespace,
-        P,
-        name,
-        [{"op": "replace", "path": "/spec", "value": spec}],
-        _content_type="application/json-patch+json",
-    )
 
 
 def replicas_owners(dep: client.V1Deployment) -> list[str]:

@@ -10,7 +10,7 @@ from kubernetes.client.rest import ApiException
 from waiting import eventually
 from webscale_local.audit import Quiet, mark, operator_writes
 from webscale_local.operator_process import OperatorProcess
-from webscale_local.swa import G, P, V, app_body, condition, is_ready
+from webscale_local.swa import G, P, V, app_body, condition, is_ready, replace_spec
 
 from webscale.kube.client import USER_AGENT
 
@@ -69,17 +69,7 @@ def running_app(api_client, namespace, operator, swa):
 
 
 def _replace_spec(swa, namespace: str, spec: dict) -> None:
-    """Replace the whole spec; a 409 only means the operator wrote status in between: read and try again."""
-    for _ in range(5):
-        obj = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")
-        obj["spec"] = spec
-        try:
-            swa.replace_namespaced_custom_object(G, V, namespace, P, "shop", obj)
-            return
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-    raise AssertionError("the spec could not be replaced in 5 tries (409 each time)")
+    replace_spec(swa, namespace, "shop", spec)
 
 
 def test_invalid_specs_are_refused_and_leave_the_deployment_alone(api_client, namespace, swa, running_app):

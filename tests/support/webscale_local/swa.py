@@ -69,3 +69,13 @@ def container(apps: client.AppsV1Api, ns: str, name: str = "shop") -> client.V1C
 def env_of(c: client.V1Container) -> dict[str, str | None]:
     """A container's environment by name (None for a variable set with valueFrom)."""
     return {e.name: e.value for e in c.env or []}
+
+
+def replace_spec(swa: client.CustomObjectsApi, ns: str, name: str, spec: dict[str, Any]) -> None:
+    """The whole spec replaced, as `kubectl edit` or an apply that drops fields does: a JSON patch of /spec.
+    It carries no resourceVersion: a read-then-replace races the operator's status writes (409s, five in a row
+    right after a create in one fresh-clone run). Admission still judges the result (422 when refused)."""
+    swa.patch_namespaced_custom_object(
+        G, V, ns, P, name, [{"op": "replace", "path": "/spec", "value": spec}],
+        _content_type="application/json-patch+json",
+    )  # fmt: skip
