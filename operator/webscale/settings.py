@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     """How often the held-request counters of the HAProxy pods of apps at zero are read (runtime.wake:
     the first held request wakes its app within about this long); 0 turns the fast wake-up off (apps at
     zero then wake at their next poll, if its reading shows traffic)."""
+    wake_port: int = Field(default=8081, ge=0, le=65535)
+    """Port where the HAProxy pods of apps at zero ask for a ready pod of their app (runtime.wake_answer:
+    ``/webscale/wake/<namespace>/<name>``, answered from the pod cache, nothing else served there); 0
+    disables it. Every replica answers, so a Service in front of the operator's pods may route to any."""
+    wake_url: str = Field(
+        default="", max_length=280, pattern=r"^(http://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?/?)?$"
+    )
+    """Where HAProxy reaches `wake_port`, as http://<host>[:<port>] (the chart: its wake Service's cluster DNS
+    name). Rendered into every scale-to-zero app's haproxy.cfg; empty: held requests wait for DNS alone
+    (a new pod is found up to ~10 s later, reconcile.hold)."""
     prometheus_urls: Annotated[tuple[str, ...], NoDecode] = (DEFAULT_PROMETHEUS_URL,)
     """The Prometheus base URLs an app may name in spec.metrics.prometheus.url, comma-separated
     (a trailing slash does not matter). Any other URL marks the app Invalid and is never requested:

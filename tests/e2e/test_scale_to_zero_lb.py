@@ -1,6 +1,7 @@
 """Scale to zero at the load balancer, on loopback with real processes only: the operator's rendered
 haproxy.cfg and Lua script in a real haproxy, a real dnsmasq as the headless Service's DNS, real sample
-apps (see zero_rig). No operator runs here: the data path must hold and release requests without it.
+apps (see zero_rig). No operator process runs here: the data path must hold and release requests without
+it; where held requests ask the operator for a ready pod, its real wake endpoint answers from a pod cache.
 Every loop is bounded in count and time."""
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import urllib.request
 from dataclasses import dataclass
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from webscale_local.cold_start_report import active_servers
 from webscale_local.lb_rig import APP_HOSTS, apps_on
+from webscale_local.ports import free_port
 from webscale_local.sample_app import start_sample_app
-from webscale_local.zero_rig import zero_rig
+from webscale_local.zero_rig import ready_pod, wake_endpoint, zero_app, zero_rig
 
 from webscale.api.scale_to_zero import RETRY_AFTER_SECONDS
+from webscale.kube.cache import InMemoryView
 from webscale.reconcile import haproxy_config, hold
 from webscale.runtime.held import read_held
 
@@ -98,6 +102,81 @@ def test_first_requests_at_zero_wait_for_a_pod_and_are_all_served(tmp_path):
     assert not errors and [a.status for a in answers] == [200] * CONCURRENT
     assert counters[hold.RELEASED_TOTAL] == CONCURRENT and counters[hold.TIMED_OUT_TOTAL] == 0
     assert counters[hold.WAITING] == 0
+
+
+def _server_states(rig, server: str) -> dict[str, float]:
+    """haproxy_server_status of one server of the backend, by state (HAProxy's Prometheus exporter)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{rig.metrics_port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    states = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "haproxy_server_status" and labels.get("server") == server:
+                states[labels.get("state", "")] = sample.value
+    return states
+
+
+def test_the_operator_names_the_ready_pod_before_dns_shows_it_and_dns_takes_over_after(tmp_path):
+    """With a wake URL, held requests ask the operator (its real wake endpoint, answering from a pod cache)
+    and are served by the pod it names while DNS still lists none; once DNS lists the pod, the extra
+    server goes back to maintenance and the pods found through DNS serve."""
+    wake_port = free_port()
+    with (
+        zero_rig(tmp_path, hold_for="30s", wake_base=f"http://127.0.0.1:{wake_port}") as rig,
+        apps_on(tmp_path, APP_HOSTS[:1]) as apps,
+    ):
+        app = zero_app(port=apps[0].port)
+        view = InMemoryView()
+        with wake_endpoint(app, view, wake_port) as nudges:
+            answers, threads = _send_all(rig.url, CONCURRENT, timeout=60)
+            _wait_waiting(rig, CONCURRENT, timeout=15)
+            time.sleep(1.5)  # the pod is starting: the asks get no pod (204), nobody is answered
+            assert all(a.status is None and a.error is None for a in answers), "answered with no pod ready"
+            assert nudges, "the held requests' asks did not reach the operator"
+            ready = time.monotonic()
+            view.put(ready_pod(apps[0]))  # the kubelet marked it Ready: the pod watch updates the cache
+            for t in threads:
+                t.join(timeout=60)
+            served = sorted(a.done_at - ready for a in answers)
+            counters = rig.held()
+            woken = _server_states(rig, hold.WOKEN)
+            rig.publish(apps)  # DNS lists the pod (on a cluster: seconds later, as its cache expires)
+            handed_back = None
+            for _ in range(100):  # bounded: 100 x 0.1 s
+                if _server_states(rig, hold.WOKEN).get("MAINT") == 1:
+                    handed_back = time.monotonic()
+                    break
+                time.sleep(0.1)
+            after = [_get_status(rig.url) for _ in range(20)]
+    print(
+        f"{CONCURRENT} held; pod put in the cache -> first served {served[0]:.2f}s, last {served[-1]:.2f}s; "
+        f"{len(nudges)} nudges; {counters}"
+    )
+    assert [(a.status, a.error) for a in answers] == [(200, None)] * CONCURRENT
+    assert counters[hold.RELEASED_TOTAL] == CONCURRENT and counters[hold.TIMED_OUT_TOTAL] == 0
+    assert woken.get("UP") == 1, woken  # served by the server the operator's answer filled (DNS listed nothing)
+    assert handed_back is not None, "the extra server was not put back in maintenance once DNS listed the pod"
+    assert after == [200] * 20
+
+
+def test_with_the_operator_unreachable_dns_alone_releases_the_held_requests(tmp_path):
+    """The data path never depends on the operator: a wake URL where nothing listens costs nothing."""
+    with zero_rig(tmp_path, hold_for="30s", wake_base=f"http://127.0.0.1:{free_port()}") as rig:
+        answers, threads = _send_all(rig.url, 20, timeout=60)
+        _wait_waiting(rig, 20, timeout=15)
+        with apps_on(tmp_path, APP_HOSTS[:1]) as apps:
+            rig.publish(apps)
+            for t in threads:
+                t.join(timeout=60)
+            woken = _server_states(rig, hold.WOKEN)
+    assert [(a.status, a.error) for a in answers] == [(200, None)] * 20
+    assert woken.get("MAINT") == 1, woken
+
+
+def _get_status(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/healthz", timeout=10) as resp:
+        return resp.status
 
 
 def test_held_requests_get_503_with_retry_after_when_no_pod_comes(tmp_path):

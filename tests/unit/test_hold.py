@@ -37,7 +37,8 @@ def test_the_hold_lines_are_added_and_haproxy_accepts_them(strategy, tmp_path):
     cfg, lua = data[CONFIG_KEY], data[hold.LUA_KEY]
     sections = haproxy_config.sections(cfg)
     assert f"lua-load {hold.LUA_PATH}" in sections["global"]
-    assert "http-request lua.webscale_hold pods 45000 5 if { nbsrv(pods) eq 0 }" in sections["frontend http"]
+    assert "http-request lua.webscale_hold pods 45000 5 - if { nbsrv(pods) eq 0 }" in sections["frontend http"]
+    assert sections["backend pods"][-1] == "server woken 0.0.0.0:1 disabled"  # filled only by the operator's answer
     assert f"http-request use-service lua.webscale_held if {{ path {hold.HELD_PATH} }}" in sections["frontend metrics"]
     assert {"hold valid 1s", "timeout resolve 250ms"} <= set(sections["resolvers cluster"])
     assert any("downinter 100ms" in line for line in sections["backend pods"])
@@ -95,3 +96,53 @@ def test_haproxy_is_ready_without_a_server_only_while_it_holds_requests():
     assert [line for line in held if ready in line] == [
         f"http-request return status 200 content-type text/plain string ok if {ready}"
     ]
+
+
+def test_with_a_wake_url_held_requests_ask_the_operator_for_the_app_they_serve(tmp_path):
+    app = _app(ZERO)
+    base = "http://webscale-operator-wake.webscale-system.svc.cluster.local:8081"
+    data = build_lb_children(app, {}, wake_base=base + "/")[0]["data"]
+    http = haproxy_config.sections(data[CONFIG_KEY])["frontend http"]
+    assert (
+        f"http-request lua.webscale_hold pods 45000 5 {base}/webscale/wake/default/shop if {{ nbsrv(pods) eq 0 }}"
+        in http
+    )
+    (tmp_path / hold.LUA_KEY).write_text(data[hold.LUA_KEY])
+    haproxy_check(data[CONFIG_KEY].replace(hold.LUA_PATH, str(tmp_path / hold.LUA_KEY)), tmp_path)
+    # the script is the same for every app: what differs is in the action's arguments
+    assert data[hold.LUA_KEY] == hold.HOLD_LUA
+    assert build_lb_children(_app(BASE), {}, wake_base=base)[0]["data"] == build_lb_children(_app(BASE), {})[0]["data"]
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "https://op:8081",
+        "http://op:8081/path",
+        "http://op:99999",
+        "http://op:0",
+        "http://Op:8081",
+        "http://op:8081 if",
+        "http://op:8081\nlua-load /x",
+        "http://op:80#x",
+        "http://op_1",
+        "http://" + "a" * 300,
+    ],
+)
+def test_a_wake_url_that_is_not_plain_http_host_port_never_reaches_the_file(base):
+    with pytest.raises(hold.WakeURLError):
+        hold.wake_url_for(base, "default", "shop")
+    with pytest.raises(haproxy_config.ConfigValueError):
+        haproxy_config.render_for("default", "shop", _app(ZERO).valid_spec, wake_base=base)
+
+
+def test_a_hold_whose_wake_url_is_not_one_word_of_safe_characters_is_refused():
+    backends = haproxy_config.backends_for("default", "shop", _app(BASE).valid_spec)
+    for url in ("http://op:1/a b", "http://op:1/a\nb", "ftp://op/x", "http://op:1/{x}"):
+        with pytest.raises(haproxy_config.ConfigValueError):
+            haproxy_config.render("round-robin", backends, hold.Hold(1000, wake_url=url))
+
+
+def test_no_wake_url_means_no_asking():
+    assert hold.wake_url_for("", "default", "shop") is None
+    assert hold.wake_url_for("http://10.0.0.1:8081", "ns", "a") == "http://10.0.0.1:8081/webscale/wake/ns/a"

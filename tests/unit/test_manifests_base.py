@@ -32,7 +32,9 @@ from manifest_helpers import (
 )
 
 from webscale.api import models
+from webscale.api.labels import LB_COMPONENT, MANAGED_BY, MANAGED_BY_LABEL
 from webscale.promql.relabel import scrape_config
+from webscale.reconcile.haproxy_config import METRICS_PORT
 from webscale.settings import Settings
 
 
@@ -117,11 +119,30 @@ def test_network_policy_component_allows_only_what_the_operator_talks_to():
     dep = one(BASE / "deployment.yaml")["spec"]
     env = {e["name"]: e["value"] for e in base_container()["env"] if "value" in e}
     assert policy["podSelector"] == dep["selector"] and policy["policyTypes"] == ["Ingress", "Egress"]
-    # ingress: the metrics and probe port only
-    assert [rule_ports(r) for r in policy["ingress"]] == [{(int(env["WEBSCALE_LIVENESS_PORT"]), "TCP")}]
+    # ingress: the metrics and probe port, and the wake port (from any pod: apps' HAProxy pods ask it)
+    wake_port = int(env["WEBSCALE_WAKE_PORT"])
+    assert [rule_ports(r) for r in policy["ingress"]] == [
+        {(int(env["WEBSCALE_LIVENESS_PORT"]), "TCP")},
+        {(wake_port, "TCP")},
+    ]
+    assert "from" not in policy["ingress"][0] and policy["ingress"][1]["from"] == [{"namespaceSelector": {}}]
     # egress: every rule names its ports (a rule without ports allows all of them)
-    dns, api, prometheus = (rule_ports(r) for r in policy["egress"])
+    dns, api, haproxy, prometheus = (rule_ports(r) for r in policy["egress"])
     assert dns == {(53, "UDP"), (53, "TCP")} and api == {(443, "TCP"), (6443, "TCP")}
+    # the HAProxy pods' metrics frontend (held requests at zero), and only theirs
+    assert haproxy == {(METRICS_PORT, "TCP")}
+    assert policy["egress"][2]["to"][0]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/component": LB_COMPONENT,
+        MANAGED_BY_LABEL: MANAGED_BY,
+    }
+    # the wake URL names the base's wake Service, on the wake port
+    service = one(BASE / "wake-service.yaml")
+    namespace = yaml.safe_load((BASE / "kustomization.yaml").read_text())["namespace"]
+    assert env["WEBSCALE_WAKE_URL"] == f"http://{service['metadata']['name']}.{namespace}.svc.cluster.local:{wake_port}"
+    assert service["spec"]["ports"] == [{"name": "wake", "port": wake_port, "targetPort": "wake", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == dep["selector"]["matchLabels"]
+    ports = {p["name"]: p["containerPort"] for p in base_container()["ports"]}
+    assert ports["wake"] == wake_port
     prometheus_port = int(env["WEBSCALE_PROMETHEUS_URLS"].rsplit(":", 1)[1])
     assert prometheus == {(prometheus_port, "TCP")}
 

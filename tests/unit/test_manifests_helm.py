@@ -282,7 +282,11 @@ def test_helm_renders_what_the_base_has():
     rendered = {d["kind"]: d for d in render_chart()}
     # Role and RoleBinding: leader election on a Lease in the release namespace (leader-election-rbac.yaml)
     kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding"}
-    assert set(rendered) == kinds | {"PodDisruptionBudget"}  # no NetworkPolicy unless asked for
+    # Service: the wake Service (settings.wakePort), as the base's wake-service.yaml
+    assert set(rendered) == kinds | {"PodDisruptionBudget", "Service"}  # no NetworkPolicy unless asked for
+    assert rendered["Service"]["metadata"]["name"] == "rel-webscale-operator-wake"
+    assert rendered["Service"]["spec"]["ports"] == one(BASE / "wake-service.yaml")["spec"]["ports"]
+    assert rendered["Service"]["spec"]["selector"] == rendered["Deployment"]["spec"]["selector"]["matchLabels"]
     assert rendered["PodDisruptionBudget"]["spec"] == one(BASE / "poddisruptionbudget.yaml")["spec"] | {
         "selector": rendered["Deployment"]["spec"]["selector"]
     }
@@ -304,8 +308,11 @@ def test_helm_renders_what_the_base_has():
     env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
     # every setting with a value (an empty one leaves the operator's default: namespace, identity, ...)
     valued = {name for name in Settings.model_fields if values()["settings"][camel(name)] not in ("", None)}
-    assert set(env) == {f"WEBSCALE_{name.upper()}" for name in valued}
-    assert {e["name"]: e["value"] for e in base_c["env"] if "value" in e}.items() <= env.items()
+    # and the wake URL: empty in values means the chart's wake Service
+    assert set(env) == {f"WEBSCALE_{name.upper()}" for name in valued} | {"WEBSCALE_WAKE_URL"}
+    assert env["WEBSCALE_WAKE_URL"] == "http://rel-webscale-operator-wake.webscale-system.svc.cluster.local:8081"
+    base_env = {e["name"]: e["value"] for e in base_c["env"] if "value" in e}
+    assert {k: v for k, v in base_env.items() if k != "WEBSCALE_WAKE_URL"}.items() <= env.items()
 
 
 def test_helm_switches():
@@ -317,17 +324,26 @@ def test_helm_switches():
         "--set",
         "podDisruptionBudget.enabled=false",
     )
-    assert [d["kind"] for d in rendered] == ["Deployment"]
-    assert rendered[0]["spec"]["template"]["spec"]["serviceAccountName"] == "default"
+    assert [d["kind"] for d in rendered] == ["Service", "Deployment"]  # the wake Service stays
+    assert rendered[1]["spec"]["template"]["spec"]["serviceAccountName"] == "default"
     (dep,) = [
         d
-        for d in render_chart("--set", "settings.livenessPort=0", "--set", "settings.namespace=shop")
+        for d in render_chart(
+            "--set", "settings.livenessPort=0", "--set", "settings.wakePort=0", "--set", "settings.namespace=shop"
+        )
         if d["kind"] == "Deployment"
     ]
     container = dep["spec"]["template"]["spec"]["containers"][0]
     assert "livenessProbe" not in container and "ports" not in container
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
-    assert (env["WEBSCALE_NAMESPACE"], env["WEBSCALE_LIVENESS_PORT"]) == ("shop", "0")
+    assert (env["WEBSCALE_NAMESPACE"], env["WEBSCALE_LIVENESS_PORT"], env["WEBSCALE_WAKE_PORT"]) == ("shop", "0", "0")
+    assert "WEBSCALE_WAKE_URL" not in env  # no wake port: held requests wait for DNS
+    # a wake URL of one's own replaces the chart's Service name
+    (dep,) = [d for d in render_chart("--set", "settings.wakeUrl=http://10.0.0.9:8081") if d["kind"] == "Deployment"]
+    env = {e["name"]: e["value"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"] if "value" in e}
+    assert env["WEBSCALE_WAKE_URL"] == "http://10.0.0.9:8081"
+    refused = helm("template", "rel", str(CHART), "--set", "settings.wakeUrl=https://x/y", check=False)
+    assert refused.returncode != 0 and "wakeUrl" in refused.stderr
     refused = helm("template", "rel", str(CHART), "--kube-version", "1.34.0", "--set", "imageTag=x", check=False)
     assert refused.returncode != 0 and "imageTag" in refused.stderr
 
@@ -344,6 +360,7 @@ def test_namespaced_mode_is_the_kustomize_overlay():
         "Deployment",
         "PodDisruptionBudget",
         "RoleBinding",
+        "Service",
         "ServiceAccount",
     ]
     binding = next(d for d in rendered if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] == "apps")
@@ -415,11 +432,16 @@ def test_network_policy_egress_is_dns_the_api_server_and_the_allowed_prometheus_
         "NetworkPolicy"
     ]["spec"]
     assert all(rule.get("ports") for rule in policy["egress"]), "an egress rule without ports allows every port"
-    dns, api, prometheus = policy["egress"]
+    dns, api, haproxy, prometheus = policy["egress"]
     assert ports(dns) == {(53, "UDP"), (53, "TCP")}
     assert ports(api) == {(443, "TCP"), (6443, "TCP")} and "to" not in api
+    assert ports(haproxy) == {(8404, "TCP")} and haproxy["to"][0]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/component": "loadbalancer",
+        "app.kubernetes.io/managed-by": "webscale",
+    }
     assert ports(prometheus) == {(p, "TCP") for p in expected} and "to" not in prometheus
-    assert [ports(r) for r in policy["ingress"]] == [{(8080, "TCP")}]
+    assert [ports(r) for r in policy["ingress"]] == [{(8080, "TCP")}, {(8081, "TCP")}]
+    assert "from" not in policy["ingress"][0] and policy["ingress"][1]["from"] == [{"namespaceSelector": {}}]
 
 
 def test_network_policy_peers_and_no_probe_port():
@@ -430,12 +452,14 @@ def test_network_policy_peers_and_no_probe_port():
         "--set",
         "settings.livenessPort=0",
         "--set",
+        "settings.wakePort=0",
+        "--set",
         "networkPolicy.apiServerCidrs={172.18.0.2/32}",
         "--set-json",
         f"networkPolicy.prometheusTo=[{json.dumps(yaml.safe_load(monitoring))}]",
     )
     spec = next(d for d in policy if d["kind"] == "NetworkPolicy")["spec"]
     assert spec["ingress"] == []  # no port to open: nothing may connect
-    _, api, prometheus = spec["egress"]
+    _, api, _, prometheus = spec["egress"]
     assert api["to"] == [{"ipBlock": {"cidr": "172.18.0.2/32"}}]
     assert prometheus["to"] == [yaml.safe_load(monitoring)]

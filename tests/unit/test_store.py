@@ -94,10 +94,12 @@ def test_trimmed_objects_keep_what_the_operator_reads():
             "creationTimestamp": "2026-01-01T00:00:00Z",
             "labels": {"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "web"},
             "annotations": {"webscale.dev/workers": "4"},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "p"}],
         },
         "status": {
             "phase": "Running",
             "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:09Z"}],
+            "podIP": None,
         },
     }
 

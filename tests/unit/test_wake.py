@@ -123,12 +123,16 @@ def test_a_pod_that_does_not_answer_counts_nothing():
     assert replicas(world) == 0 and not waker.tracks
 
 
-def test_the_pod_cache_keeps_address_and_owner_of_haproxy_pods_only():
+def test_the_pod_cache_keeps_address_and_owner_of_the_apps_haproxy_and_web_pods_only():
     from webscale.kube.store import trim_pod
 
     kept = trim_pod(lb_pod())
     assert (
         kept["status"]["podIP"] == "10.1.2.3" and kept["metadata"]["ownerReferences"][0]["name"] == "shop-haproxy-abc"
     )
-    web = lb_pod(labels={"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "web"})
-    assert "podIP" not in trim_pod(web)["status"] and "ownerReferences" not in trim_pod(web)["metadata"]
+    web = trim_pod(lb_pod(labels={"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "web"}))
+    assert web["status"]["podIP"] == "10.1.2.3" and web["metadata"]["ownerReferences"] == [
+        {"kind": "ReplicaSet", "name": "shop-haproxy-abc"}
+    ]
+    other = trim_pod(lb_pod(labels={"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "job"}))
+    assert "podIP" not in other["status"] and "ownerReferences" not in other["metadata"]

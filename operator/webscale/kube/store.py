@@ -113,8 +113,9 @@ def trim_pod(obj: dict[str, Any]) -> dict[str, Any]:
         },
         "status": {"phase": status.get("phase"), "conditions": kept},
     }
-    if labels.get("app.kubernetes.io/component") == LB_COMPONENT:
-        # the wake loop (runtime.wake) reads the held-request counters of an app's HAProxy pods
+    if labels.get("app.kubernetes.io/component") in (LB_COMPONENT, "web"):
+        # the wake loop (runtime.wake) reads the held-request counters of an app's HAProxy pods, and the
+        # wake endpoint (runtime.wake_answer) names an app's ready pod to them
         owners = [{"kind": o.get("kind"), "name": o.get("name")} for o in meta.get("ownerReferences") or []]
         trimmed["metadata"]["ownerReferences"] = owners
         trimmed["status"]["podIP"] = status.get("podIP")

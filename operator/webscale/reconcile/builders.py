@@ -225,13 +225,15 @@ def build_children(
     workers: int | None = None,
     cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
     haproxy_image: str = HAPROXY_IMAGE,
+    wake_base: str = "",
 ) -> list[dict[str, Any]]:
     """Everything the operator owns for this app, in apply order: the app's Deployment and headless
     Service, then (provider haproxy) the HAProxy ConfigMap, Deployment and PodDisruptionBudget, then
-    the entry Service. Owned objects not in this list are the other provider's and go."""
+    the entry Service. Owned objects not in this list are the other provider's and go. `wake_base`:
+    the operator setting wake_url (reconcile.hold)."""
     children = [build_deployment(app, workers), build_headless_service(app)]
     if app.valid_spec.load_balancer.provider == "haproxy":
-        children += build_lb_children(app, owner_reference(app), cluster_domain, haproxy_image)
+        children += build_lb_children(app, owner_reference(app), cluster_domain, haproxy_image, wake_base)
     return [*children, build_service(app)]
 
 

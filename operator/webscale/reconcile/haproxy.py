@@ -156,10 +156,15 @@ def build_haproxy_pdb(app: App, owner: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build_lb_children(
-    app: App, owner: dict[str, Any], cluster_domain: str = DEFAULT_CLUSTER_DOMAIN, image: str = HAPROXY_IMAGE
+    app: App,
+    owner: dict[str, Any],
+    cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
+    image: str = HAPROXY_IMAGE,
+    wake_base: str = "",
 ) -> list[dict[str, Any]]:
-    """The HAProxy tier of a provider-haproxy app, in apply order (ConfigMap before the pods that mount it)."""
-    cfg = haproxy_config.render_for(app.namespace, app.name, app.valid_spec, cluster_domain)
+    """The HAProxy tier of a provider-haproxy app, in apply order (ConfigMap before the pods that mount it).
+    `wake_base`: the operator setting wake_url, where held requests ask for a ready pod (`hold`)."""
+    cfg = haproxy_config.render_for(app.namespace, app.name, app.valid_spec, cluster_domain, wake_base)
     lua = hold.HOLD_LUA if hold.hold_for(app.valid_spec) else None
     children = [
         build_haproxy_config_map(app, cfg, owner, lua),

@@ -83,7 +83,8 @@ class Reconciler:
         spec = app.valid_spec
         live_deployment = self.view.get("Deployment", app.namespace, app.name)
         workers = template_workers(spec, live_deployment)
-        children = build_children(app, workers, haproxy_image=self.kube.settings.haproxy_image)
+        settings = self.kube.settings
+        children = build_children(app, workers, haproxy_image=settings.haproxy_image, wake_base=settings.wake_url)
         desired_children = [with_intent_hash(d) for d in children]
         changed: list[str] = []
         conflicts: list[str] = []

@@ -39,6 +39,7 @@ from webscale.runtime.registry import Registry
 from webscale.runtime.resync import resync_loop
 from webscale.runtime.routing import Routing
 from webscale.runtime.wake import Waker, wake_loop
+from webscale.runtime.wake_answer import Answerer
 from webscale.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class Controller:
         )
         self.autoscaler = Autoscaler(self.kube, view, settings.status_quantum)
         self.waker = Waker(self.autoscaler, view, self.registry.all)
+        self.answerer = Answerer(self.registry.get, view, self.waker.nudge)
         self.polling = Polling(
             self.registry,
             self.autoscaler,

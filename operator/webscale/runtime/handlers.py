@@ -15,6 +15,7 @@ import kopf
 
 from webscale.runtime.controller import Controller
 from webscale.runtime.http import start_http
+from webscale.runtime.wake_answer import start_wake_http
 from webscale.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,11 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.peering.standalone = True
     settings.scanning.disabled = True  # no kopf resource handlers: nothing to discover (no CRD watch)
     memo.controller = controller = Controller(ours)
-    memo.http = None
+    memo.http = memo.wake_http = None
     if ours.liveness_port:
         memo.http = await start_http(ours.liveness_port, controller.health.problem, controller.synced)
+    if ours.wake_port:
+        memo.wake_http = await start_wake_http(ours.wake_port, controller.answerer)
     await controller.start()
 
 
@@ -38,6 +41,7 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
     controller = getattr(memo, "controller", None)
     if controller is not None:
         await controller.stop()
-    if getattr(memo, "http", None) is not None:
-        await memo.http.cleanup()
+    for runner in (getattr(memo, "http", None), getattr(memo, "wake_http", None)):
+        if runner is not None:
+            await runner.cleanup()
     log.info("stopped")

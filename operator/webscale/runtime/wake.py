@@ -16,6 +16,7 @@ answers 503 with Retry-After after holdRequestsFor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -50,6 +51,8 @@ HELD = Counter(
     ["outcome"],
     registry=telemetry.REGISTRY,
 )
+NUDGE_GAP_SECONDS = 0.1
+"""Rounds started by nudges are at least this far apart (every held request's ask nudges)."""
 _OUTCOMES = {"held": HELD_TOTAL, "released": RELEASED_TOTAL, "timed_out": TIMED_OUT_TOTAL}
 
 
@@ -72,6 +75,12 @@ class Waker:
         self.read = read
         self.tracks: dict[AppRef, ColdStart] = {}
         self.counters: dict[str, dict[str, float]] = {}
+        self.nudged = asyncio.Event()
+
+    def nudge(self) -> None:
+        """Requests are waiting somewhere (an HAProxy pod asked for a pod: runtime.wake_answer): the
+        next round starts now, not at the next interval (called on the event loop)."""
+        self.nudged.set()
 
     def watched(self) -> list[tuple[App, dict[str, Any]]]:
         """Apps with scaleToZero at zero replicas or with a cold start under way, with their Deployment."""
@@ -137,14 +146,18 @@ class Waker:
 
 
 async def wake_loop(waker: Waker, interval: float, leading: Callable[[], bool]) -> None:
-    """Run `Waker.tick` every `interval` seconds while this replica leads (0: off)."""
+    """Run `Waker.tick` every `interval` seconds while this replica leads (0: off), and at once (at most
+    every `NUDGE_GAP_SECONDS`) when `Waker.nudge` says requests are waiting."""
     if interval <= 0:
         return
     while True:
         started = time.monotonic()
+        waker.nudged.clear()
         if leading():
             try:
                 await asyncio.to_thread(waker.tick, time.time())
             except Exception:
                 log.exception("wake loop: round failed; continuing")
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+        await asyncio.sleep(max(0.0, NUDGE_GAP_SECONDS - (time.monotonic() - started)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waker.nudged.wait(), max(0.0, interval - (time.monotonic() - started)))

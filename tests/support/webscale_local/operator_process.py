@@ -25,6 +25,7 @@ class OperatorProcess:
             **os.environ,
             "KUBECONFIG": str(cluster.kubeconfig),
             "WEBSCALE_LIVENESS_PORT": str(free_port()),
+            "WEBSCALE_WAKE_PORT": str(free_port()),  # several operators may run at once here
             "WEBSCALE_LOG_FORMAT": "plain",
             # the wake loop dials HAProxy pods' IPs; the fake nodes' pods have 10.x addresses the host
             # must never send a packet to, so it stays off here (tests/e2e reads real HAProxy on loopback)

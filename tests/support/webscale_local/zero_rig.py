@@ -12,15 +12,21 @@ Lua script's path (the operator's ConfigMap key written to a file next to the co
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from webscale.api.app import App
+from webscale.api.labels import labels
+from webscale.kube.cache import InMemoryView
 from webscale.reconcile import haproxy_config, hold
 from webscale.reconcile.haproxy import CONFIG_KEY, build_lb_children
+from webscale.runtime.wake_answer import Answerer, start_wake_http
 from webscale_local.dnsmasq import DnsHandle, start_dns
 from webscale_local.haproxy import HAProxyHandle, start_haproxy
 from webscale_local.lb_rig import NAME, NAMESPACE, SLOTS, SRV, _swap
@@ -28,10 +34,11 @@ from webscale_local.ports import free_port
 from webscale_local.sample_app import SampleApp
 
 
-def operator_files(hold_for: str, strategy: str = "round-robin", replicas_min: int = 0) -> dict[str, str]:
-    """The ConfigMap data the operator renders for `shop` (one worker per pod) with scaleToZero."""
+def zero_app(hold_for: str = "30s", strategy: str = "round-robin", replicas_min: int = 0, port: int = 8080) -> App:
+    """`shop` (one worker per pod) with scaleToZero, its pods serving on `port`."""
     spec = {
         "image": "registry.example/shop:1",
+        "port": port,
         "workers": {"mode": "fixed", "count": 1},
         "replicas": {"min": replicas_min, "max": SLOTS},
         "autoscaling": {"scaleToZero": {"holdRequestsFor": hold_for}},
@@ -39,7 +46,59 @@ def operator_files(hold_for: str, strategy: str = "round-robin", replicas_min: i
     }
     app = App.from_body({"metadata": {"name": NAME, "namespace": NAMESPACE, "uid": "u"}, "spec": spec})
     assert app.valid, app.errors
-    return dict(build_lb_children(app, {})[0]["data"])
+    return app
+
+
+def operator_files(
+    hold_for: str, strategy: str = "round-robin", replicas_min: int = 0, wake_base: str = ""
+) -> dict[str, str]:
+    """The ConfigMap data the operator renders for `shop` with scaleToZero (`wake_base`: its wake_url)."""
+    app = zero_app(hold_for, strategy, replicas_min)
+    return dict(build_lb_children(app, {}, wake_base=wake_base)[0]["data"])
+
+
+def ready_pod(app: SampleApp, name: str = f"{NAME}-5d9f-a", version: str = "1") -> dict[str, Any]:
+    """The pod object the operator's pod cache holds for a Ready pod of `shop` served by `app`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "resourceVersion": version,
+            "labels": labels(NAME),
+            "ownerReferences": [{"kind": "ReplicaSet", "name": f"{NAME}-5d9f"}],
+        },
+        "status": {"phase": "Running", "podIP": app.host, "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+@contextlib.contextmanager
+def wake_endpoint(app: App, view: InMemoryView, port: int) -> Iterator[list[int]]:
+    """The operator's wake endpoint (runtime.wake_answer, the real aiohttp server) on 127.0.0.1:`port`,
+    answering for `app` from `view` (the pod cache); yields the list its nudges are counted in."""
+    nudges: list[int] = []
+    loop = asyncio.new_event_loop()
+    answerer = Answerer({app.ref: app}.get, view, lambda: nudges.append(1))
+    started = threading.Event()
+    runner: list[Any] = []
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        runner.append(loop.run_until_complete(start_wake_http(port, answerer, host="127.0.0.1")))
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, name="wake-endpoint", daemon=True)
+    thread.start()
+    assert started.wait(10), "the wake endpoint did not start"
+    try:
+        yield nudges
+    finally:
+        asyncio.run_coroutine_threadsafe(runner[0].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
 
 @dataclass
@@ -65,9 +124,10 @@ class ZeroRig:
 
 
 @contextlib.contextmanager
-def zero_rig(tmp_path: Path, hold_for: str, strategy: str = "round-robin") -> Iterator[ZeroRig]:
-    """haproxy with the operator's scale-to-zero config and a DNS that lists no pod yet."""
-    files = operator_files(hold_for, strategy)
+def zero_rig(tmp_path: Path, hold_for: str, strategy: str = "round-robin", wake_base: str = "") -> Iterator[ZeroRig]:
+    """haproxy with the operator's scale-to-zero config and a DNS that lists no pod yet (`wake_base`: where
+    held requests ask the operator for a ready pod; empty: nowhere)."""
+    files = operator_files(hold_for, strategy, wake_base=wake_base)
     lua_path = Path(tmp_path) / f"{hold.LUA_KEY}"
     lua_path.write_text(files[hold.LUA_KEY])
     with start_dns(tmp_path, SRV, []) as dns:

@@ -74,4 +74,14 @@ WEBSCALE_RESYNC_SECONDS. Empty strings are left out (the operator's default appl
   value: {{ $value | toString | quote }}
 {{- end }}
 {{- end }}
+{{- if and .Values.settings.wakePort (not .Values.settings.wakeUrl) }}
+- name: WEBSCALE_WAKE_URL
+  value: {{ include "webscale-operator.wakeUrl" . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Where apps' HAProxy pods reach the wake port: the chart's wake Service (cluster.local, as the
+operator's SRV names of the apps' pods). */}}
+{{- define "webscale-operator.wakeUrl" -}}
+http://{{ include "webscale-operator.fullname" . }}-wake.{{ .Release.Namespace }}.svc.cluster.local:{{ .Values.settings.wakePort }}
 {{- end }}
