@@ -37,6 +37,8 @@ def test_the_hold_lines_are_added_and_haproxy_accepts_them(strategy, tmp_path):
     cfg, lua = data[CONFIG_KEY], data[hold.LUA_KEY]
     sections = haproxy_config.sections(cfg)
     assert f"lua-load {hold.LUA_PATH}" in sections["global"]
+    # the operator's Service name (wake_url) is resolved by the cluster DNS the pods are found with
+    assert "httpclient.resolvers.id cluster" in sections["global"] and "resolvers cluster" in sections
     assert "http-request lua.webscale_hold pods 45000 5 - if { nbsrv(pods) eq 0 }" in sections["frontend http"]
     assert sections["backend pods"][-1] == "server woken 0.0.0.0:1 disabled"  # filled only by the operator's answer
     assert f"http-request use-service lua.webscale_held if {{ path {hold.HELD_PATH} }}" in sections["frontend metrics"]

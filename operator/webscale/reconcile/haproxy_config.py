@@ -190,7 +190,7 @@ def render(strategy: str, backends: Backends, held: zero.Hold | None = None) -> 
         "    log stdout format raw local0 info",
         f"    maxconn {GLOBAL_MAXCONN}",
         "    hard-stop-after 30s",
-        *(zero.global_lines() if holds else []),
+        *(zero.global_lines(RESOLVERS) if holds else []),
         "",
         "defaults",
         "    mode http",

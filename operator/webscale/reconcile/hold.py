@@ -230,8 +230,13 @@ def hold_for(spec: ScaledWebAppSpec, wake_url: str | None = None) -> Hold | None
     return Hold(zero.hold_ms, wake_url=wake_url) if zero else None
 
 
-def global_lines() -> list[str]:
-    return [f"    lua-load {LUA_PATH}"]
+def global_lines(resolvers: str) -> list[str]:
+    """The script, and the operator's name (wake_url) resolved by the same cluster DNS as the pods'."""
+    return [
+        f"    lua-load {LUA_PATH}",
+        f"    httpclient.resolvers.id {resolvers}",
+        "    httpclient.resolvers.prefer ipv4",
+    ]
 
 
 def frontend_lines(hold: Hold, backend: str) -> list[str]:
