@@ -161,17 +161,17 @@ test-node: deps-node
 
 test-integration: deps-python cluster-build helm-build flux-build monitoring-crds
 	$(STAMP)
-	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/integration -q
+	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/integration -q --durations=12
 
 # the tests on a real node (marker node), inside a fresh network namespace with no default route: the
 # control plane, containerd, kubelet, kube-proxy and CoreDNS start there, the images built on the host
 test-node-real: deps node-build node-images helm-build
 	$(STAMP)
-	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m webscale_local.netns run webscale-test-$$$$ -- $(PY) -m pytest tests/realnode -q -m node
+	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m webscale_local.netns run webscale-test-$$$$ -- $(PY) -m pytest tests/realnode -q -m node --durations=12
 
 test-e2e: deps cluster-build
 	$(STAMP)
-	$(PY) -m pytest tests/e2e -q
+	$(PY) -m pytest tests/e2e -q --durations=12
 
 crd: deps-python
 	$(PY) -m webscale.cli crd > crds/scaledwebapps.webscale.dev.yaml

@@ -200,14 +200,9 @@ def test_scaling_under_load_is_no_drift_for_flux(fleet):
             assert fleet.ready(APPS).get("status") != "False", fleet.ready(APPS)
             time.sleep(1)  # one sample a second while the bounded load runs
     assert peak >= 3, f"the operator did not scale up under load (peak {peak})"
-    # The rate looks back a minute after the load, then the 10 s window, then a step per period.
-    eventually(
-        lambda: fleet.apps.read_namespaced_deployment(APP, NS).spec.replicas < peak,
-        240,
-        "the operator to scale back down",
-        interval=2,
-    )
-    # Flux went on reconciling the whole time (every 5 s) and never wrote: nothing drifted from git.
+    # Flux went on reconciling the whole time (every 5 s) and never wrote: the replicas the operator set
+    # are not drift from git. (One direction is enough here: scaling down writes the same field with the
+    # same field manager; tests/e2e/test_autoscaling.py scales down; waiting for it cost this test ~1.5 min.)
     kustomize = fluxlib.user("kustomize-controller")
     writes = audit_writes(cluster, mark, kustomize)
     assert not [w for w in writes if "/deployments/" in w or "/scaledwebapps/" in w], writes

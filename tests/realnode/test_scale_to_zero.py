@@ -26,7 +26,7 @@ from webscale_local.node import RealNode
 from webscale_local.node_report import served
 from webscale_local.waiting import wait_for
 
-from webscale.api.labels import selector_string
+from webscale.api.labels import lb_selector_labels, selector_string
 
 pytestmark = pytest.mark.node
 
@@ -163,4 +163,13 @@ def test_first_requests_at_zero_are_held_and_served_by_a_pod_started_for_them(
     # loop's round that sees it released: what the client saw, plus up to one round (0.5 s, the
     # operator's WEBSCALE_WAKE_POLL_SECONDS) and the message's rounding (on the node: 7.4 s for 7.22 s)
     assert float(measured.group(1)) <= took + WAKE_ROUND + 0.1, (events[-1]["message"], took)
-    print(f"{FIRST_REQUESTS} first requests at zero: all 200 after {took:.2f} s; {events[-1]['message']}")
+    # the held requests asked the operator's wake Service for a ready pod (HAProxy's own access log of its
+    # HTTP client): resolved by the cluster DNS, reached through kube-proxy, answered 200 or 204
+    logs = node.kubectl("logs", "-l", ",".join(f"{k}={v}" for k, v in lb_selector_labels(NAME).items()), "--tail=-1")
+    asks = re.findall(r"<HTTPCLIENT> \S+ \S+ (\d{3}) .*/webscale/wake/[^ ]+/" + NAME + " HTTP", logs)
+    assert asks and set(asks) <= {"200", "204"}, f"asks to the wake endpoint answered {asks}"
+    via_woken = len(re.findall(r" pods/woken ", logs))
+    print(
+        f"{FIRST_REQUESTS} first requests at zero: all 200 after {took:.2f} s ({via_woken} through the pod the "
+        f"operator named, asks answered {sorted(set(asks))}); {events[-1]['message']}"
+    )
