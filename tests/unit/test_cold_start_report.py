@@ -96,3 +96,11 @@ def test_its_section_is_replaced_between_its_own_markers_only() -> None:
     doc = node_report.replace_section(doc, "zero 2", (START, END))
     assert doc.count("node bench") == 1 and "zero 1" not in doc and doc.count("zero 2") == 1
     assert doc.index(node_report.END) < doc.index(START)
+
+
+def test_a_dns_answer_after_haproxy_had_the_pod_from_the_operator_is_off_the_path() -> None:
+    s = sample(decided=0.1, created=0.3, ready=2.5, endpoint=2.6, dns=6.0, usable=2.7, served=2.75)
+    gaps = s.gaps()
+    assert gaps["dns"] is None
+    assert gaps["usable"] == pytest.approx(0.1)  # after the EndpointSlice, not after the late DNS answer
+    assert gaps["served"] == pytest.approx(0.05)

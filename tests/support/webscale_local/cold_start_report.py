@@ -27,8 +27,8 @@ STEPS = (
     ("listening", "-> app answers /readyz at the pod IP"),
     ("ready", "-> kubelet marks the pod Ready (readinessProbe)"),
     ("endpoint", "-> EndpointSlice lists it ready"),
-    ("dns", "-> the cluster DNS answers HAProxy's SRV query with it"),
-    ("usable", "-> HAProxy counts a usable server"),
+    ("dns", "-> the cluster DNS answers HAProxy's SRV query with it (only when before the next step)"),
+    ("usable", "-> HAProxy counts a usable server (the pod the operator named, or DNS's)"),
     ("served", "-> the first request's 200"),
 )
 GOAL_SLACK = 1.0
@@ -59,13 +59,17 @@ class ColdStart:
     def gaps(self) -> dict[str, float | None]:
         """Each step's time after the previous step seen (the first after the request), None when this
         step or every earlier one was not seen. A DNS answer seen before the EndpointSlice listed the new
-        pod is the pod that had left, still cached by CoreDNS (up to 5 s): not this step."""
+        pod is the pod that had left, still cached by CoreDNS (up to 5 s): not this step. One seen after
+        HAProxy already counted a usable server was not on the path: the operator named the pod first
+        (reconcile.hold's `woken` server)."""
         out: dict[str, float | None] = {}
         previous: float | None = 0.0
         for name, _ in STEPS:
             value = getattr(self, name)
             if name == "dns" and value is not None and (self.endpoint is None or value < self.endpoint):
                 value = None  # the pod that left, still in CoreDNS's cache: the new one is listed after its slice
+            if name == "dns" and value is not None and self.usable is not None and value > self.usable:
+                value = None  # HAProxy had the pod from the operator before DNS listed it
             out[name] = None if value is None or previous is None else value - previous
             previous = value if value is not None else previous
         return out
