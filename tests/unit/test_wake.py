@@ -4,6 +4,8 @@ one pod, the cold start measured and told, and which pods are asked (runtime.hel
 
 from __future__ import annotations
 
+import asyncio
+
 from orchestration import NS, SETTINGS, World, swa
 from test_act import running
 
@@ -136,3 +138,43 @@ def test_the_pod_cache_keeps_address_and_owner_of_the_apps_haproxy_and_web_pods_
     ]
     other = trim_pod(lb_pod(labels={"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "job"}))
     assert "podIP" not in other["status"] and "ownerReferences" not in other["metadata"]
+
+
+class Ticks:
+    """A Waker stand-in for the loop: counts its rounds (the loop calls tick in a worker thread)."""
+
+    def __init__(self) -> None:
+        self.nudged = asyncio.Event()
+        self.rounds: list[float] = []
+
+    def tick(self, now: float) -> None:
+        self.rounds.append(now)
+
+
+async def _rounds(ticks: Ticks, count: int) -> None:
+    while len(ticks.rounds) < count:
+        await asyncio.sleep(0.01)
+
+
+async def test_a_nudge_starts_a_round_at_once_and_without_one_the_loop_waits_its_interval():
+    ticks = Ticks()
+    loop = asyncio.create_task(wake.wake_loop(ticks, 3600, lambda: True))  # type: ignore[arg-type]
+    try:
+        await asyncio.wait_for(_rounds(ticks, 1), 30)
+        await asyncio.sleep(wake.NUDGE_GAP_SECONDS * 3)
+        assert len(ticks.rounds) == 1  # the next round is an hour away
+        ticks.nudged.set()  # what Waker.nudge does when an HAProxy pod asks for a ready pod
+        await asyncio.wait_for(_rounds(ticks, 2), 30)
+    finally:
+        loop.cancel()
+
+
+async def test_a_replica_that_does_not_lead_never_reads_the_haproxy_pods_even_when_nudged():
+    ticks = Ticks()
+    loop = asyncio.create_task(wake.wake_loop(ticks, 0.05, lambda: False))  # type: ignore[arg-type]
+    try:
+        ticks.nudged.set()
+        await asyncio.sleep(0.3)
+        assert ticks.rounds == []
+    finally:
+        loop.cancel()
