@@ -21,6 +21,7 @@ from webscale.api.labels import lb_selector_labels
 from webscale.reconcile.haproxy import lb_name
 from webscale.reconcile.haproxy_config import METRICS_PORT
 from webscale.reconcile.hold import HELD_PATH, parse_held
+from webscale.runtime.own_pods import own_pods
 
 READ_TIMEOUT = 0.3
 """Per pod: a pod that does not answer within this is skipped for this round (the next is ~0.5 s away)."""
@@ -32,17 +33,8 @@ Reader = Callable[[Sequence[str]], dict[str, dict[str, float] | None]]
 
 def haproxy_pod_urls(pods: list[dict[str, Any]], app: App) -> list[str]:
     """The counters' URLs of the app's running HAProxy pods (pure; pods from the watch cache)."""
-    namespace, selector, owner_prefix = app.namespace, lb_selector_labels(app.name), f"{lb_name(app)}-"
     urls = []
-    for pod in pods:
-        meta, status = pod["metadata"], pod.get("status") or {}
-        if meta.get("namespace") != namespace or meta.get("deletionTimestamp"):
-            continue
-        if not selector.items() <= (meta.get("labels") or {}).items():
-            continue
-        owners = meta.get("ownerReferences") or []
-        if not any(o.get("kind") == "ReplicaSet" and str(o.get("name", "")).startswith(owner_prefix) for o in owners):
-            continue
+    for _, status in own_pods(pods, app.namespace, lb_selector_labels(app.name), f"{lb_name(app)}-"):
         ip = status.get("podIP")
         if ip and status.get("phase") == "Running":
             host = f"[{ip}]" if ":" in ip else ip

@@ -30,6 +30,7 @@ from webscale.api.ref import AppRef
 from webscale.api.scale_to_zero import settings as zero_settings
 from webscale.kube.cache import ClusterView
 from webscale.reconcile.hold import WAKE_PATH
+from webscale.runtime.own_pods import own_pods
 
 WAIT_SECONDS = 1.0
 """How long a question is held while no pod is ready (HAProxy's own timeout is 2 s: hold.ASK_TIMEOUT_MS)."""
@@ -39,17 +40,8 @@ CHECK_SECONDS = 0.05
 
 def ready_pod_address(pods: list[dict[str, Any]], app: App) -> tuple[str, int] | None:
     """The address and port of the app's first Ready pod (by name), or None (pure; pods from the cache)."""
-    selector, owner_prefix = selector_labels(app.name), f"{app.name}-"
     found = []
-    for pod in pods:
-        meta, status = pod["metadata"], pod.get("status") or {}
-        if meta.get("namespace") != app.namespace or meta.get("deletionTimestamp"):
-            continue
-        if not selector.items() <= (meta.get("labels") or {}).items():
-            continue
-        owners = meta.get("ownerReferences") or []
-        if not any(o.get("kind") == "ReplicaSet" and str(o.get("name", "")).startswith(owner_prefix) for o in owners):
-            continue
+    for meta, status in own_pods(pods, app.namespace, selector_labels(app.name), f"{app.name}-"):
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         if not ready or status.get("phase") != "Running":
             continue
