@@ -133,9 +133,12 @@ def test_install_upgrade_rollback_uninstall(cluster, api_client, crd_installed, 
         assert dep.spec.template.metadata.annotations["example.com/owner"] == "team-shop"
         (netpol,) = net.list_namespaced_network_policy(RELEASE_NS).items
         assert netpol.spec.pod_selector.match_labels == dep.spec.selector.match_labels
-        assert [p.port for p in netpol.spec.ingress[0].ports] == [8080]
+        assert [[p.port for p in rule.ports] for rule in netpol.spec.ingress] == [[8080], [8081]]  # metrics, wake
         assert netpol.spec.egress[1].to[0].ip_block.cidr == "127.0.0.1/32"
-        assert {p.port for p in netpol.spec.egress[2].ports} == {9090}
+        assert [{p.port for p in rule.ports} for rule in netpol.spec.egress[2:]] == [
+            {8404},
+            {9090},
+        ]  # HAProxy, Prometheus
 
         # A bad values file is refused before anything changes.
         bad = helm("upgrade", "wso", str(CHART), "-n", RELEASE_NS, "--set", "settings.logFormat=xml", check=False)
