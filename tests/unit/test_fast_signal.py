@@ -28,6 +28,17 @@ def test_panic_sizes_for_the_fast_window_and_holds_until_its_condition_is_gone_f
     assert panic_step(5, 10, 140.0, TARGET, 2.0, 60, 161, state) == (5, Panic())
 
 
+def test_with_no_hold_panic_ends_at_the_first_tick_its_condition_is_gone():
+    # 1,000 req/s needs 15 pods >= 3 x 4 ready: panic at t=100, 15 pods.
+    wanted, state = panic_step(5, 4, 1000.0, TARGET, 3.0, 0, 100, Panic())
+    assert (wanted, state) == (15, Panic(100, 15))
+    # The pods are still starting (4 ready) and the load is a little lower: still 3x, still 15.
+    wanted, state = panic_step(5, 4, 900.0, TARGET, 3.0, 0, 102, state)
+    assert (wanted, state) == (15, Panic(102, 15))
+    # Ready at last (15): the condition is gone, and with no hold webscale's own decision stands.
+    assert panic_step(9, 15, 900.0, TARGET, 3.0, 0, 104, state) == (9, Panic())
+
+
 def test_a_surge_is_met_before_the_next_poll():
     # 1 pod carries 70 req/s at the target; the load jumps from 50 to 400 req/s at t=20.
     world = World(startup_delay=2, scrape_interval=15, min_replicas=1, max_replicas=20, target_utilization=0.7)
