@@ -105,12 +105,14 @@ on the held-out ones. *Fast signal* (`webscale.simulate.fast_signal`): webscale'
 is, plus a panic mode on the rate HAProxy counts, read from the HAProxy pods every 2 s (6 s
 window, no scrape): panic when that window needs 2x the ready pods, no scale-down while
 panicking, panic ends 60 s after its condition was last seen (the KPA's panic, on webscale's own
-LB tier). *Fast signal at 3x, no hold*: the same reader and panic, started when the 6 s window needs
-3x the ready pods and ended at the first tick it does not (hold 0 s: while the new pods start, the
-ready pods do not grow, so the condition holds until they serve); after it webscale's own decision
-stands, with its own burst hold and scale-down window (chosen on the tuning traces among thresholds
-2, 2.5, 3 and 4 and holds 0, 15, 60 and 300 s, panic windows 6 and 10 s). Two levers of the defaults re-judged on the frontier: *without the headroom quantile*
-(size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
+LB tier). *Fast signal at 3x, no hold*: the same reader and panic, started when the 6 s window
+needs 3x the ready pods and ended at the first tick it does not (hold 0 s: while the new pods start,
+the ready pods do not grow, so the condition holds until they serve); after it webscale's own
+decision stands, with its own burst hold and scale-down window (chosen on the tuning traces among
+thresholds 2, 2.5, 3 and 4, holds 0, 15, 60 and 300 s and panic windows 6 and 10 s). Both fast-signal
+levers are the simulator's: the operator does not read HAProxy's stats from its pods yet, so the
+defaults' curve above is without them. Two levers of the defaults re-judged on the frontier:
+*without the headroom quantile* (size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
 (a 60 s window over the rate window's mean, at most half the pods per period, no 10-minute mean,
 no headroom quantile: the diagnostic of the gap table below)."""
 
