@@ -71,10 +71,7 @@ class Flux:
                     f"--storage-adv-addr=127.0.0.1:{storage}",
                 ],
             )
-            # the apps Kustomization depends on the operator's, which re-checks its health on every new
-            # commit: re-evaluate a dependency that is not ready every 2 s, not Flux's default 30 s (the
-            # tests commit five times; each commit waited ~30 s for it)
-            self._start("kustomize-controller", ["--no-remote-bases=true", "--requeue-dependency=2s"])
+            self._start("kustomize-controller", ["--no-remote-bases=true"])
         except BaseException:
             self.stop()
             raise
