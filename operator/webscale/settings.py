@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     """How often the held-request counters of the HAProxy pods of apps at zero are read (runtime.wake:
     the first held request wakes its app within about this long); 0 turns the fast wake-up off (apps at
     zero then wake at their next poll, if its reading shows traffic)."""
+    fast_poll_seconds: float = Field(default=2.0, ge=0, le=60)
+    """How often the leader reads the request counter of the HAProxy pods of warm apps for burst mode on
+    the in-band rate (runtime.fast_signal, autoscaling.burst.fastSignal); 0 turns it off (burst mode
+    then reads Prometheus alone)."""
+    fast_reads_per_round: int = Field(default=200, ge=1, le=100_000)
+    """At most this many HAProxy pods are read per fast round; with more, apps take turns (each app is
+    then read every ceil(pods / this) rounds), so the cost stays bounded at any number of apps."""
     wake_port: int = Field(default=8081, ge=0, le=65535)
     """Port where the HAProxy pods of apps at zero ask for a ready pod of their app (runtime.wake_answer:
     ``/webscale/wake/<namespace>/<name>``, answered from the pod cache, nothing else served there); 0

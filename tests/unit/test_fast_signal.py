@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from webscale.simulate import Trace, World, simulate
-from webscale.simulate.fast_signal import FastSignal, Panic, panic_step
+from webscale.autoscaling.panic import Panic, panic_step
+from webscale.simulate.fast_signal import FastSignal
 from webscale.simulate.webscale_policy import Webscale, default_spec
 
 TARGET = 70.0  # req/s per pod

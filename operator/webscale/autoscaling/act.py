@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubernetes.client.rest import ApiException
@@ -27,6 +27,8 @@ from webscale.api.ref import AppRef
 from webscale.api.status import SCALER_CONDITIONS, SCALER_FIELDS, iso, parse_iso
 from webscale.autoscaling.app_metrics import AppMetrics, sample_of
 from webscale.autoscaling.decide import Current, Decision, History, decide
+from webscale.autoscaling.panic import Panic, panic_step, pods_needed
+from webscale.autoscaling.reasons import BURST_MODE, fmt
 from webscale.autoscaling.status import (
     decision_status,
     history_from_status,
@@ -56,6 +58,8 @@ class AppState:
     """When a request was last seen (autoscaling.zero.last_request); None until the first poll."""
     waiting: int = 0
     """Requests held at the load balancer at the last read (runtime.wake, apps at zero only)."""
+    panic: Panic = field(default_factory=Panic)
+    """Burst mode on the in-band rate (runtime.fast_signal): while on, no poll goes below panic.most."""
 
 
 def due_now(last_poll: float, now: float, interval: float) -> bool:
@@ -120,6 +124,21 @@ def pods_to_resize(pods: list[dict[str, Any]], app_name: str, workers: int) -> l
         if (meta.get("annotations") or {}).get(WORKERS_ANNOTATION) != wanted:
             out.append(str(meta["name"]))
     return out
+
+
+def held_by_panic(spec: models.ScaledWebAppSpec, decision: Decision, panic: Panic) -> Decision:
+    """A poll's decision while burst mode on the in-band rate is on: never below the pods the panic
+    asked for (pure)."""
+    floor = max(spec.replicas.min, min(spec.replicas.max, panic.most))
+    if decision.replicas >= floor:
+        return decision
+    before = decision.from_replicas
+    action = f"scaling {before} -> {floor}" if floor != before else f"keeping {floor}"
+    message = (
+        f"burst: the request rate at the load balancer still needs {panic.most} pods (the poll's reading "
+        f"asked for {decision.replicas}); {action}"
+    )
+    return replace(decision, replicas=floor, reason=BURST_MODE, message=message, limited=False)
 
 
 class Autoscaler:
@@ -188,6 +207,8 @@ class Autoscaler:
             decision = replace(
                 decision, replicas=zero.replicas, reason=zero.reason, message=zero.message, limited=False
             )
+        if zero is None and state.panic.since is not None:
+            decision = held_by_panic(spec, decision, state.panic)
         interval = models.seconds(spec.autoscaling.polling_interval)
         self.app_metrics.record(app.ref, sample_of(decision, current.ready_replicas, now, interval))
         applied = False
@@ -237,6 +258,47 @@ class Autoscaler:
         self._write_status(app, {"desiredReplicas": woken.replicas, "lastScale": last})
         self.kube.event(app.involved(), "Normal", woken.reason, woken.message)
         return woken
+
+    def panic(self, app: App, rate: float, now: float) -> int | None:
+        """The fast path (runtime.fast_signal, every ~2 s for warm apps behind HAProxy): burst mode on the
+        in-band rate. Scales up at once when the rate needs burst.fastSignal.threshold x the ready pods;
+        returns the new replica count (None when nothing was written)."""
+        spec = app.valid_spec
+        fast = spec.autoscaling.burst.fast_signal
+        deployment = self.view.get("Deployment", app.namespace, app.name)
+        if deployment is None or app.paused or spec.autoscaling.mode != "auto":
+            return None
+        current = current_of(deployment, spec, int(app.status.get("workersPerPod") or 1))
+        if current.replicas == 0:
+            return None  # at zero: the wake loop's
+        state = self.states.setdefault(app.ref, AppState())
+        per_pod = current.workers_per_pod * spec.autoscaling.target.requests_per_second_per_worker
+        wanted, state.panic = panic_step(
+            current.replicas, current.ready_replicas, rate, per_pod, fast.threshold, 0, now, state.panic
+        )
+        wanted = max(spec.replicas.min, min(spec.replicas.max, wanted))
+        if wanted <= current.replicas:
+            return None
+        need = pods_needed(rate, per_pod)
+        message = (
+            f"burst: {rate:.1f} req/s at the load balancer over the last {fast.window} needs {need} pods, "
+            f"{need / max(1, current.ready_replicas):.1f}x the {current.ready_replicas} ready (fastSignal "
+            f"threshold {fmt(fast.threshold)}x); scaling {current.replicas} -> {wanted} at once"
+        )
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": app.name, "namespace": app.namespace},
+            "spec": {"replicas": wanted},
+        }
+        self.view.put(self.kube.apply(body, manager=self.kube.settings.scaler_field_manager))
+        telemetry.SCALING_ACTIONS.labels("up").inc()
+        self.app_metrics.woken(app.ref, wanted, BURST_MODE)
+        log.info("%s: %s", app.key, message)
+        last = {"at": iso(now), "from": current.replicas, "to": wanted, "reason": BURST_MODE, "message": message}
+        self._write_status(app, {"desiredReplicas": wanted, "lastScale": last})
+        self.kube.event(app.involved(), "Normal", "ScaledUp", message)
+        return wanted
 
     def _write_status(self, app: App, update: dict[str, Any]) -> None:
         """Apply the loop's whole part of status when a reader would learn something from it."""

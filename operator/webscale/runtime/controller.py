@@ -38,6 +38,7 @@ from webscale.runtime.reconciling import Reconciling
 from webscale.runtime.registry import Registry
 from webscale.runtime.resync import resync_loop
 from webscale.runtime.routing import Routing
+from webscale.runtime.fast_signal import FastSignal, fast_loop
 from webscale.runtime.wake import Waker, wake_loop
 from webscale.runtime.wake_answer import Answerer
 from webscale.settings import Settings
@@ -94,6 +95,9 @@ class Controller:
         )
         self.autoscaler = Autoscaler(self.kube, view, settings.status_quantum)
         self.waker = Waker(self.autoscaler, view, self.registry.all)
+        self.fast = FastSignal(
+            self.autoscaler, view, self.registry.all, settings.fast_poll_seconds, settings.fast_reads_per_round
+        )
         self.answerer = Answerer(self.registry.get, view, self.waker.nudge)
         self.polling = Polling(
             self.registry,
@@ -128,6 +132,7 @@ class Controller:
                 name="resync",
             ),
             asyncio.create_task(wake_loop(self.waker, self.settings.wake_poll_seconds, self._leading), name="wake"),
+            asyncio.create_task(fast_loop(self.fast, self._leading), name="fast-signal"),
         ]
         self.leadership.start(self.kube, self._leadership_changed)
 

@@ -31,14 +31,14 @@ Reader = Callable[[Sequence[str]], dict[str, dict[str, float] | None]]
 """URLs -> {url: counters, or None when the pod did not answer}."""
 
 
-def haproxy_pod_urls(pods: list[dict[str, Any]], app: App) -> list[str]:
-    """The counters' URLs of the app's running HAProxy pods (pure; pods from the watch cache)."""
+def haproxy_pod_urls(pods: list[dict[str, Any]], app: App, path: str = HELD_PATH) -> list[str]:
+    """`path` on the metrics port of the app's running HAProxy pods (pure; pods from the watch cache)."""
     urls = []
     for _, status in own_pods(pods, app.namespace, lb_selector_labels(app.name), f"{lb_name(app)}-"):
         ip = status.get("podIP")
         if ip and status.get("phase") == "Running":
             host = f"[{ip}]" if ":" in ip else ip
-            urls.append(f"http://{host}:{METRICS_PORT}{HELD_PATH}")
+            urls.append(f"http://{host}:{METRICS_PORT}{path}")
     return sorted(urls)
 
 

@@ -12,42 +12,18 @@ tick, a panic rule on the in-band rate of the last `panic_window` seconds (no sc
   condition was last seen;
 * otherwise webscale's own decision stands.
 
-`panic_step` is the rule, pure; `FastSignal` runs it in the simulator around `Webscale`.
+`autoscaling.panic.panic_step` is the rule (the operator runs the same one, `runtime.fast_signal`);
+`FastSignal` runs it in the simulator around `Webscale`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from webscale.autoscaling.panic import Panic, panic_step
 from webscale.simulate.engine import View
 from webscale.simulate.webscale_policy import Webscale
-
-
-@dataclass(frozen=True)
-class Panic:
-    since: int | None = None
-    """When the panic condition was last seen (None: not panicking)."""
-    most: int = 0
-    """The most pods the panic window has asked for since panic began."""
-
-
-def panic_step(
-    slow: int, ready: int, fast_rate: float, target_per_pod: float, threshold: float, hold: int, now: int, state: Panic
-) -> tuple[int, Panic]:
-    """Pods wanted now, given webscale's own decision `slow`, the ready pods and the in-band rate
-    of the panic window; and the panic state to pass to the next tick."""
-    need = math.ceil(fast_rate / target_per_pod - 1e-9)
-    since, most = state.since, state.most
-    if need >= threshold * max(1, ready):
-        since = now
-    elif since is not None and now - since > hold:
-        since, most = None, 0
-    if since is None:
-        return slow, Panic()
-    most = max(most, need)
-    return max(slow, most), Panic(since, most)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,11 @@ class OperatorProcess:
             "WEBSCALE_LIVENESS_PORT": str(free_port()),
             "WEBSCALE_WAKE_PORT": str(free_port()),  # several operators may run at once here
             "WEBSCALE_LOG_FORMAT": "plain",
-            # the wake loop dials HAProxy pods' IPs; the fake nodes' pods have 10.x addresses the host
-            # must never send a packet to, so it stays off here (tests/e2e reads real HAProxy on loopback)
+            # the wake loop and the fast signal dial HAProxy pods' IPs; the fake nodes' pods have 10.x
+            # addresses the host must never send a packet to, so both stay off here (tests/e2e reads real
+            # HAProxy on loopback)
             "WEBSCALE_WAKE_POLL_SECONDS": "0",
+            "WEBSCALE_FAST_POLL_SECONDS": "0",
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
