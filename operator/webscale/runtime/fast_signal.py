@@ -175,7 +175,7 @@ class FastSignal:
                     self.readings.setdefault(url, deque(maxlen=KEEP)).append((now, count))
             app = by_ref[ref]
             window = models.seconds(app.valid_spec.autoscaling.burst.fast_signal.window)
-            rate = in_band_rate({u: self.readings.get(u, ()) for u in urls}, now, window, self.stale())
+            rate = in_band_rate({u: list(self.readings.get(u, ())) for u in urls}, now, window, self.stale())
             if rate is None:
                 continue
             try:
