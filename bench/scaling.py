@@ -25,6 +25,7 @@ import scale_to_zero
 
 from webscale.simulate import Comparison, Run, Trace, World, compare, load_trace
 from webscale.simulate.engine import Policy, View
+from webscale.simulate.fast_signal import configured
 from webscale.simulate.plot import plot
 from webscale.simulate.webscale_policy import Webscale, default_spec, in_flight_at
 
@@ -93,6 +94,7 @@ LEVERS: dict[str, dict[str, Any]] = {
     "scale-down window 300s (the HPA's)": {"behavior": {"scaleDown": {"stabilizationWindow": "300s"}}},
     "without the forecast check": {"behavior": {"scaleUp": {"checkedForecast": False}}},
     "with scale-up on the recent rate": {"behavior": {"scaleUp": {"recentRate": True}}},
+    "without the fast signal": {"burst": {"fastSignal": {"enabled": False}}},
     "without the learned start-up (leadTime 30s)": {"behavior": {"scaleUp": {"learnLeadTime": False}}},
     "previous defaults": {
         "headroom": {"quantile": None},
@@ -116,7 +118,7 @@ METRICS: dict[str, dict[str, Any]] = {name: AT_LB for name in LEVERS if "in flig
 
 def variant(name: str, autoscaling: dict[str, Any]) -> Callable[[World], Policy]:
     label = name.removeprefix("webscale, ")
-    return lambda w: Webscale(default_spec(w, autoscaling, METRICS.get(label)), name=name)
+    return lambda w: configured(Webscale(default_spec(w, autoscaling, METRICS.get(label)), name=name))
 
 
 class FreshView(View):
@@ -159,8 +161,8 @@ DIAGNOSTICS: dict[str, Callable[[World], Policy]] = {
         Webscale(default_spec(w, {"pollingInterval": "5s"})),
         name="webscale, fed the load with no lag, polled every 5 s",
     ),
-    "webscale, the KPA's scale-down": lambda w: Webscale(
-        default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down"
+    "webscale, the KPA's scale-down": lambda w: configured(
+        Webscale(default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down")
     ),
 }
 """Runs that locate the gap to the KPA (`gap_table`); not candidates for the defaults."""

@@ -31,7 +31,7 @@ from frontier_report import elasticity_table, goal_table, iso_table, lever_table
 from webscale.simulate import POLICIES, Trace, World, load_trace, simulate
 from webscale.simulate.elasticity import Elasticity, elasticity
 from webscale.simulate.engine import Policy
-from webscale.simulate.fast_signal import FastSignal
+from webscale.simulate.fast_signal import FastSignal, configured
 from webscale.simulate.frontier import Point
 from webscale.simulate.webscale_policy import Webscale, default_spec
 
@@ -44,16 +44,19 @@ KPA_DOWN = {
     "behavior": {"scaleDown": {"stabilizationWindow": "60s", "rateWindow": "0s", "maxPercent": 50}},
 }
 """As bench/scaling.py's diagnostic: a scale-down like the KPA's, no headroom quantile."""
+NO_FAST = {"burst": {"fastSignal": {"enabled": False}}}
 LEVERS: dict[str, Callable[[World], Policy]] = {
-    "webscale, fast signal": lambda w: FastSignal(Webscale(default_spec(w))),
-    "webscale, fast signal at 3x, no hold": lambda w: FastSignal(
-        Webscale(default_spec(w)), threshold=3.0, hold=0, name="webscale, fast signal at 3x, no hold"
+    "webscale, without the fast signal": lambda w: Webscale(
+        default_spec(w, NO_FAST), name="webscale, without the fast signal"
     ),
-    "webscale, without the headroom quantile": lambda w: Webscale(
-        default_spec(w, {"headroom": {"quantile": None}}), name="webscale, without the headroom quantile"
+    "webscale, fast signal at 2x, held 60 s": lambda w: FastSignal(
+        Webscale(default_spec(w, NO_FAST)), threshold=2.0, hold=60, name="webscale, fast signal at 2x, held 60 s"
     ),
-    "webscale, the KPA's scale-down": lambda w: Webscale(
-        default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down"
+    "webscale, without the headroom quantile": lambda w: configured(
+        Webscale(default_spec(w, {"headroom": {"quantile": None}}), name="webscale, without the headroom quantile")
+    ),
+    "webscale, the KPA's scale-down": lambda w: configured(
+        Webscale(default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down")
     ),
 }
 """Levers swept like the policies, each a candidate to move webscale's curve (`lever_table`)."""

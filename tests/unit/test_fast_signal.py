@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from webscale.simulate import Trace, World, simulate
 from webscale.autoscaling.panic import Panic, panic_step
+from webscale.simulate import Trace, World, simulate
 from webscale.simulate.fast_signal import FastSignal
 from webscale.simulate.webscale_policy import Webscale, default_spec
 

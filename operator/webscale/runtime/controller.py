@@ -28,6 +28,7 @@ from webscale.kube.informer import Informer, Resource
 from webscale.kube.store import app_index
 from webscale.metrics.prometheus import MetricsSource, PrometheusSource
 from webscale.reconcile.reconciler import Reconciler
+from webscale.runtime.fast_signal import FastSignal, fast_loop
 from webscale.runtime.health import TickHealth
 from webscale.runtime.identity import identity
 from webscale.runtime.leadership import Leadership
@@ -38,7 +39,6 @@ from webscale.runtime.reconciling import Reconciling
 from webscale.runtime.registry import Registry
 from webscale.runtime.resync import resync_loop
 from webscale.runtime.routing import Routing
-from webscale.runtime.fast_signal import FastSignal, fast_loop
 from webscale.runtime.wake import Waker, wake_loop
 from webscale.runtime.wake_answer import Answerer
 from webscale.settings import Settings

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from webscale.simulate.engine import Policy, Run, World, simulate
+from webscale.simulate.fast_signal import configured
 from webscale.simulate.hpa import Hpa
 from webscale.simulate.keda import Keda
 from webscale.simulate.kpa import Kpa
@@ -19,7 +20,7 @@ def _hpa(world: World) -> Hpa:
 
 
 POLICIES: dict[str, Callable[[World], Policy]] = {
-    "webscale": lambda world: Webscale(default_spec(world)),
+    "webscale": lambda world: configured(Webscale(default_spec(world))),
     "hpa": _hpa,
     "keda": lambda world: Keda(_hpa(world)),
     "kpa": lambda world: Kpa(world.target_per_pod, world.min_replicas, world.max_replicas),

@@ -21,9 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from webscale.api.models import ScaledWebAppSpec, seconds
 from webscale.autoscaling.panic import Panic, panic_step
+from webscale.settings import Settings
 from webscale.simulate.engine import View
 from webscale.simulate.webscale_policy import Webscale
+
+FAST_POLL = round(Settings.model_fields["fast_poll_seconds"].default)
+"""The operator's fast round (Settings.fast_poll_seconds): the simulated tick."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,10 @@ class FastSignal:
     hold: int = 60
     name: str = "webscale, fast signal"
     interval: int = 1
+
+    @property
+    def spec(self) -> ScaledWebAppSpec:
+        return self.inner.spec
 
     def start(self, view: View) -> tuple[int, Any]:
         replicas, state = self.inner.start(view)
@@ -53,3 +62,13 @@ class FastSignal:
             slow, view.ready, fast, view.world.target_per_pod, self.threshold, self.hold, view.now, panic
         )
         return wanted, (inner, slow, panic)
+
+
+def configured(inner: Webscale) -> Webscale | FastSignal:
+    """Webscale as the operator runs it: the polls, and burst mode on the in-band rate when the spec's
+    autoscaling.burst.fastSignal is enabled (the default), every `FAST_POLL` seconds with no hold."""
+    fast = inner.spec.autoscaling.burst.fast_signal
+    if not fast.enabled:
+        return inner
+    window = max(1, round(seconds(fast.window)))
+    return FastSignal(inner, FAST_POLL, window, fast.threshold, 0, inner.name)
