@@ -244,13 +244,7 @@ class Autoscaler:
         woken = wake(app.valid_spec, replicas, waiting)
         if woken is None:
             return None
-        body = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": app.name, "namespace": app.namespace},
-            "spec": {"replicas": woken.replicas},
-        }
-        self.view.put(self.kube.apply(body, manager=self.kube.settings.scaler_field_manager))
+        self._set_replicas(app, woken.replicas)
         telemetry.SCALING_ACTIONS.labels("up").inc()
         self.app_metrics.woken(app.ref, woken.replicas, woken.reason)
         log.info("%s: %s", app.key, woken.message)
@@ -285,13 +279,7 @@ class Autoscaler:
             f"{need / max(1, current.ready_replicas):.1f}x the {current.ready_replicas} ready (fastSignal "
             f"threshold {fmt(fast.threshold)}x); scaling {current.replicas} -> {wanted} at once"
         )
-        body = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": app.name, "namespace": app.namespace},
-            "spec": {"replicas": wanted},
-        }
-        self.view.put(self.kube.apply(body, manager=self.kube.settings.scaler_field_manager))
+        self._set_replicas(app, wanted)
         telemetry.SCALING_ACTIONS.labels("up").inc()
         self.app_metrics.woken(app.ref, wanted, BURST_MODE)
         log.info("%s: %s", app.key, message)
@@ -314,15 +302,18 @@ class Autoscaler:
             raise
         self.view.put(result)
 
-    def _scale(self, app: App, decision: Decision) -> None:
+    def _set_replicas(self, app: App, replicas: int) -> None:
+        """Apply spec.replicas of the app's Deployment with the scaler's field manager."""
         body = {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": app.name, "namespace": app.namespace},
-            "spec": {"replicas": decision.replicas},
+            "spec": {"replicas": replicas},
         }
-        result = self.kube.apply(body, manager=self.kube.settings.scaler_field_manager)
-        self.view.put(result)
+        self.view.put(self.kube.apply(body, manager=self.kube.settings.scaler_field_manager))
+
+    def _scale(self, app: App, decision: Decision) -> None:
+        self._set_replicas(app, decision.replicas)
         telemetry.SCALING_ACTIONS.labels("up" if decision.replicas > decision.from_replicas else "down").inc()
 
     def _resize_workers(self, app: App, workers: int) -> None:
