@@ -3,8 +3,8 @@ replicas, one leader), Prometheus from manifests/prometheus-kind, then examples/
 Ready and its Service answers through kube-proxy -> HAProxy -> an app pod. Then, in file order, each under
 a bounded load sent from inside the namespace with no failed request: shop scales up; it scales back down
 and a rolling update replaces every pod without adding a replica; the leader operator pod is deleted and
-the standby leads. Last, deleting shop and `helm uninstall` leave none of their pods, Services or
-ConfigMaps.
+the standby leads; a surge scales shop up at once from the rate read at its HAProxy pods. Last, deleting
+shop and `helm uninstall` leave none of their pods, Services or ConfigMaps.
 
 Two changes to the example: the image is the sample app built here, and its pods ask for 300m, not 2 CPUs
 (the node has 2 in all; the operator, HAProxy and Prometheus need some)."""
@@ -187,6 +187,34 @@ def test_the_standby_leads_within_15s_when_the_leader_pod_is_deleted_under_load(
     assert _lease_holder(node) == new
     assert new in ready_pods(node, SYSTEM, OPERATOR_SELECTOR)
     assert f"pod/{old}" not in node.kubectl("get", "pods", "-n", SYSTEM, "-o", "name").split()
+    assert stats.failed == 0, stats.summary()
+
+
+def _fast_scale_ups(node: RealNode) -> list[str]:
+    """Messages of shop's ScaledUp Events written by burst mode on the in-band rate."""
+    events = json.loads(node.kubectl("get", "events", "--field-selector", "reason=ScaledUp", "-o", "json"))["items"]
+    return [e["message"] for e in events if "at the load balancer" in e.get("message", "")]
+
+
+def test_a_surge_scales_shop_up_at_once_from_the_rate_at_its_haproxy_pods(node: RealNode, shop: str) -> None:
+    """Burst mode on the in-band rate: every 2 s the leader reads the request counter of shop's HAProxy
+    pods. The target is lowered to 10 req/s per worker (a field outside the pod template: no rollout), so
+    150 req/s needs 15 pods, 5x the 3 ready: the Deployment goes to replicas.max (6) at once, with the
+    numbers in a ScaledUp Event, and no request fails meanwhile. The 3 pods carry the load on their own;
+    the ones the node has no CPU left for stay Pending."""
+    _patch_shop(node, {"replicas": {"min": 3, "max": 6}, "autoscaling": {"target": {"requestsPerSecondPerWorker": 10}}})
+    wait_for(lambda: len(ready_pods(node, "default", selector_string("shop"))) == 3, 60, 1, "shop at 3 Ready pods")
+    assert not _fast_scale_ups(node)
+    with Load([shop], rate=150, duration=120, connections=4) as load:
+        started = time.monotonic()
+        _explained(node, lambda: wait_for(lambda: _fast_scale_ups(node), 60, 0.5, "a ScaledUp from the fast signal"))
+        took = time.monotonic() - started
+        time.sleep(5)  # requests keep going while the new pods start
+        stats = load.stop()
+    message = _fast_scale_ups(node)[0]
+    print(f"fast signal: scaled {took:.1f} s after the surge began: {message}; {stats.summary()}")
+    assert message.endswith("scaling 3 -> 6 at once"), message
+    assert _replicas(node) == 6
     assert stats.failed == 0, stats.summary()
 
 
