@@ -104,17 +104,16 @@ cost at each point of the defaults' lower frontier that it reaches, over the def
 reaches), and
 its worst iso-service cost against the HPA's and the KPA's points next to the defaults'. It is
 kept only when it lowers the curve on the tuning traces (by more than 1 %) and does not raise it
-on the held-out ones. *Fast signal* (`webscale.simulate.fast_signal`): webscale's decision as it
-is, plus a panic mode on the rate HAProxy counts, read from the HAProxy pods every 2 s (6 s
-window, no scrape): panic when that window needs 2x the ready pods, no scale-down while
-panicking, panic ends 60 s after its condition was last seen (the KPA's panic, on webscale's own
-LB tier). *Fast signal at 3x, no hold*: the same reader and panic, started when the 6 s window
-needs 3x the ready pods and ended at the first tick it does not (hold 0 s: while the new pods start,
-the ready pods do not grow, so the condition holds until they serve); after it webscale's own
-decision stands, with its own burst hold and scale-down window (chosen on the tuning traces among
-thresholds 2, 2.5, 3 and 4, holds 0, 15, 60 and 300 s and panic windows 6 and 10 s). Both fast-signal
-levers are the simulator's: the operator does not read HAProxy's stats from its pods yet, so the
-defaults' curve above is without them. Two levers of the defaults re-judged on the frontier:
+on the held-out ones. The defaults include burst mode on the in-band rate
+(`autoscaling.burst.fastSignal`, the operator's `runtime/fast_signal.py`; simulated by
+`webscale.simulate.fast_signal` with the same rule, `autoscaling.panic`): every 2 s the rate HAProxy
+counted over the last 6 s (no scrape, no rate window); when it needs 3x the ready pods, the pods it
+needs at once, no scale-down while that lasts, and the polls' own decision again at the first tick it
+does not (hold 0 s: while the new pods start the ready pods do not grow, so the condition holds until
+they serve). Chosen on the tuning traces among thresholds 2, 2.5, 3 and 4, holds 0, 15, 60 and 300 s
+and panic windows 6 and 10 s. *Without the fast signal*: the polls alone (the defaults before it).
+*Fast signal at 2x, held 60 s*: the KPA's panic (2x, no scale-down until 60 s after its condition was
+last seen) on the same reader, instead. Two levers of the defaults re-judged on the frontier:
 *without the headroom quantile* (size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
 (a 60 s window over the rate window's mean, at most half the pods per period, no 10-minute mean,
 no headroom quantile: the diagnostic of the gap table below)."""
