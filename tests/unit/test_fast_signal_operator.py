@@ -216,6 +216,20 @@ def test_the_polls_never_go_below_the_panic_while_it_lasts():
     assert "still needs 20 pods" in decision.message
 
 
+def test_a_panic_no_longer_read_stops_holding_the_polls():
+    down = {"stabilizationWindow": "0s", "rateWindow": "0s"}
+    world, counters = warm(autoscaling={"behavior": {"scaleDown": down}}), Counters()
+    loop = fast(world, counters)
+    loop.tick(100.0)
+    counters.count = 6000.0
+    loop.tick(106.0)
+    world.sync()
+    assert replicas(world) == 20
+    # the fast signal stops reading the app (its HAProxy pods went silent): 10 s on, the polls decide again
+    decision = loop.autoscaler.act(world.app(), busy(50.0), 116.5)
+    assert decision is not None and decision.replicas < 20 and decision.reason != "BurstMode"
+
+
 def test_held_by_panic_only_ever_raises_within_the_bounds():
     world = warm()
     scaler = Autoscaler(world.kube, world.view)

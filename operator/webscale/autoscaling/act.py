@@ -126,6 +126,11 @@ def pods_to_resize(pods: list[dict[str, Any]], app_name: str, workers: int) -> l
     return out
 
 
+PANIC_FLOOR_SECONDS = 10.0
+"""A panic whose condition was last seen longer ago than this no longer holds the polls up: the fast
+signal stopped reading the app (a leader change, its HAProxy pods gone or silent, apps taking turns)."""
+
+
 def held_by_panic(spec: models.ScaledWebAppSpec, decision: Decision, panic: Panic) -> Decision:
     """A poll's decision while burst mode on the in-band rate is on: never below the pods the panic
     asked for (pure)."""
@@ -207,7 +212,7 @@ class Autoscaler:
             decision = replace(
                 decision, replicas=zero.replicas, reason=zero.reason, message=zero.message, limited=False
             )
-        if zero is None and state.panic.since is not None:
+        if zero is None and state.panic.since is not None and now - state.panic.since <= PANIC_FLOOR_SECONDS:
             decision = held_by_panic(spec, decision, state.panic)
         interval = models.seconds(spec.autoscaling.polling_interval)
         self.app_metrics.record(app.ref, sample_of(decision, current.ready_replicas, now, interval))
