@@ -198,11 +198,19 @@ def _fast_scale_ups(node: RealNode) -> list[str]:
 
 def test_a_surge_scales_shop_up_at_once_from_the_rate_at_its_haproxy_pods(node: RealNode, shop: str) -> None:
     """Burst mode on the in-band rate: every 2 s the leader reads the request counter of shop's HAProxy
-    pods. The target is lowered to 10 req/s per worker (a field outside the pod template: no rollout), so
+    pods. The target is lowered to 10 req/s per worker (fields outside the pod template: no rollout), so
     150 req/s needs 15 pods, 5x the 3 ready: the Deployment goes to replicas.max (6) at once, with the
     numbers in a ScaledUp Event, and no request fails meanwhile. The 3 pods carry the load on their own;
-    the ones the node has no CPU left for stay Pending."""
-    _patch_shop(node, {"replicas": {"min": 3, "max": 6}, "autoscaling": {"target": {"requestsPerSecondPerWorker": 10}}})
+    the ones the node has no CPU left for stay Pending. So that only the fast signal can scale up here,
+    the polls are held back: burst mode on Prometheus's rate needs 100x, and a poll's scale-up takes the
+    lowest recommendation of 10 minutes (the previous test's load is still in Prometheus's rate window,
+    and at 10 req/s per worker it would scale shop up at the first poll after the patch)."""
+    auto = {
+        "target": {"requestsPerSecondPerWorker": 10},
+        "burst": {"threshold": 100},
+        "behavior": {"scaleUp": {"stabilizationWindow": "10m"}},
+    }
+    _patch_shop(node, {"replicas": {"min": 3, "max": 6}, "autoscaling": auto})
     wait_for(lambda: len(ready_pods(node, "default", selector_string("shop"))) == 3, 60, 1, "shop at 3 Ready pods")
     assert not _fast_scale_ups(node)
     with Load([shop], rate=150, duration=120, connections=4) as load:
