@@ -59,6 +59,17 @@ LEVERS: dict[str, Callable[[World], Policy]] = {
         Webscale(default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down")
     ),
 }
+AFTER_FAST = {
+    "webscale, fast signal at 2.5x": {"burst": {"fastSignal": {"threshold": 2.5}}},
+    "webscale, headroom quantile at 115 % of the target": {"headroom": {"percentOfTarget": 115}},
+    "webscale, a 5-minute long scale-down window": {"behavior": {"scaleDown": {"rateWindow": "5m"}}},
+    "webscale, the KPA's scale-down with the headroom quantile": {
+        "behavior": {"scaleDown": {"stabilizationWindow": "60s", "rateWindow": "0s", "maxPercent": 50}}
+    },
+}
+"""Levers tried once the fast signal covers bursts: could the polls then keep fewer pods?"""
+for _name, _auto in AFTER_FAST.items():
+    LEVERS[_name] = lambda w, _name=_name, _auto=_auto: configured(Webscale(default_spec(w, _auto), name=_name))
 """Levers swept like the policies, each a candidate to move webscale's curve (`lever_table`)."""
 REFERENCE = 0.7
 """The standard world's target: its oracle is every point's cost unit; the elasticity metrics are
@@ -113,7 +124,10 @@ does not (hold 0 s: while the new pods start the ready pods do not grow, so the 
 they serve). Chosen on the tuning traces among thresholds 2, 2.5, 3 and 4, holds 0, 15, 60 and 300 s
 and panic windows 6 and 10 s. *Without the fast signal*: the polls alone (the defaults before it).
 *Fast signal at 2x, held 60 s*: the KPA's panic (2x, no scale-down until 60 s after its condition was
-last seen) on the same reader, instead. Two levers of the defaults re-judged on the frontier:
+last seen) on the same reader, instead. With the fast signal covering bursts, could the polls keep
+fewer pods? Four levers ask: the fast signal at 2.5x; the headroom quantile allowed 115 % of the
+target; the long scale-down window at 5 minutes instead of 10; the KPA's scale-down (below) keeping
+the headroom quantile. Two levers of the defaults re-judged on the frontier:
 *without the headroom quantile* (size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
 (a 60 s window over the rate window's mean, at most half the pods per period, no 10-minute mean,
 no headroom quantile: the diagnostic of the gap table below)."""
