@@ -11,6 +11,7 @@ BENCHES = [
     [sys.executable, "bench/cluster.py"],
     [sys.executable, "bench/scaling.py"],
     [sys.executable, "bench/lb.py"],
+    [sys.executable, "bench/fast_signal.py"],
     [sys.executable, "bench/scale.py"],  # the operator at 100, 1,000 and 5,000 apps: about 45 min on 2 cores
     ["node", "bench/sample_app.js"],
 ]
