@@ -110,7 +110,8 @@ def take_turns(
     if not wanted:
         return [], 0
     start = cursor % len(wanted)
-    chosen, pods = [], 0
+    chosen: list[tuple[AppRef, Sequence[str]]] = []
+    pods = 0
     for i in range(len(wanted)):
         ref, urls = wanted[(start + i) % len(wanted)]
         if chosen and pods + len(urls) > budget:
