@@ -230,6 +230,36 @@ def test_a_panic_no_longer_read_stops_holding_the_polls():
     assert decision is not None and decision.replicas < 20 and decision.reason != "BurstMode"
 
 
+def test_the_decision_is_taken_under_the_apps_lock():
+    world, counters = warm(), Counters()
+    held: list[tuple[str, bool]] = []
+
+    class Lock:
+        def __init__(self, ref):
+            self.ref = ref
+
+        def __enter__(self):
+            held.append((self.ref.name, True))
+
+        def __exit__(self, *exc):
+            held.append((self.ref.name, False))
+
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    original = scaler.panic
+
+    def panic(app, rate, now):
+        assert held and held[-1] == ("shop", True), "panic ran without the app's lock"
+        return original(app, rate, now)
+
+    scaler.panic = panic  # type: ignore[method-assign]
+    loop = FastSignal(scaler, world.view, lambda: [world.app()], 2.0, 200, counters, locks=Lock)
+    loop.tick(100.0)
+    counters.count = 6000.0
+    loop.tick(106.0)
+    world.sync()
+    assert replicas(world) == 20 and held == [("shop", True), ("shop", False)]
+
+
 def test_held_by_panic_only_ever_raises_within_the_bounds():
     world = warm()
     scaler = Autoscaler(world.kube, world.view)

@@ -94,9 +94,14 @@ class Controller:
             Reconciler(self.kube, view), self.registry, self.pool, settings.workers, self.locks, self._leading
         )
         self.autoscaler = Autoscaler(self.kube, view, settings.status_quantum)
-        self.waker = Waker(self.autoscaler, view, self.registry.all)
+        self.waker = Waker(self.autoscaler, view, self.registry.all, locks=self.locks)
         self.fast = FastSignal(
-            self.autoscaler, view, self.registry.all, settings.fast_poll_seconds, settings.fast_reads_per_round
+            self.autoscaler,
+            view,
+            self.registry.all,
+            settings.fast_poll_seconds,
+            settings.fast_reads_per_round,
+            locks=self.locks,
         )
         self.answerer = Answerer(self.registry.get, view, self.waker.nudge)
         self.polling = Polling(

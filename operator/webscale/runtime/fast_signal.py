@@ -132,6 +132,7 @@ class FastSignal:
         interval: float,
         budget: int,
         read: Reader = read_requests,
+        locks: Callable[[AppRef], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.autoscaler = autoscaler
         self.view = view
@@ -139,6 +140,8 @@ class FastSignal:
         self.interval = interval
         self.budget = budget
         self.read = read
+        self.locks = locks
+        """The app's lock (runtime.locks): a poll's act step and this round never write the app at once."""
         self.readings: dict[str, deque[tuple[float, float]]] = {}
         self.cursor = 0
         self.turn = 1
@@ -180,7 +183,8 @@ class FastSignal:
             if rate is None:
                 continue
             try:
-                self.autoscaler.panic(app, rate, now)
+                with self.locks(ref) if self.locks is not None else contextlib.nullcontext():
+                    self.autoscaler.panic(app, rate, now)
             except Exception:
                 log.exception("%s: fast-signal decision failed; next round retries", app.key)
 

@@ -67,9 +67,16 @@ class Waker:
     """State of the wake loop: cold starts under way and the last counters read per HAProxy pod."""
 
     def __init__(
-        self, autoscaler: Autoscaler, view: ClusterView, apps: Callable[[], list[App]], read: Reader = read_held
+        self,
+        autoscaler: Autoscaler,
+        view: ClusterView,
+        apps: Callable[[], list[App]],
+        read: Reader = read_held,
+        locks: Callable[[AppRef], contextlib.AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.autoscaler = autoscaler
+        self.locks = locks
+        """The app's lock (runtime.locks): a poll's act step and a wake never write the app at once."""
         self.view = view
         self.apps = apps
         self.read = read
@@ -124,7 +131,8 @@ class Waker:
                     if outcome == "released":
                         released += increase
             self.counters[url] = found
-        self.autoscaler.wake(app, waiting, now)
+        with self.locks(app.ref) if self.locks is not None else contextlib.nullcontext():
+            self.autoscaler.wake(app, waiting, now)
         ready = int(deployment.get("status", {}).get("readyReplicas") or 0)
         track, measured = step(self.tracks.get(app.ref), waiting, oldest, int(released), ready, now)
         if track is None:
