@@ -18,7 +18,7 @@ NODE_APT_BINS := containerd runc iptables debootstrap buildah gcc
 STAMP     = @echo "== $$(date +%T) $@"
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: load demo docs manifests helm-build flux-build promparse-build monitoring-crds help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test \
+.PHONY: load demo docs manifests helm-build flux-build promparse-build monitoring-crds help deps deps-apt deps-python deps-node cluster-build cluster cluster-down run test test-suites \
         test-unit test-node test-integration test-e2e deps-realnode node-build node-images node node-down test-node-real lint fmt crd bench bench-node bench-node-base bench-node-zero demo kind-deploy minikube-deploy clean
 
 help:
@@ -136,8 +136,16 @@ demo: deps cluster-build
 
 ## ---- tests ----------------------------------------------------------------------------------
 
-test: deps cluster-build helm-build promparse-build lint test-unit test-node test-integration test-e2e test-node-real
+test: deps cluster-build helm-build promparse-build flux-build monitoring-crds lint test-unit test-node test-suites test-node-real
 	$(STAMP) done
+
+# the integration and e2e suites at the same time: each starts its own control plane and waits on it
+# far more than it computes (together they keep about half of two cores busy); each takes its free
+# loopback ports from its own range (tests/support/webscale_local/ports.py), and each suite's output
+# is printed whole when it ends
+test-suites:
+	$(STAMP) integration and e2e at once
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-integration test-e2e
 
 lint: deps-python
 	$(STAMP)
@@ -161,7 +169,7 @@ test-node: deps-node
 
 test-integration: deps-python cluster-build helm-build flux-build monitoring-crds
 	$(STAMP)
-	WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/integration -q --durations=12
+	WEBSCALE_TEST_PORTS=20000-26383 WEBSCALE_HELM=$(HELM_BIN) $(PY) -m pytest tests/integration -q --durations=12
 
 # the tests on a real node (marker node), inside a fresh network namespace with no default route: the
 # control plane, containerd, kubelet, kube-proxy and CoreDNS start there, the images built on the host
@@ -171,7 +179,7 @@ test-node-real: deps node-build node-images helm-build
 
 test-e2e: deps cluster-build
 	$(STAMP)
-	$(PY) -m pytest tests/e2e -q --durations=12
+	WEBSCALE_TEST_PORTS=26384-32767 $(PY) -m pytest tests/e2e -q --durations=12
 
 crd: deps-python
 	$(PY) -m webscale.cli crd > crds/scaledwebapps.webscale.dev.yaml
