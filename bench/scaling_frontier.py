@@ -31,6 +31,7 @@ from frontier_report import elasticity_table, goal_table, iso_table, lever_table
 from webscale.simulate import POLICIES, Trace, World, load_trace, simulate
 from webscale.simulate.elasticity import Elasticity, elasticity
 from webscale.simulate.engine import Policy
+from webscale.simulate.fast_down import FastDown
 from webscale.simulate.fast_signal import FastSignal, configured
 from webscale.simulate.frontier import Point
 from webscale.simulate.webscale_policy import Webscale, default_spec
@@ -70,6 +71,16 @@ AFTER_FAST = {
 """Levers tried once the fast signal covers bursts: could the polls then keep fewer pods?"""
 for _name, _auto in AFTER_FAST.items():
     LEVERS[_name] = lambda w, _name=_name, _auto=_auto: configured(Webscale(default_spec(w, _auto), name=_name))
+FAST_DOWN = {
+    "webscale, fast scale-down on the in-band rate": None,
+    "webscale, fast scale-down, checked": 0.2,
+}
+"""The scale-down acting on the fast signal, the polls only as a brake (`simulate.fast_down`): plain,
+and checked (off while its cuts are followed by shortfalls over 20 % of the time cut)."""
+for _name, _tolerance in FAST_DOWN.items():
+    LEVERS[_name] = lambda w, _name=_name, _tolerance=_tolerance: FastDown(
+        configured(Webscale(default_spec(w))), tolerance=_tolerance, name=_name
+    )
 """Levers swept like the policies, each a candidate to move webscale's curve (`lever_table`)."""
 REFERENCE = 0.7
 """The standard world's target: its oracle is every point's cost unit; the elasticity metrics are
@@ -127,7 +138,12 @@ and panic windows 6 and 10 s. *Without the fast signal*: the polls alone (the de
 last seen) on the same reader, instead. With the fast signal covering bursts, could the polls keep
 fewer pods? Four levers ask: the fast signal at 2.5x; the headroom quantile allowed 115 % of the
 target; the long scale-down window at 5 minutes instead of 10; the KPA's scale-down (below) keeping
-the headroom quantile. Two levers of the defaults re-judged on the frontier:
+the headroom quantile. The scale-down the issue names, acting on the fast signal with the polls
+only as a brake (`webscale.simulate.fast_down`): every 2 s, when the in-band rate's mean over the
+last 30 s needs fewer pods than the polls keep, cut to those (at most half the ready pods a tick,
+as the KPA); *checked*, the same, but off while the seconds under capacity during a cut or within
+one start-up after it exceed 20 % of the seconds spent cut (decaying with a 1-hour half-life).
+Two levers of the defaults re-judged on the frontier:
 *without the headroom quantile* (size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
 (a 60 s window over the rate window's mean, at most half the pods per period, no 10-minute mean,
 no headroom quantile: the diagnostic of the gap table below)."""
