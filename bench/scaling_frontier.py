@@ -138,11 +138,14 @@ and panic windows 6 and 10 s. *Without the fast signal*: the polls alone (the de
 last seen) on the same reader, instead. With the fast signal covering bursts, could the polls keep
 fewer pods? Four levers ask: the fast signal at 2.5x; the headroom quantile allowed 115 % of the
 target; the long scale-down window at 5 minutes instead of 10; the KPA's scale-down (below) keeping
-the headroom quantile. The scale-down the issue names, acting on the fast signal with the polls
+the headroom quantile. A scale-down acting on the fast signal, with the polls
 only as a brake (`webscale.simulate.fast_down`): every 2 s, when the in-band rate's mean over the
 last 30 s needs fewer pods than the polls keep, cut to those (at most half the ready pods a tick,
 as the KPA); *checked*, the same, but off while the seconds under capacity during a cut or within
 one start-up after it exceed 20 % of the seconds spent cut (decaying with a 1-hour half-life).
+Where the load stops for minutes between bursts (azure-code) the plain cut sheds to one pod in
+every lull, and its whole curve lies at more time under capacity than any point of the defaults'
+(a "-": nothing to compare at the same level of service).
 Two levers of the defaults re-judged on the frontier:
 *without the headroom quantile* (size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
 (a 60 s window over the rate window's mean, at most half the pods per period, no 10-minute mean,

@@ -90,5 +90,5 @@ class FastDown:
 
     def per_pod(self, view: View) -> float:
         """The target request rate per pod the wrapped spec aims at (its swept target)."""
-        target = self.inner.spec.autoscaling.target.requests_per_second_per_worker
+        target: float = self.inner.spec.autoscaling.target.requests_per_second_per_worker
         return target * view.world.workers_per_pod
