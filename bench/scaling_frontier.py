@@ -33,7 +33,9 @@ from webscale.simulate.elasticity import Elasticity, elasticity
 from webscale.simulate.engine import Policy
 from webscale.simulate.fast_down import FastDown
 from webscale.simulate.fast_signal import FastSignal, configured
+from webscale.simulate.fast_up import FastUp
 from webscale.simulate.frontier import Point
+from webscale.simulate.shadow import Shadowed
 from webscale.simulate.webscale_policy import Webscale, default_spec
 
 TARGETS = tuple(round(0.50 + 0.05 * i, 2) for i in range(10))
@@ -81,6 +83,19 @@ for _name, _tolerance in FAST_DOWN.items():
     LEVERS[_name] = lambda w, _name=_name, _tolerance=_tolerance: FastDown(
         configured(Webscale(default_spec(w))), tolerance=_tolerance, name=_name
     )
+FAST_BOTH = "webscale, fast scale-up and the KPA's scale-down"
+SHADOWED = "webscale, shadowed: the defaults or the fast one"
+
+
+def _fast_both(w: World, name: str = FAST_BOTH) -> FastUp:
+    """Sizing for the in-band 60 s mean every 2 s (`simulate.fast_up`) over the KPA's scale-down."""
+    return FastUp(configured(Webscale(default_spec(w, KPA_DOWN))), name=name)
+
+
+LEVERS[FAST_BOTH] = _fast_both
+LEVERS[SHADOWED] = lambda w: Shadowed((configured(Webscale(default_spec(w))), _fast_both(w)), name=SHADOWED)
+"""Per app, online: whichever of the defaults and the fast policy a shadow run of each on the load the
+app got scores best (`simulate.shadow`: pods + 300 pod-seconds per second short, 1-hour half-life)."""
 """Levers swept like the policies, each a candidate to move webscale's curve (`lever_table`)."""
 REFERENCE = 0.7
 """The standard world's target: its oracle is every point's cost unit; the elasticity metrics are
@@ -145,7 +160,15 @@ as the KPA); *checked*, the same, but off while the seconds under capacity durin
 one start-up after it exceed 20 % of the seconds spent cut (decaying with a 1-hour half-life).
 Where the load stops for minutes between bursts (azure-code) the plain cut sheds to one pod in
 every lull, and its whole curve lies at more time under capacity than any point of the defaults'
-(a "-": nothing to compare at the same level of service).
+(a "-": nothing to compare at the same level of service). *Fast scale-up and the KPA's
+scale-down*: every 2 s at least the pods the in-band rate's mean over the last 60 s needs (the
+KPA's stable window, `webscale.simulate.fast_up`), over the KPA's scale-down. It sheds pods sooner
+on every trace, which pays where the load does not come back within a start-up and costs service
+where it does; so, per app and online, *shadowed* (`webscale.simulate.shadow`) runs the defaults
+and the fast policy in shadow on the load the app got (the in-band rate every 2 s; each shadow with
+its own pods, ready one start-up after they are asked for) and follows whichever scores lower: its
+pods every second plus 300 pod-seconds for each second they would have been short (1-hour
+half-life).
 Two levers of the defaults re-judged on the frontier:
 *without the headroom quantile* (size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
 (a 60 s window over the rate window's mean, at most half the pods per period, no 10-minute mean,
