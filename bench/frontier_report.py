@@ -6,6 +6,8 @@ the oracle of the standard world, under = % of seconds under capacity), in targe
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -108,15 +110,28 @@ def elasticity_table(
 
 
 def points_csv(curves: Curves) -> str:
-    """Every point of the sweep; for the peers, webscale's iso-service cost ratio at that point."""
-    rows = ["trace,startup,policy,target,pod_seconds_over_oracle,percent_under_capacity,webscale_iso_ratio"]
+    """Every point of the sweep; for the peers, webscale's iso-service cost ratio at that point.
+    Policy names hold commas ("webscale, fast scale-down, checked"), so fields are quoted as needed."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "trace",
+            "startup",
+            "policy",
+            "target",
+            "pod_seconds_over_oracle",
+            "percent_under_capacity",
+            "webscale_iso_ratio",
+        ]
+    )
     for (t, startup, policy), pts in sorted(curves.items()):
         ours = lower_frontier(curves[(t, startup, "webscale")])
         for p in pts:
             ratio = None if policy == "webscale" else iso_ratio(ours, p)
             cell = "" if ratio is None else f"{ratio:.4f}"
-            rows.append(f"{t},{startup},{policy},{p.target:.2f},{p.cost:.4f},{p.under:.4f},{cell}")
-    return "\n".join(rows) + "\n"
+            writer.writerow([t, startup, policy, f"{p.target:.2f}", f"{p.cost:.4f}", f"{p.under:.4f}", cell])
+    return out.getvalue()
 
 
 def plot_trace(

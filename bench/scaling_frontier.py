@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from frontier_report import elasticity_table, goal_table, iso_table, lever_table, plot_trace, points_csv
+from reactive_envelope import ENVELOPE_TEXT, Bounds, envelope_table
 
 from webscale.simulate import POLICIES, Trace, World, load_trace, simulate
 from webscale.simulate.elasticity import Elasticity, elasticity
@@ -34,7 +35,7 @@ from webscale.simulate.engine import Policy
 from webscale.simulate.fast_down import FastDown
 from webscale.simulate.fast_signal import FastSignal, configured
 from webscale.simulate.fast_up import FastUp
-from webscale.simulate.frontier import Point
+from webscale.simulate.frontier import Point, Standing, lower_frontier, standing
 from webscale.simulate.shadow import Shadowed
 from webscale.simulate.webscale_policy import Webscale, default_spec
 
@@ -274,6 +275,24 @@ def section(
             plot_trace(t, startups, {(s, p): curves[(t, s, p)] for s in startups for p in (*SWEPT, *LEVERS)}, path)
             plots.append(f"`{path.name}`")
         (results_dir / "scaling-frontier.csv").write_text(points_csv(curves), encoding="utf-8")
+
+    def peers(t: str, s: int) -> Sequence[Point]:
+        """The better of the HPA and the KPA at each level of service (the goal table's points)."""
+        return lower_frontier([*curves[(t, s, "hpa")], *curves[(t, s, "kpa")]])
+
+    def ours(t: str, s: int) -> Standing:
+        return standing(curves[(t, s, "webscale")], peers(t, s))
+
+    def inputs(t: str, s: int) -> tuple[Sequence[float], Bounds, float]:
+        from scaling import world
+
+        w = world(s)
+        oracle = results[Key(t, s, "oracle", REFERENCE)].pod_seconds
+        return _traces()[t].rps, Bounds(w.per_pod, w.min_replicas, w.max_replicas), oracle
+
+    def known(t: str, s: int) -> list[Point]:
+        return [p for policy in (*SWEPT, *LEVERS) for p in curves[(t, s, policy)]]
+
     metrics = {
         (k.trace, k.policy): r.elasticity
         for k, r in results.items()
@@ -296,6 +315,10 @@ def section(
         LEVER_TEXT,
         "",
         lever_table(labels, tuned, startups, curves, list(LEVERS)),
+        "",
+        ENVELOPE_TEXT,
+        "",
+        envelope_table(labels, tuned, startups, peers, ours, inputs, known),
     ]
     return "\n".join(parts)
 
