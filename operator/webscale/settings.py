@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     """Port where the HAProxy pods of apps at zero ask for a ready pod of their app (runtime.wake_answer:
     ``/webscale/wake/<namespace>/<name>``, answered from the pod cache, nothing else served there); 0
     disables it. Every replica answers, so a Service in front of the operator's pods may route to any."""
+    cluster_domain: str = Field(
+        default="cluster.local",
+        max_length=200,
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$",
+    )
+    """The cluster's DNS domain (the kubelet's ``clusterDomain``, kubeadm's ``--service-dns-domain``). HAProxy
+    finds an app's pods at ``_http._tcp.<app>-pods.<namespace>.svc.<cluster_domain>``: on a cluster built with
+    another domain, set it, or HAProxy finds no pods and answers 503."""
     wake_url: str = Field(
         default="", max_length=280, pattern=r"^(http://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?/?)?$"
     )

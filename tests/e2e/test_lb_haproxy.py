@@ -69,6 +69,19 @@ def test_round_robin_gives_each_backend_a_third(tmp_path):
         assert abs(counts[host] / total - 1 / 3) <= 0.05, counts
 
 
+def test_another_cluster_domain_finds_the_pods_under_that_domain(tmp_path):
+    # a cluster built with --service-dns-domain corp.internal: its DNS answers the Service's SRV name there
+    # only (dnsmasq refuses cluster.local), and the operator told so (WEBSCALE_CLUSTER_DOMAIN) renders that name
+    with (
+        apps_on(tmp_path, APP_HOSTS[:2]) as apps,
+        rig(tmp_path, apps, "round-robin", cluster_domain="corp.internal") as r,
+    ):
+        cfg = r.lb.cfg_path.read_text()
+        assert "svc.corp.internal" in cfg and "cluster.local" not in cfg
+        counts = _spread(r.url, r.pids(), requests=200, threads=2)
+    assert sum(counts.values()) == 200 and set(counts) == set(APP_HOSTS[:2]), counts
+
+
 def _share_of_slow_backend(tmp_path, apps, strategy: str) -> tuple[float, collections.Counter]:
     """Backend 0 is kept busy by direct /work?ms=40 requests; 6 clients send /healthz through HAProxy."""
     slow = apps[0]

@@ -236,3 +236,15 @@ def test_only_idempotent_requests_are_sent_again_after_a_pod_answered_nothing():
     disable = [line for line in backend if line.startswith("http-request disable-l7-retry")]
     assert disable == ["http-request disable-l7-retry if !{ method GET HEAD OPTIONS PUT DELETE TRACE }"]
     assert "POST" not in disable[0] and "PATCH" not in disable[0]
+
+
+def test_cluster_domain_setting_takes_a_dns_name_only():
+    from pydantic import ValidationError
+
+    from webscale.settings import Settings
+
+    assert Settings().cluster_domain == "cluster.local"
+    assert Settings(cluster_domain="corp.internal").cluster_domain == "corp.internal"
+    for bad in ("", "a..b", ".local", "Cluster.Local", "a b", "x.local.", "-x.local", "a" * 64 + ".local"):
+        with pytest.raises(ValidationError, match="cluster_domain"):
+            Settings(cluster_domain=bad)

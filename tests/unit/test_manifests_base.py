@@ -135,10 +135,12 @@ def test_network_policy_component_allows_only_what_the_operator_talks_to():
         "app.kubernetes.io/component": LB_COMPONENT,
         MANAGED_BY_LABEL: MANAGED_BY,
     }
-    # the wake URL names the base's wake Service, on the wake port
+    # the wake URL names the base's wake Service, in the cluster domain the operator is given, on the wake port
     service = one(BASE / "wake-service.yaml")
     namespace = yaml.safe_load((BASE / "kustomization.yaml").read_text())["namespace"]
-    assert env["WEBSCALE_WAKE_URL"] == f"http://{service['metadata']['name']}.{namespace}.svc.cluster.local:{wake_port}"
+    domain = env["WEBSCALE_CLUSTER_DOMAIN"]
+    assert domain == Settings.model_fields["cluster_domain"].default
+    assert env["WEBSCALE_WAKE_URL"] == f"http://{service['metadata']['name']}.{namespace}.svc.{domain}:{wake_port}"
     assert service["spec"]["ports"] == [{"name": "wake", "port": wake_port, "targetPort": "wake", "protocol": "TCP"}]
     assert service["spec"]["selector"] == dep["selector"]["matchLabels"]
     ports = {p["name"]: p["containerPort"] for p in base_container()["ports"]}

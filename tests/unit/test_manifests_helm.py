@@ -344,6 +344,13 @@ def test_helm_switches():
     assert env["WEBSCALE_WAKE_URL"] == "http://10.0.0.9:8081"
     refused = helm("template", "rel", str(CHART), "--set", "settings.wakeUrl=https://x/y", check=False)
     assert refused.returncode != 0 and "wakeUrl" in refused.stderr
+    # another cluster domain: the operator is told, and the chart's wake Service is named in it
+    (dep,) = [d for d in render_chart("--set", "settings.clusterDomain=corp.internal") if d["kind"] == "Deployment"]
+    env = {e["name"]: e["value"] for e in dep["spec"]["template"]["spec"]["containers"][0]["env"] if "value" in e}
+    assert env["WEBSCALE_CLUSTER_DOMAIN"] == "corp.internal"
+    assert env["WEBSCALE_WAKE_URL"] == "http://rel-webscale-operator-wake.webscale-system.svc.corp.internal:8081"
+    refused = helm("template", "rel", str(CHART), "--set", "settings.clusterDomain=a..b", check=False)
+    assert refused.returncode != 0 and "clusterDomain" in refused.stderr
     refused = helm("template", "rel", str(CHART), "--kube-version", "1.34.0", "--set", "imageTag=x", check=False)
     assert refused.returncode != 0 and "imageTag" in refused.stderr
 

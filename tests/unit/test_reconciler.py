@@ -166,3 +166,13 @@ def test_an_invalid_spec_touches_no_child():
     converge(world)
     assert [w for w in world.kube.writes if w[0] != "status"] == []
     assert world.condition("Invalid")["status"] == "True"
+
+
+def test_the_cluster_domain_setting_names_the_pods_haproxy_finds():
+    from webscale.settings import Settings
+
+    world = World(swa(loadBalancer={"provider": "haproxy"}))
+    world.kube.settings = Settings(prometheus_urls="http://prometheus.monitoring:9090", cluster_domain="corp.internal")
+    converge(world)
+    cfg = world.kube.find("ConfigMap", NS, "shop-haproxy")["data"]["haproxy.cfg"]
+    assert "_http._tcp.shop-pods.default.svc.corp.internal" in cfg and "cluster.local" not in cfg

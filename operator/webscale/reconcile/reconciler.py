@@ -84,7 +84,13 @@ class Reconciler:
         live_deployment = self.view.get("Deployment", app.namespace, app.name)
         workers = template_workers(spec, live_deployment)
         settings = self.kube.settings
-        children = build_children(app, workers, haproxy_image=settings.haproxy_image, wake_base=settings.wake_url)
+        children = build_children(
+            app,
+            workers,
+            cluster_domain=settings.cluster_domain,
+            haproxy_image=settings.haproxy_image,
+            wake_base=settings.wake_url,
+        )
         desired_children = [with_intent_hash(d) for d in children]
         changed: list[str] = []
         conflicts: list[str] = []

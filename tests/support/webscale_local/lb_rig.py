@@ -38,8 +38,9 @@ SLOTS = 6
 """replicas.max of the test app: HAProxy's server slots."""
 
 
-def operator_config(strategy: str) -> str:
-    """The haproxy.cfg the operator renders for `shop` (one worker per pod) with `strategy`."""
+def operator_config(strategy: str, cluster_domain: str = haproxy_config.DEFAULT_CLUSTER_DOMAIN) -> str:
+    """The haproxy.cfg the operator renders for `shop` (one worker per pod) with `strategy`, in a cluster
+    whose DNS domain is `cluster_domain` (the operator setting)."""
     spec = {
         "image": "registry.example/shop:1",
         "workers": {"mode": "fixed", "count": 1},
@@ -48,7 +49,7 @@ def operator_config(strategy: str) -> str:
     }
     app = App.from_body({"metadata": {"name": NAME, "namespace": NAMESPACE, "uid": "u"}, "spec": spec})
     assert app.valid, app.errors
-    config_map = build_lb_children(app, {})[0]
+    config_map = build_lb_children(app, {}, cluster_domain)[0]
     return config_map["data"]["haproxy.cfg"]
 
 
@@ -58,11 +59,16 @@ def _swap(cfg: str, old: str, new: str) -> str:
 
 
 def rig_config(
-    strategy: str, dns_address: str, http_port: int, metrics_port: int, server_maxconn: int | None = None
+    strategy: str,
+    dns_address: str,
+    http_port: int,
+    metrics_port: int,
+    server_maxconn: int | None = None,
+    cluster_domain: str = haproxy_config.DEFAULT_CLUSTER_DOMAIN,
 ) -> str:
     """The operator's config with the resolver and ports swapped; `server_maxconn` replaces the per-pod maxconn
     (bench/lb.py compares the operator's value with another; None keeps the operator's)."""
-    cfg = operator_config(strategy)
+    cfg = operator_config(strategy, cluster_domain)
     if server_maxconn is not None:
         one_worker = haproxy_config.CONNECTIONS_PER_WORKER  # the test app runs one worker per pod
         cfg = _swap(cfg, f" maxconn {one_worker} ", f" maxconn {server_maxconn} ")
@@ -172,14 +178,21 @@ def apps_on(tmp_path: Path, hosts: Sequence[str]) -> Iterator[list[SampleApp]]:
 
 @contextlib.contextmanager
 def rig(
-    tmp_path: Path, apps: list[SampleApp], strategy: str, serving: int | None = None, server_maxconn: int | None = None
+    tmp_path: Path,
+    apps: list[SampleApp],
+    strategy: str,
+    serving: int | None = None,
+    server_maxconn: int | None = None,
+    cluster_domain: str = haproxy_config.DEFAULT_CLUSTER_DOMAIN,
 ) -> Iterator[Rig]:
-    """dnsmasq listing the first `serving` apps (default all) and haproxy with the operator's config
-    (per-pod maxconn replaced by `server_maxconn` if given)."""
+    """dnsmasq listing the first `serving` apps (default all) under the Service's name in `cluster_domain`,
+    and haproxy with the operator's config for that domain (per-pod maxconn replaced by `server_maxconn` if
+    given)."""
     listed = apps[: serving or len(apps)]
-    with start_dns(tmp_path, SRV, [(a.host, a.port) for a in listed]) as dns:
+    srv = haproxy_config.srv_name(NAMESPACE, NAME, cluster_domain)
+    with start_dns(tmp_path, srv, [(a.host, a.port) for a in listed]) as dns:
         http_port, metrics_port = free_port(), free_port()
-        cfg = rig_config(strategy, dns.address, http_port, metrics_port, server_maxconn)
+        cfg = rig_config(strategy, dns.address, http_port, metrics_port, server_maxconn, cluster_domain)
         with start_haproxy(cfg, tmp_path, ready_url=f"http://127.0.0.1:{metrics_port}/healthz") as lb:
             r = Rig(apps, dns, lb, http_port, metrics_port)
             r.wait_active(len(listed), timeout=20)

@@ -80,8 +80,8 @@ WEBSCALE_RESYNC_SECONDS. Empty strings are left out (the operator's default appl
 {{- end }}
 {{- end }}
 
-{{/* Where apps' HAProxy pods reach the wake port: the chart's wake Service (cluster.local, as the
-operator's SRV names of the apps' pods). */}}
+{{/* Where apps' HAProxy pods reach the wake port: the chart's wake Service, in the cluster's DNS domain
+(settings.clusterDomain, as the operator's SRV names of the apps' pods). */}}
 {{- define "webscale-operator.wakeUrl" -}}
-http://{{ include "webscale-operator.fullname" . }}-wake.{{ .Release.Namespace }}.svc.cluster.local:{{ .Values.settings.wakePort }}
+http://{{ include "webscale-operator.fullname" . }}-wake.{{ .Release.Namespace }}.svc.{{ .Values.settings.clusterDomain | default "cluster.local" }}:{{ .Values.settings.wakePort }}
 {{- end }}
