@@ -8,15 +8,15 @@ import re
 import pytest
 from waiting import eventually
 
-from webscale.api import models
+from webscale.api import autoscaling_spec, models
 
 pytestmark = pytest.mark.integration
 
 FIELDS = [
     ("spec.image", models.ScaledWebAppSpec, "image"),
     ("spec.workers.mode", models.Workers, "mode"),
-    ("spec.autoscaling.target.requestsPerSecondPerWorker", models.Target, "requests_per_second_per_worker"),
-    ("spec.autoscaling.behavior.scaleDown.stabilizationWindow", models.ScaleDown, "stabilization_window"),
+    ("spec.autoscaling.target.requestsPerSecondPerWorker", autoscaling_spec.Target, "requests_per_second_per_worker"),
+    ("spec.autoscaling.behavior.scaleDown.stabilizationWindow", autoscaling_spec.ScaleDown, "stabilization_window"),
     ("spec.loadBalancer.strategy", models.LoadBalancer, "strategy"),
     ("spec.metrics.prometheus.url", models.Prometheus, "url"),
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from webscale.api.models import format_validation_error, parse_spec, seconds
+from webscale.api.durations import seconds
+from webscale.api.models import format_validation_error, parse_spec
 
 
 def test_defaults_follow_the_design():

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from webscale.api import models
+from webscale.api import model_base, models
 from webscale.api.names import name_errors
 from webscale.api.ref import AppRef
 from webscale.api.validation import semantic_errors
@@ -121,7 +121,7 @@ def share_sections(spec: models.ScaledWebAppSpec) -> models.ScaledWebAppSpec:
     shared = {}
     for name in type(spec).model_fields:
         value = getattr(spec, name)
-        if isinstance(value, models.Model):
+        if isinstance(value, model_base.Model):
             key = (name, value.model_dump_json())
             shared[name] = _SECTIONS.setdefault(key, value)
     return spec.model_copy(update=shared)

@@ -1,4 +1,4 @@
-"""Bounds on every free-text field and every list of the ScaledWebApp spec (used by models.py).
+"""Bounds on every free-text field and every list of the ScaledWebApp spec (used by the models in this package).
 
 They keep one object far below etcd's 1.5 MiB request limit (the largest spec they allow is about
 0.9 MiB) and give every CEL rule a bounded cost; tests/unit/test_crd_bounds.py walks the generated CRD

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from webscale.api.models import ScaledWebAppSpec, seconds
+from webscale.api.durations import seconds
+from webscale.api.models import ScaledWebAppSpec
 
 RETRY_AFTER_SECONDS = 5
 """Retry-After on the 503 a held request gets when no pod came within holdRequestsFor: a pod may be

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from webscale.api.models import Model
+from webscale.api.model_base import Model
 
 
 class Condition(Model):

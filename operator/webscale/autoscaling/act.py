@@ -21,6 +21,7 @@ from webscale import telemetry
 from webscale.api import models
 from webscale.api.app import App
 from webscale.api.conditions import owned, status_holds
+from webscale.api.durations import seconds
 from webscale.api.labels import WORKERS_ANNOTATION, selector_labels
 from webscale.api.observation import Observation
 from webscale.api.ref import AppRef
@@ -172,7 +173,7 @@ class Autoscaler:
             state = self.states.get(app.ref)
             last = state.last_poll if state else float("-inf")
             changed = state is not None and state.polled_generation not in (None, app.generation)
-            if changed or due_now(last, now, models.seconds(app.valid_spec.autoscaling.polling_interval)):
+            if changed or due_now(last, now, seconds(app.valid_spec.autoscaling.polling_interval)):
                 out.append(app)
         return out
 
@@ -214,7 +215,7 @@ class Autoscaler:
             )
         if zero is None and state.panic.since is not None and now - state.panic.since <= PANIC_FLOOR_SECONDS:
             decision = held_by_panic(spec, decision, state.panic)
-        interval = models.seconds(spec.autoscaling.polling_interval)
+        interval = seconds(spec.autoscaling.polling_interval)
         self.app_metrics.record(app.ref, sample_of(decision, current.ready_replicas, now, interval))
         applied = False
         if spec.autoscaling.mode != "recommend":

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from webscale.api.models import ScaledWebAppSpec, seconds
+from webscale.api.durations import seconds
+from webscale.api.models import ScaledWebAppSpec
 from webscale.api.observation import Observation
 from webscale.api.workers import workers_per_pod
 from webscale.autoscaling.history import Forecast, History, stabilize

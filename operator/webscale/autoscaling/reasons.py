@@ -3,7 +3,8 @@ understands, with the numbers in it."""
 
 from __future__ import annotations
 
-from webscale.api.models import Autoscaling, ScaledWebAppSpec
+from webscale.api.autoscaling_spec import Autoscaling
+from webscale.api.models import ScaledWebAppSpec
 from webscale.autoscaling.history import ForecastScore
 from webscale.autoscaling.rules import TREND_CAP, TREND_READINGS, Headroom, Limit, LongRate, Prior, Signal, Trend
 

@@ -13,7 +13,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from webscale.api.models import Autoscaling, Behavior, ScaleDown, ScaleUp, seconds
+from webscale.api.autoscaling_spec import Autoscaling, Behavior, ScaleDown, ScaleUp
+from webscale.api.durations import seconds
 from webscale.api.observation import Observation, SeasonalReading
 from webscale.autoscaling.history import Reading, ScaleEvent, period_start, scale_down_floor, scale_up_limit
 

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from webscale import telemetry
-from webscale.api.models import ScaledWebAppSpec, seconds
+from webscale.api.durations import seconds
+from webscale.api.models import ScaledWebAppSpec
 from webscale.api.observation import Observation, SeasonalReading
 from webscale.api.ref import AppRef
 from webscale.api.validation import normalize_url

@@ -30,8 +30,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from webscale.api import models
 from webscale.api.app import App
+from webscale.api.durations import seconds
 from webscale.api.ref import AppRef
 from webscale.autoscaling.act import Autoscaler
 from webscale.autoscaling.panic import in_band_rate
@@ -178,7 +178,7 @@ class FastSignal:
                 if count is not None:
                     self.readings.setdefault(url, deque(maxlen=KEEP)).append((now, count))
             app = by_ref[ref]
-            window = models.seconds(app.valid_spec.autoscaling.burst.fast_signal.window)
+            window = seconds(app.valid_spec.autoscaling.burst.fast_signal.window)
             rate = in_band_rate({u: list(self.readings.get(u, ())) for u in urls}, now, window, self.stale())
             if rate is None:
                 continue

@@ -22,8 +22,8 @@ from concurrent.futures import Executor
 from kubernetes.client.rest import ApiException
 
 from webscale import telemetry
-from webscale.api import models
 from webscale.api.app import App
+from webscale.api.durations import seconds
 from webscale.api.observation import Observation
 from webscale.api.ref import AppRef
 from webscale.autoscaling.act import Autoscaler, due_at, query_of
@@ -139,7 +139,7 @@ class Polling:
 
     @staticmethod
     def _work_of(app: App, observation: Observation, now: float, measured: str) -> Work:
-        interval = models.seconds(app.valid_spec.autoscaling.polling_interval)
+        interval = seconds(app.valid_spec.autoscaling.polling_interval)
         return app.ref, observation, due_at(now, interval), measured
 
     def _dispatch(self, work: list[Work], pending: dict[AppRef, App]) -> None:

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from webscale.api.models import ScaledWebAppSpec, seconds
+from webscale.api.durations import seconds
+from webscale.api.models import ScaledWebAppSpec
 from webscale.autoscaling.panic import Panic, panic_step
 from webscale.settings import Settings
 from webscale.simulate.engine import View

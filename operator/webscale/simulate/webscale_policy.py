@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from webscale.api.models import ScaledWebAppSpec, parse_spec, seconds
+from webscale.api.durations import seconds
+from webscale.api.models import ScaledWebAppSpec, parse_spec
 from webscale.api.observation import Observation, SeasonalReading
 from webscale.api.workers import workers_per_pod
 from webscale.autoscaling.decide import Current, History, decide

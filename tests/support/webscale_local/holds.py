@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from webscale.api import models
+from webscale.api.durations import seconds
 
 
 def scale_down_holds(spec: dict[str, Any]) -> tuple[list[str], float]:
@@ -23,13 +24,13 @@ def scale_down_holds(spec: dict[str, Any]) -> tuple[list[str], float]:
     auto = models.parse_spec(spec).autoscaling
     down = auto.behavior.scale_down
     holds, longest = [], 0.0
-    stabilization = models.seconds(down.stabilization_window)
+    stabilization = seconds(down.stabilization_window)
     if stabilization > 0:
         holds.append(
             f"scaleDown.stabilizationWindow {down.stabilization_window} "
             f"(the highest recommendation of the last {down.stabilization_window})"
         )
-    rate_window = models.seconds(down.rate_window)
+    rate_window = seconds(down.rate_window)
     if rate_window > 0:
         holds.append(f"scaleDown.rateWindow {down.rate_window} (the mean request rate of the last {down.rate_window})")
         longest = max(longest, rate_window)
@@ -39,7 +40,7 @@ def scale_down_holds(spec: dict[str, Any]) -> tuple[list[str], float]:
             f"headroom.window {auto.headroom.window} (the {label} of the per-scrape rates of the last "
             f"{auto.headroom.window})"
         )
-        longest = max(longest, models.seconds(auto.headroom.window))
+        longest = max(longest, seconds(auto.headroom.window))
     steps = []
     if down.max_percent is not None and down.max_percent < 100:
         steps.append(f"{down.max_percent} %")
