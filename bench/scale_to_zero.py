@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from webscale.api.models import parse_spec
-from webscale.simulate import Run, Trace, World
+from webscale.simulate import Run, Trace, World, load_trace
 from webscale.simulate.engine import Policy, simulate
 from webscale.simulate.kpa import Kpa
 from webscale.simulate.webscale_policy import Webscale, default_spec
@@ -132,11 +132,11 @@ def replace_section(text: str, new: str) -> str:
 
 
 def main() -> int:
-    import scaling  # bench/scaling.py: the traces and the world (imported here: it imports this module)
+    import scaling_world as sw  # bench/scaling_world.py: the traces and the world
 
-    traces = [scaling.scaled(scaling.load_trace(str(scaling.TRACES / t.file)), t.label, t.source) for t in scaling.REAL]
-    path = scaling.RESULTS / "scaling.md"
-    path.write_text(replace_section(path.read_text(encoding="utf-8"), section(traces, scaling.world)), encoding="utf-8")
+    traces = [sw.scaled(load_trace(str(sw.TRACES / t.file)), t.label, t.source) for t in sw.REAL]
+    path = sw.RESULTS / "scaling.md"
+    path.write_text(replace_section(path.read_text(encoding="utf-8"), section(traces, sw.world)), encoding="utf-8")
     print(f"scale to zero: section written to {path}")
     return 0
 

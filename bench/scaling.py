@@ -23,8 +23,8 @@ from typing import Any
 
 import scale_to_zero
 
-from webscale.simulate import Comparison, Run, Trace, World, compare, load_trace
-from webscale.simulate.engine import Policy, View
+from webscale.simulate import Comparison, Trace, World, compare, load_trace
+from webscale.simulate.engine import Policy
 from webscale.simulate.fast_signal import configured
 from webscale.simulate.plot import plot
 from webscale.simulate.webscale_policy import Webscale, default_spec, in_flight_at
@@ -32,57 +32,8 @@ from webscale.simulate.webscale_policy import Webscale, default_spec, in_flight_
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scaling_frontier import FRONTIER_TEXT
 from scaling_frontier import section as frontier_section
-
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-TRACES = HERE / "traces"
-PEAK = 2500.0
-STARTUPS = (30, 20, 60)
-"""Pod start-up of the headline world, then of the variants."""
-POLICY_NAMES = ("webscale", "hpa", "keda", "kpa", "oracle")
-
-
-@dataclass(frozen=True)
-class RealTrace:
-    file: str
-    label: str
-    source: str
-    tuned: bool
-    """The defaults were chosen on this trace (the others are held out)."""
-
-
-REAL = (
-    RealTrace("nasa-kennedy-1995-07-13.csv", "nasa", "NASA KSC web server, 1995-07-13, per minute", True),
-    RealTrace("azure-llm-code-2023-11-16.csv", "azure-code", "Azure LLM inference API (code), 1 h, per 10 s", True),
-    RealTrace("worldcup98-1998-06-30.csv", "worldcup98", "World Cup 98 web site, 1998-06-30, per minute", False),
-    RealTrace("twitter-stream-2021-08-day22.csv", "twitter", "Twitter sample stream, 2021-08, 23.5 h, per 10 s", False),
-    RealTrace(
-        "azure-llm-conv-2023-11-16.csv", "azure-conv", "Azure LLM inference API (conversation), 1 h, per 10 s", False
-    ),
-)
-
-
-def world(startup: int) -> World:
-    """The standard world: 100 req/s per ready pod (2 workers x 50), target 70 %, Prometheus scraped
-    every 15 s and read as rate[1m], 1..200 pods."""
-    return World(
-        startup_delay=startup,
-        scrape_interval=15,
-        rate_window=60,
-        rps_per_worker=50.0,
-        workers_per_pod=2,
-        min_replicas=1,
-        max_replicas=200,
-        target_utilization=0.7,
-    )
-
-
-def scaled(trace: Trace, label: str, source: str) -> Trace:
-    top = max(trace.rps)
-    rps = tuple(v * PEAK / top for v in trace.rps)
-    hours = len(rps) / 3600
-    return Trace(label, rps, f"{source}; {hours:.1f} h, peak scaled to {PEAK:,.0f} req/s")
-
+from scaling_gap import DIAGNOSTICS, gap_table, gap_text
+from scaling_world import PEAK, POLICY_NAMES, REAL, RESULTS, STARTUPS, TRACES, RealTrace, pct, row, scaled, world
 
 LEVERS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -119,107 +70,6 @@ METRICS: dict[str, dict[str, Any]] = {name: AT_LB for name in LEVERS if "in flig
 def variant(name: str, autoscaling: dict[str, Any]) -> Callable[[World], Policy]:
     label = name.removeprefix("webscale, ")
     return lambda w: configured(Webscale(default_spec(w, autoscaling, METRICS.get(label)), name=name))
-
-
-class FreshView(View):
-    """What the pods would say with no scrape and no rate window: the rates are the exact means of
-    the load of the seconds before now (a diagnostic, not a real metrics pipeline)."""
-
-    def prometheus_rate(self, window: int | None = None) -> float | None:
-        return self.recent_mean(self.world.rate_window if window is None else window)
-
-
-@dataclass(frozen=True)
-class LagFree:
-    """webscale's defaults, polled every 15 s as always, but fed `FreshView` readings: how much of
-    the gap to the KPA is the metrics pipeline's lag."""
-
-    inner: Webscale
-    name: str = "webscale, fed the load with no lag"
-
-    @property
-    def interval(self) -> int:
-        return self.inner.interval
-
-    def start(self, view: View) -> tuple[int, Any]:
-        return self.inner.start(view)
-
-    def step(self, state: Any, view: View) -> tuple[int, Any]:
-        fresh = FreshView(view.now, view.replicas, view.ready, view.load, view.world, view.flying)
-        return self.inner.step(state, fresh)
-
-
-KPA_DOWN = {
-    "headroom": {"quantile": None},
-    "behavior": {"scaleDown": {"stabilizationWindow": "60s", "rateWindow": "0s", "maxPercent": 50}},
-}
-"""webscale with a scale-down like the KPA's: 60 s window on the rate window's mean, half the pods
-per period at most (max-scale-down-rate 2), no long window, no headroom quantile."""
-DIAGNOSTICS: dict[str, Callable[[World], Policy]] = {
-    "webscale, fed the load with no lag": lambda w: LagFree(Webscale(default_spec(w))),
-    "webscale, fed the load with no lag, polled every 5 s": lambda w: LagFree(
-        Webscale(default_spec(w, {"pollingInterval": "5s"})),
-        name="webscale, fed the load with no lag, polled every 5 s",
-    ),
-    "webscale, the KPA's scale-down": lambda w: configured(
-        Webscale(default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down")
-    ),
-}
-"""Runs that locate the gap to the KPA (`gap_table`); not candidates for the defaults."""
-FALLING = 300
-"""A second is in falling load when the mean load of the next FALLING seconds is below 95 % of the
-mean of the FALLING seconds before it."""
-
-
-def falling_seconds(trace: Trace) -> list[bool]:
-    x, n = trace.rps, trace.seconds
-    prefix = [0.0]
-    for value in x:
-        prefix.append(prefix[-1] + value)
-
-    def mean(a: int, b: int) -> float:
-        a, b = max(0, a), min(n, b)
-        return (prefix[b] - prefix[a]) / max(1, b - a)
-
-    return [mean(s, s + FALLING) < 0.95 * mean(s - FALLING, s) for s in range(n)]
-
-
-def gap_table(comparisons: list[Comparison]) -> str:
-    """Per trace: where webscale's extra pod-seconds over the KPA's are (falling load or not), whose
-    seconds under capacity are whose, and what removing the lag or taking the KPA's scale-down does."""
-    lines = [
-        "| trace | pod-seconds: webscale / KPA | webscale - KPA, in falling load / the rest | "
-        "s under: webscale only / both / KPA only | webscale fed the load with no lag | the same, polled every 5 s | "
-        "webscale with the KPA's scale-down |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for c in comparisons:
-        ws, kpa, oracle = row(c, "webscale"), row(c, "kpa"), row(c, "oracle").pod_seconds
-        falling = falling_seconds(c.trace)
-        diff = [a - b for a, b in zip(ws.replicas, kpa.replicas, strict=True)]
-        in_fall = sum(d for d, f in zip(diff, falling, strict=True) if f)
-        rest = sum(diff) - in_fall
-        x = c.trace.rps
-        ws_under = [x[s] > ws.capacity[s] + 1e-9 for s in range(c.trace.seconds)]
-        kpa_under = [x[s] > kpa.capacity[s] + 1e-9 for s in range(c.trace.seconds)]
-        both = sum(a and b for a, b in zip(ws_under, kpa_under, strict=True))
-        cells = []
-        for name in DIAGNOSTICS:
-            r = row(c, name)
-            cells.append(f"{r.pod_seconds / oracle:.3f}x / {r.seconds_over:,} s")
-        lines.append(
-            f"| {c.trace.name} | {ws.pod_seconds / kpa.pod_seconds:.3f}x | {in_fall:+,.0f} / {rest:+,.0f} | "
-            f"{sum(ws_under) - both:,} / {both:,} / {sum(kpa_under) - both:,} | " + " | ".join(cells) + " |"
-        )
-    return "\n".join(lines)
-
-
-def pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.2f} %"
-
-
-def row(c: Comparison, name: str) -> Run:
-    return c.score(name).run
 
 
 def headline_table(comparisons: list[Comparison]) -> str:
@@ -545,61 +395,6 @@ asks for 3.9x the current pods, where the rate asks for 1.3x), and the scale-dow
 overshoot a minute. Neither setting is closer to the goal than the defaults on the tuning traces,
 so it stays off (null) by default{held_note}; it is there for apps whose latency rises before their request
 rate shows it (slow dependencies, uneven requests), which these traces cannot show."""
-
-
-def gap_text(comparisons: list[Comparison]) -> str:
-    """The finding of `gap_table` in words, its numbers computed from the same runs."""
-    share, fresh_better, kpa_down, kpa_better, gain = [], 0, [], [], 0
-    for c in comparisons:
-        ws, kpa = row(c, "webscale"), row(c, "kpa")
-        falling = falling_seconds(c.trace)
-        diff = [a - b for a, b in zip(ws.replicas, kpa.replicas, strict=True)]
-        extra = sum(diff)
-        if extra > 0:
-            share.append(
-                f"{c.trace.name} {100 * sum(d for d, f in zip(diff, falling, strict=True) if f) / extra:.0f} %"
-            )
-        fresh = min(
-            row(c, "webscale, fed the load with no lag").seconds_over,
-            row(c, "webscale, fed the load with no lag, polled every 5 s").seconds_over,
-        )
-        fresh_better += fresh < ws.seconds_over
-        gain = max(gain, ws.seconds_over - fresh)
-        if kpa.seconds_over < ws.seconds_over:
-            kpa_better.append(f"{c.trace.name} ({fresh:,} s without lag, KPA {kpa.seconds_over:,} s)")
-        down = row(c, "webscale, the KPA's scale-down")
-        kpa_down.append(
-            f"{c.trace.name} {down.pod_seconds / kpa.pod_seconds:.2f}x the KPA's pod-seconds, "
-            f"{down.seconds_over:,} s under capacity (defaults {ws.seconds_over:,}, KPA {kpa.seconds_over:,})"
-        )
-    return f"""\
-*Falling load*: the mean load of the next {FALLING} s is below 95 % of the mean of the {FALLING} s before.
-The columns: webscale's pod-seconds minus the KPA's, summed over the seconds of falling load and
-over the rest; whose seconds under capacity are whose; and three diagnostic runs (cost over the
-oracle / seconds under capacity), not candidates: webscale's defaults fed the load itself (the
-exact mean of the seconds before the poll, no scrape and no rate window) at its 15 s poll and at
-a 5 s poll (the shortest pollingInterval), and webscale with a scale-down like the KPA's (60 s
-window over the rate window's mean, at most half the pods per period, no 10-minute mean, no
-headroom quantile).
-
-The finding:
-
-* **It is cost, not lag.** Fed the load with no lag, at a 15 s or a 5 s poll, webscale has less
-  time under capacity on {fresh_better} of {len(comparisons)} traces, by {gain:,} s at most; where
-  the KPA has less time under capacity than webscale, it still has more without the lag:
-  {", ".join(kpa_better) or "none"}. The scrape, the `rate[1m]` window and the poll are not what
-  separates webscale from the KPA; the pods it keeps are.
-* Of webscale's pod-seconds above the KPA's, the share spent while load falls: {", ".join(share)}
-  (above 100 %: outside falling load webscale ran fewer pods than the KPA).
-  Where it is high, it is the scale-down (the 10-minute mean and the 60 s window of maxima keep
-  pods after a peak); where it is about half, the other half is the headroom (the p90 sizing)
-  while load is steady or rising, where the KPA runs above the 70 % target (below the oracle's
-  cost) and pays for it in seconds under capacity that webscale does not have.
-* Taking the KPA's scale-down buys the KPA's cost and the KPA's time under capacity with it:
-  {"; ".join(kpa_down)}. The goal asks for the cost of the one and the time under capacity of the
-  other; a reactive policy that polls every 15 s trades one for the other along the same curve
-  (the idealised family above is that curve without any lag).
-"""
 
 
 SEASONAL_TRACE = RealTrace(

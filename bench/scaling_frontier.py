@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from frontier_report import elasticity_table, goal_table, iso_table, lever_table, plot_trace, points_csv
 from reactive_envelope import ENVELOPE_TEXT, Bounds, envelope_table
+from scaling_gap import KPA_DOWN
+from scaling_world import REAL, STARTUPS, TRACES, scaled, world
 
 from webscale.simulate import POLICIES, Trace, World, load_trace, simulate
 from webscale.simulate.elasticity import Elasticity, elasticity
@@ -43,11 +45,6 @@ TARGETS = tuple(round(0.50 + 0.05 * i, 2) for i in range(10))
 """Target utilisations of the sweep: 0.50 to 0.95 in steps of 0.05."""
 COARSE = (0.5, 0.7, 0.9)
 SWEPT = ("webscale", "hpa", "keda", "kpa")
-KPA_DOWN = {
-    "headroom": {"quantile": None},
-    "behavior": {"scaleDown": {"stabilizationWindow": "60s", "rateWindow": "0s", "maxPercent": 50}},
-}
-"""As bench/scaling.py's diagnostic: a scale-down like the KPA's, no headroom quantile."""
 NO_FAST = {"burst": {"fastSignal": {"enabled": False}}}
 LEVERS: dict[str, Callable[[World], Policy]] = {
     "webscale, without the fast signal": lambda w: Webscale(
@@ -199,8 +196,6 @@ _TRACES: dict[str, Trace] = {}
 def _traces() -> dict[str, Trace]:
     """The scaled real traces, loaded once per process."""
     if not _TRACES:
-        from scaling import REAL, TRACES, scaled
-
         for t in REAL:
             _TRACES[t.label] = scaled(load_trace(str(TRACES / t.file)), t.label, t.source)
     return _TRACES
@@ -209,8 +204,6 @@ def _traces() -> dict[str, Trace]:
 def run(key: Key) -> tuple[Key, Result]:
     """One policy at one target on one trace: pods needed d(t) are those that carry the load at full
     capacity (what time under capacity counts), pods supplied s(t) the ready ones."""
-    from scaling import world
-
     trace = _traces()[key.trace]
     standard = world(key.startup)
     w = standard if key.policy == "oracle" else replace(standard, target_utilization=key.target)
@@ -284,8 +277,6 @@ def section(
         return standing(curves[(t, s, "webscale")], peers(t, s))
 
     def inputs(t: str, s: int) -> tuple[Sequence[float], Bounds, float]:
-        from scaling import world
-
         w = world(s)
         oracle = results[Key(t, s, "oracle", REFERENCE)].pod_seconds
         return _traces()[t].rps, Bounds(w.per_pod, w.min_replicas, w.max_replicas), oracle
@@ -324,8 +315,6 @@ def section(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scaling import REAL, STARTUPS
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--coarse", action="store_true", help="targets 0.5, 0.7, 0.9 only")
     parser.add_argument("--jobs", type=int, default=default_jobs(), help="processes (default: up to 2)")

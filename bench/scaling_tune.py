@@ -1,6 +1,7 @@
 """How the scaling defaults were chosen: a grid of candidate specs on the TUNING traces only.
 
     .venv/bin/python bench/scaling_tune.py [--held-out] [--in-flight]
+    .venv/bin/python bench/scaling_tune.py --frontier [--jobs N]
 
 For each candidate, on each tuning trace of bench/scaling.py (in the standard 30 s world) it
 computes the distance to the goal: max(time under capacity / the best of HPA and KPA, pod-seconds /
@@ -34,9 +35,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scaling import REAL, TRACES, scaled, world
+from scaling_world import REAL, TRACES, scaled, world
 
 from webscale.simulate import POLICIES, Run, Trace, load_trace, simulate
+from webscale.simulate.fast_signal import configured
+from webscale.simulate.frontier import lower_frontier, standing
 from webscale.simulate.webscale_policy import Webscale, default_spec, in_flight_at
 
 
@@ -82,6 +85,47 @@ def in_flight_candidates() -> list[tuple[str, dict[str, Any], dict[str, Any] | N
     return out
 
 
+def frontier_candidates() -> list[tuple[str, dict[str, Any]]]:
+    """The grid of `candidates` the frontier ranks (each swept over ten targets, so a smaller one):
+    headroom quantile off, 0.8 or 0.9 over 1 or 3 minutes at the target; scale-down window 0, 60 or
+    300 s; long window 0, 5 or 10 minutes; -100 % or -25 % per period. Burst mode on the fast signal
+    stays on (the defaults), as the operator runs."""
+    out = []
+    for label, auto, _ in candidates():
+        head, down = auto["headroom"], auto["behavior"]["scaleDown"]
+        if head["quantile"] in (1.0,) or head["percentOfTarget"] != 100 or down["stabilizationWindow"] == "120s":
+            continue
+        out.append((label, auto))
+    return out
+
+
+def rank_on_frontier(jobs: int) -> list[tuple[float, int, str, dict[str, float | None]]]:
+    """Every frontier candidate swept like the policies of bench/scaling_frontier.py on the tuning
+    traces (start-up 30 s), scored as the goal is: its curve's worst iso-service cost against the
+    HPA's and the KPA's frontier on each tuning trace (a trace where it reaches no peer point scores
+    9), averaged; ties go to fewer peer points beating the curve. Lowest first."""
+    import scaling_frontier as sf
+
+    grid = frontier_candidates()
+    sf.LEVERS.clear()
+    for label, auto in grid:
+        sf.LEVERS[label] = lambda w, auto=auto, label=label: configured(Webscale(default_spec(w, auto), name=label))
+    tuning = [t.label for t in REAL if t.tuned]
+    results = sf.sweep(tuning, [30], sf.TARGETS, jobs)
+    ranked = []
+    for label in ["webscale", *(g[0] for g in grid)]:
+        worst: dict[str, float | None] = {}
+        beaten = 0
+        for t in tuning:
+            peers = lower_frontier([*sf.points(results, t, 30, "hpa"), *sf.points(results, t, 30, "kpa")])
+            s = standing(sf.points(results, t, 30, label), peers)
+            worst[t], beaten = s.worst, beaten + len(s.beaten_by)
+        score = sum(9.0 if v is None else v for v in worst.values()) / len(worst)
+        ranked.append((score, beaten, "defaults" if label == "webscale" else label, worst))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    return ranked
+
+
 def distance(run: Run, peers: dict[str, Run]) -> float:
     best_under = max(1, min(peers["hpa"].seconds_over, peers["kpa"].seconds_over))
     cheaper = min(peers["hpa"].pod_seconds, peers["kpa"].pod_seconds)
@@ -92,7 +136,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--held-out", action="store_true")
     parser.add_argument("--in-flight", action="store_true", help="rank the in-flight settings, not the grid")
+    parser.add_argument("--frontier", action="store_true", help="rank a smaller grid on the frontier, as the goal")
+    parser.add_argument("--jobs", type=int, default=2, help="processes for --frontier")
     args = parser.parse_args()
+    if args.frontier:
+        for score, beaten, label, worst in rank_on_frontier(args.jobs):
+            cells = " ".join(f"{t}={'-' if v is None else f'{v:.3f}'}" for t, v in worst.items())
+            print(f"{score:.3f} beaten by {beaten} {label} {cells}", flush=True)
+        return 0
     w = world(30)
     traces: dict[str, tuple[Trace, bool]] = {
         t.label: (scaled(load_trace(str(TRACES / t.file)), t.label, t.source), t.tuned) for t in REAL
