@@ -46,6 +46,12 @@ TARGETS = tuple(round(0.50 + 0.05 * i, 2) for i in range(10))
 COARSE = (0.5, 0.7, 0.9)
 SWEPT = ("webscale", "hpa", "keda", "kpa")
 NO_FAST = {"burst": {"fastSignal": {"enabled": False}}}
+STEP8_DEFAULTS = {
+    "headroom": {"window": "3m"},
+    "behavior": {"scaleDown": {"stabilizationWindow": "60s", "rateWindow": "10m", "maxPercent": 25}},
+}
+"""The defaults chosen on one operating point (Step 8), before `bench/scaling_tune.py --frontier`
+chose today's on the frontier of the tuning traces."""
 LEVERS: dict[str, Callable[[World], Policy]] = {
     "webscale, without the fast signal": lambda w: Webscale(
         default_spec(w, NO_FAST), name="webscale, without the fast signal"
@@ -59,11 +65,14 @@ LEVERS: dict[str, Callable[[World], Policy]] = {
     "webscale, the KPA's scale-down": lambda w: configured(
         Webscale(default_spec(w, KPA_DOWN), name="webscale, the KPA's scale-down")
     ),
+    "webscale, the Step 8 defaults": lambda w: configured(
+        Webscale(default_spec(w, STEP8_DEFAULTS), name="webscale, the Step 8 defaults")
+    ),
 }
 AFTER_FAST = {
     "webscale, fast signal at 2.5x": {"burst": {"fastSignal": {"threshold": 2.5}}},
     "webscale, headroom quantile at 115 % of the target": {"headroom": {"percentOfTarget": 115}},
-    "webscale, a 5-minute long scale-down window": {"behavior": {"scaleDown": {"rateWindow": "5m"}}},
+    "webscale, with a 5-minute long scale-down window": {"behavior": {"scaleDown": {"rateWindow": "5m"}}},
     "webscale, the KPA's scale-down with the headroom quantile": {
         "behavior": {"scaleDown": {"stabilizationWindow": "60s", "rateWindow": "0s", "maxPercent": 50}}
     },
@@ -139,7 +148,13 @@ cost at each point of the defaults' lower frontier that it reaches, over the def
 reaches), and
 its worst iso-service cost against the HPA's and the KPA's points next to the defaults'. It is
 kept only when it lowers the curve on the tuning traces (by more than 1 %) and does not raise it
-on the held-out ones. The defaults include burst mode on the in-band rate
+on the held-out ones. **The defaults were chosen on this frontier** (`bench/scaling_tune.py
+--frontier`: 90 settings of the polls' headroom and scale-down, each swept over the ten targets on
+the tuning traces at start-up 30 s, ranked by their curve's worst iso-service cost against the HPA's
+and the KPA's frontier): the p90 of the last minute's per-scrape rates at the target, and the HPA's
+scale-down (the highest recommendation of 5 minutes, then any number of pods at once, no long rate
+window). *The Step 8 defaults* are the ones chosen before on one operating point (the p90 of
+3 minutes; a 60 s window over a 10-minute mean, a quarter of the pods per 15 s). The defaults include burst mode on the in-band rate
 (`autoscaling.burst.fastSignal`, the operator's `runtime/fast_signal.py`; simulated by
 `webscale.simulate.fast_signal` with the same rule, `autoscaling.panic`): every 2 s the rate HAProxy
 counted over the last 6 s (no scrape, no rate window); when it needs 3x the ready pods, the pods it
@@ -150,7 +165,7 @@ and panic windows 6 and 10 s. *Without the fast signal*: the polls alone (the de
 *Fast signal at 2x, held 60 s*: the KPA's panic (2x, no scale-down until 60 s after its condition was
 last seen) on the same reader, instead. With the fast signal covering bursts, could the polls keep
 fewer pods? Four levers ask: the fast signal at 2.5x; the headroom quantile allowed 115 % of the
-target; the long scale-down window at 5 minutes instead of 10; the KPA's scale-down (below) keeping
+target; a 5-minute long scale-down window added; the KPA's scale-down (below) keeping
 the headroom quantile. A scale-down acting on the fast signal, with the polls
 only as a brake (`webscale.simulate.fast_down`): every 2 s, when the in-band rate's mean over the
 last 30 s needs fewer pods than the polls keep, cut to those (at most half the ready pods a tick,
@@ -168,8 +183,8 @@ its own pods, ready one start-up after they are asked for) and follows whichever
 pods every second plus 300 pod-seconds for each second they would have been short (1-hour
 half-life).
 Two levers of the defaults re-judged on the frontier:
-*without the headroom quantile* (size for the rate window's mean, not the p90 of the last 3 minutes) and *the KPA's scale-down*
-(a 60 s window over the rate window's mean, at most half the pods per period, no 10-minute mean,
+*without the headroom quantile* (size for the rate window's mean, not the p90 of the last minute) and *the KPA's scale-down*
+(a 60 s window over the rate window's mean, at most half the pods per period, no long rate window,
 no headroom quantile: the diagnostic of the gap table below)."""
 
 

@@ -141,7 +141,7 @@ over the rest; whose seconds under capacity are whose; and three diagnostic runs
 oracle / seconds under capacity), not candidates: webscale's defaults fed the load itself (the
 exact mean of the seconds before the poll, no scrape and no rate window) at its 15 s poll and at
 a 5 s poll (the shortest pollingInterval), and webscale with a scale-down like the KPA's (60 s
-window over the rate window's mean, at most half the pods per period, no 10-minute mean, no
+window over the rate window's mean, at most half the pods per period, no long rate window, no
 headroom quantile).
 
 The finding:
@@ -153,8 +153,8 @@ The finding:
   separates webscale from the KPA; the pods it keeps are.
 * Of webscale's pod-seconds above the KPA's, the share spent while load falls: {", ".join(share)}
   (above 100 %: outside falling load webscale ran fewer pods than the KPA).
-  Where it is high, it is the scale-down (the 10-minute mean and the 60 s window of maxima keep
-  pods after a peak); where it is about half, the other half is the headroom (the p90 sizing)
+  Where it is high, it is the scale-down (the highest recommendation of 5 minutes keeps pods
+  after a peak); where it is about half, the other half is the headroom (the p90 sizing)
   while load is steady or rising, where the KPA runs above the 70 % target (below the oracle's
   cost) and pays for it in seconds under capacity that webscale does not have.
 * Taking the KPA's scale-down buys the KPA's cost and the KPA's time under capacity with it:

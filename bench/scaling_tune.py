@@ -10,7 +10,17 @@ trace - and ranks candidates by the mean distance. --held-out also prints the he
 the ten best (for a look afterwards; they never rank anything). Not part of `make bench` (about
 seven minutes on one core).
 
-How the defaults were chosen: they are this grid's best on the tuning traces (after the NASA
+How the defaults are chosen now (Step 13): `--frontier` sweeps a smaller grid (90 settings) over the
+ten targets of bench/scaling_frontier.py on the tuning traces and ranks each setting's curve by its
+worst iso-service cost against the HPA's and the KPA's frontier, as the goal measures (about 12
+minutes on 2 cores). Its first: the p90 over 1 minute and the HPA's scale-down (300s, no long
+window, -100 % per period): worst 1.00x on nasa and 0.88x on azure-code, mean 0.94, against 1.02x
+and 1.16x (mean 1.09) for the Step 8 defaults below, which rank 29th of 91. All 28 settings ranked
+above them have the 300s window (28 of the 30 settings that have it). Those are the defaults now; bench/scaling.py
+checks them against the Step 8 defaults on every trace and start-up (the lever table of the
+frontier).
+
+How the Step 8 defaults were chosen, on one operating point: they are this grid's best on the tuning traces (after the NASA
 trace's outage minutes were filled, see bench/traces/nasa-kennedy-1995-07-13.md): headroom p90
 over 3 minutes at the target, scale-down window 60s with -25 % per 15s, long scale-down window
 10m, scale-up on the recent rate off. bench/scaling.py then checks every lever on the held-out

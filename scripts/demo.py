@@ -5,8 +5,8 @@ Prometheus (Debian package), two sample-app processes (Express, cluster mode, on
 that stand for the app's pods, and the operator, all on loopback. A bounded load ramp goes up,
 holds and stops; the demo prints load, what the operator saw and decided, and its Events, then
 waits for the scale-down, saying what holds it (from the app's spec, then from each decision).
-The app's long windows are short here (scaleDown.rateWindow off, headroom.window 30s instead of
-10 min and 3 min), so the whole cycle fits in about three minutes. Ctrl-C stops it all.
+The app's windows are short here (scaleDown.stabilizationWindow and headroom.window 30s instead of
+5 min and 1 min), so the whole cycle fits in about three minutes. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def swa(prometheus_url: str) -> dict:
                 "pollingInterval": "5s",
                 "target": {"requestsPerSecondPerWorker": 5},
                 # The demo's windows are short, so the scale-down comes within a minute of the load's end:
-                # the headroom quantile over 30s (not 3 min), no long rate window (not 10 min), whole steps.
+                # the headroom quantile over 30s (not 1 min), a 30s stabilisation window (not 5 min), whole steps.
                 "headroom": {"window": SHORT_WINDOW},
                 "behavior": {
                     "scaleUp": {"period": "3s"},

@@ -47,7 +47,7 @@ def test_subresources_columns_and_names():
 def test_nested_defaults_are_written_out_in_full():
     spec = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
     assert spec["workers"]["default"] == {"mode": "auto", "min": 1, "max": 16, "live": True}
-    assert spec["autoscaling"]["default"]["behavior"]["scaleDown"]["stabilizationWindow"] == "60s"
+    assert spec["autoscaling"]["default"]["behavior"]["scaleDown"]["stabilizationWindow"] == "300s"
 
 
 def test_cel_rules_present():

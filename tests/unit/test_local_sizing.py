@@ -70,12 +70,18 @@ def test_small_apps_keep_the_default_nodes_and_big_ones_get_more_memory():
 def test_what_holds_a_scale_down_is_read_from_the_spec_with_the_defaults():
     holds, longest = scale_down_holds(app()["spec"])
     assert holds == [
-        "scaleDown.stabilizationWindow 60s (the highest recommendation of the last 60s)",
+        "scaleDown.stabilizationWindow 300s (the highest recommendation of the last 300s)",
+        "headroom.window 1m (the p90 of the per-scrape rates of the last 1m)",
+    ]
+    assert longest == 300 + 60  # the stabilisation window keeps what the headroom window held
+    long = {"behavior": {"scaleDown": {"stabilizationWindow": "60s", "rateWindow": "10m", "maxPercent": 25}}}
+    holds, longest = scale_down_holds(app(autoscaling=long)["spec"])
+    assert holds[1:] == [
         "scaleDown.rateWindow 10m (the mean request rate of the last 10m)",
-        "headroom.window 3m (the p90 of the per-scrape rates of the last 3m)",
+        "headroom.window 1m (the p90 of the per-scrape rates of the last 1m)",
         "then at most 25 % of the pods per 15s (scaleDown limits)",
     ]
-    assert longest == 60 + 600  # the stabilisation window keeps what the long one held
+    assert longest == 60 + 600
     short = {
         "headroom": {"quantile": None},
         "behavior": {"scaleDown": {"stabilizationWindow": "30s", "rateWindow": "0s", "maxPercent": 100}},

@@ -19,8 +19,8 @@ def test_defaults_follow_the_design():
     assert (a.target.requests_per_second_per_worker, a.target.cpu_utilization) == (50.0, 70)
     assert (a.behavior.scale_up.max_pods, a.behavior.scale_up.max_percent) == (4, 100)
     down = a.behavior.scale_down
-    assert (down.stabilization_window, down.rate_window, down.max_percent) == ("60s", "10m", 25)
-    assert (a.headroom.quantile, a.headroom.window, a.headroom.percent_of_target) == (0.9, "3m", 100)
+    assert (down.stabilization_window, down.rate_window, down.max_percent) == ("300s", "0s", 100)
+    assert (a.headroom.quantile, a.headroom.window, a.headroom.percent_of_target) == (0.9, "1m", 100)
     up = a.behavior.scale_up
     assert (up.checked_forecast, up.learn_lead_time, up.recent_rate) == (True, True, False)
     assert (a.burst.threshold, a.fallback.after_failures, a.fallback.action) == (2.0, 3, "hold")

@@ -111,9 +111,12 @@ def test_trend_rule_by_hand():
 
 
 def test_readings_round_trip_and_stay_small():
-    decision = polls([620, 680, 740, 800, 860, 920, 980], recent=[1, 2, 3, 4, 5, 6, 7])
+    long = unchecked({"behavior": {"scaleDown": {"rateWindow": "10m"}}})
+    decision = polls([620, 680, 740, 800, 860, 920, 980], recent=[1, 2, 3, 4, 5, 6, 7], spec=long)
     history = decision.history
     assert len(history.readings) == 7  # kept for scaleDown.rateWindow (10m) too
+    short = polls([620, 680, 740, 800, 860, 920, 980], recent=[1, 2, 3, 4, 5, 6, 7]).history
+    assert len(short.readings) == 4  # the defaults: headroom.window (1m) is the longest
     data = json.loads(json.dumps(history.to_dict()))
     assert History.from_dict(data) == history
     assert data["o"][-1] == [T0 + 90, 980, 7]

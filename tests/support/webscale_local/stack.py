@@ -35,9 +35,10 @@ STATE = RUN_DIR / "stack.json"
 SCRAPE_SECONDS = 2
 
 # What `make run` changes in an example so that it scales on this machine in a few minutes:
-# a 2-core laptop cannot send 50 req/s per worker through Python, and nobody waits the 10 minutes
-# of the default scaleDown.rateWindow (or the 3 of headroom.window) to see a scale-down. Printed by
-# `make run` next to the file it applies (RUN_DIR/<name>.yaml).
+# a 2-core laptop cannot send 50 req/s per worker through Python, and nobody waits the 5 minutes
+# of the default scaleDown.stabilizationWindow to see a scale-down. Instead: a 30 s window, a 1-minute
+# long window (off by default) and a quarter of the pods per 4 s, so the scale-down shows its steps
+# and what holds each. Printed by `make run` next to the file it applies (RUN_DIR/<name>.yaml).
 LOCAL_TUNING: dict[str, Any] = {
     "autoscaling": {
         "pollingInterval": "5s",  # the schema's minimum
@@ -45,7 +46,7 @@ LOCAL_TUNING: dict[str, Any] = {
         "headroom": {"window": "1m"},
         "behavior": {
             "scaleUp": {"period": "4s"},
-            "scaleDown": {"stabilizationWindow": "30s", "rateWindow": "1m", "period": "4s"},
+            "scaleDown": {"stabilizationWindow": "30s", "rateWindow": "1m", "maxPercent": 25, "period": "4s"},
         },
     },
 }
