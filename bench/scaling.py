@@ -4,8 +4,8 @@ Every trace in bench/traces/ (see each trace's .md for source, licence and deriv
 every policy of `webscale.simulate` in one standard world, with its peak scaled to PEAK req/s.
 Writes bench/results/scaling.md (every figure is computed from the runs) and one plot per trace,
 bench/results/scaling-<trace>.png; bench/scaling_frontier.py adds the frontier (every policy swept
-over its target utilisation: scaling-frontier-<trace>.png and scaling-frontier.csv; about 4.5 of
-the whole run's ~7 minutes on 2 cores). Deterministic: the same code gives the same files.
+over its target utilisation: scaling-frontier-<trace>.png and scaling-frontier.csv; about 12 of
+the whole run's ~15 minutes on 2 cores). Deterministic: the same code gives the same files.
 
     .venv/bin/python bench/scaling.py
 
@@ -385,7 +385,7 @@ utilisation (in flight per worker = u / (1 - u)):
 It buys time under capacity on every trace that has any, and costs pods: in flight per pod grows
 as u / (1 - u), so sizing pods in proportion to it overshoots (set for 70 %, at 90 % utilisation it
 asks for 3.9x the current pods, where the rate asks for 1.3x), and the scale-down window keeps the
-overshoot a minute. Neither setting is closer to the goal than the defaults on the tuning traces,
+overshoot five minutes. Neither setting is closer to the goal than the defaults on the tuning traces,
 so it stays off (null) by default{held_note}; it is there for apps whose latency rises before their request
 rate shows it (slow dependencies, uneven requests), which these traces cannot show."""
 
