@@ -69,6 +69,14 @@ LEVERS: dict[str, Callable[[World], Policy]] = {
         Webscale(default_spec(w, STEP8_DEFAULTS), name="webscale, the Step 8 defaults")
     ),
 }
+FORECASTS = {
+    "webscale, without the forecast": {"behavior": {"scaleUp": {"leadTime": "0s"}}},
+    "webscale, without the forecast check": {"behavior": {"scaleUp": {"checkedForecast": False}}},
+}
+"""The short-horizon trend forecast re-judged on the frontier: off (leadTime 0s), and acting always
+instead of only while it has been closer to what came than no forecast (checkedForecast)."""
+for _name, _auto in FORECASTS.items():
+    LEVERS[_name] = lambda w, _name=_name, _auto=_auto: configured(Webscale(default_spec(w, _auto), name=_name))
 AFTER_FAST = {
     "webscale, fast signal at 2.5x": {"burst": {"fastSignal": {"threshold": 2.5}}},
     "webscale, headroom quantile at 115 % of the target": {"headroom": {"percentOfTarget": 115}},
@@ -182,7 +190,10 @@ and the fast policy in shadow on the load the app got (the in-band rate every 2 
 its own pods, ready one start-up after they are asked for) and follows whichever scores lower: its
 pods every second plus 300 pod-seconds for each second they would have been short (1-hour
 half-life).
-Two levers of the defaults re-judged on the frontier:
+The trend forecast re-judged on the frontier: *without the forecast* (leadTime 0s: scale-up sizes
+for the load now, not the load expected one start-up and a poll ahead) and *without the forecast
+check* (the forecast acts always, not only while it has been closer to what came than no forecast).
+Two more levers of the defaults re-judged on the frontier:
 *without the headroom quantile* (size for the rate window's mean, not the p90 of the last minute) and *the KPA's scale-down*
 (a 60 s window over the rate window's mean, at most half the pods per period, no long rate window,
 no headroom quantile: the diagnostic of the gap table below)."""
