@@ -19,24 +19,30 @@ tick, a panic rule on the in-band rate of the last `panic_window` seconds (no sc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from webscale.api.durations import seconds
 from webscale.api.models import ScaledWebAppSpec
 from webscale.autoscaling.panic import Panic, panic_step
 from webscale.settings import Settings
-from webscale.simulate.engine import View
-from webscale.simulate.webscale_policy import Webscale
+from webscale.simulate.engine import Policy, View
 
 FAST_POLL = round(Settings.model_fields["fast_poll_seconds"].default)
 """The operator's fast round (Settings.fast_poll_seconds): the simulated tick."""
+
+
+class Polls(Policy, Protocol):
+    """The polls' policy the fast round runs around: `Webscale`, or a diagnostic wrapping it."""
+
+    @property
+    def spec(self) -> ScaledWebAppSpec: ...
 
 
 @dataclass(frozen=True)
 class FastSignal:
     """`Webscale` every pollingInterval, and `panic_step` on the in-band rate every `tick` seconds."""
 
-    inner: Webscale
+    inner: Polls
     tick: int = 2
     panic_window: int = 6
     threshold: float = 2.0
@@ -65,7 +71,7 @@ class FastSignal:
         return wanted, (inner, slow, panic)
 
 
-def configured(inner: Webscale) -> Webscale | FastSignal:
+def configured(inner: Polls) -> Polls | FastSignal:
     """Webscale as the operator runs it: the polls, and burst mode on the in-band rate when the spec's
     autoscaling.burst.fastSignal is enabled (the default), every `FAST_POLL` seconds with no hold."""
     fast = inner.spec.autoscaling.burst.fast_signal
