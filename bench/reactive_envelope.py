@@ -12,11 +12,19 @@ in [s - startup, s]; every pod asked for costs from that second on. The family:
 * two windows, the KPA's panic: the mean of the long window, or of the last 6 s when that is above
   `p` times it, held `h` seconds;
 
-each at targets 0.50 to 1.00. The lower frontier of all of them (for each level of service, the best
-member, chosen with hindsight) is the curve read against the HPA's and the KPA's points exactly as
-webscale's curve is. Where even it needs more than 0.90x their pod-seconds, no policy that reacts
-to a window of the rate the way these do meets the goal there. A check, not a proof: a policy outside
-the family (a forecast that knows more than a window of the past) could.
+each at targets 0.50 to 1.00; and forecasts calibrated on their own errors:
+
+* a level (the mean of the last `w` seconds) or a trend (the least-squares line through them,
+  extended to the end of the start-up), times the `a`-quantile of how far the most load of the
+  start-up that followed each earlier forecast was from it (the ratios of the last hour whose
+  outcome is already known: a conformal prediction bound at the horizon that matters), held `h`
+  seconds, at targets 0.80 to 1.00.
+
+The lower frontier of all of them (for each level of service, the best member, chosen with
+hindsight) is the curve read against the HPA's and the KPA's points exactly as webscale's curve is.
+Where even it needs more than 0.90x their pod-seconds, no policy that sizes from the past the way
+these do meets the goal there. A check, not a proof. What no policy can beat, however much of the
+future it knows, is `any_policy_bound`.
 
 numpy: a day of seconds times 693 members is too slow in pure Python.
 """
@@ -41,6 +49,21 @@ PANIC_WINDOW = 6
 TWO = [(w, p, h) for w in (60, 120, 300) for p in (1.0, 1.5, 2.0) for h in (0, 60)]
 """Two windows: (long window s, panic when the 6 s mean is above p x the long one, held s)."""
 TARGETS = tuple(round(0.50 + 0.05 * i, 2) for i in range(11))
+FORECAST = [
+    (base, w, a, h)
+    for base in ("level", "trend")
+    for w in (6, 30, 60, 120, 300)
+    for a in (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+    for h in (0, 60)
+]
+"""Forecasts: (level or trend, window s, quantile of the past errors, held s)."""
+FORECAST_TARGETS = (0.8, 0.9, 1.0)
+HISTORY = 3600
+"""Seconds of past forecast errors a calibrated forecast reads."""
+RECALIBRATE = 10
+"""Seconds between two readings of the past errors' quantile."""
+NO_HISTORY = 2.0
+"""The factor on a forecast before any of its errors is known: twice it."""
 
 
 def window_stats(rps: np.ndarray, window: int, bin_: int = BIN) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +86,74 @@ def held(values: np.ndarray, seconds: int) -> np.ndarray:
         return values
     padded = np.concatenate([np.full(seconds, values[0]), values])
     return sliding_window_view(padded, seconds + 1).max(axis=1)
+
+
+def trend(rps: np.ndarray, window: int, ahead: int, bin_: int = BIN) -> np.ndarray:
+    """At every second t, the least-squares line through the per-second load of the window
+    `window_stats` reads, at its last second and `ahead` seconds later, whichever is higher (a
+    falling trend is not extended: the pods asked for now must carry the next seconds too)."""
+    n = len(rps)
+    t = np.arange(n, dtype=float)
+    c1 = np.concatenate([[0.0], np.cumsum(rps)])
+    c2 = np.concatenate([[0.0], np.cumsum(t * rps)])
+    end = ((np.arange(n) + 1) // bin_) * bin_
+    start = np.maximum(0, end - window)
+    count = np.maximum(1, end - start)
+    mean = (c1[end] - c1[start]) / count
+    centre = (start + end - 1) / 2.0
+    cov = (c2[end] - c2[start]) / count - centre * mean
+    var = (count * count - 1) / 12.0
+    slope = np.where(count > 2, cov / np.maximum(var, 1e-12), 0.0)
+    last = mean + slope * (end - 1 - centre)
+    return np.maximum(0.0, np.maximum(last, last + slope * ahead))
+
+
+def future_max(rps: np.ndarray, horizon: int) -> np.ndarray:
+    """At every second t, the most load of seconds t..t + horizon (the trace's last value beyond it)."""
+    padded = np.concatenate([rps, np.full(horizon, rps[-1])])
+    return sliding_window_view(padded, horizon + 1).max(axis=1)
+
+
+def calibrated(
+    rps: np.ndarray,
+    forecast: np.ndarray,
+    horizon: int,
+    quantiles: Sequence[float],
+    history: int = HISTORY,
+    every: int = RECALIBRATE,
+    bin_: int = BIN,
+) -> np.ndarray:
+    """Per quantile (rows) and second (columns): the factor a forecast made then is multiplied by:
+    that quantile of the ratios (most load of the following `horizon` seconds over the forecast) of
+    the forecasts made every `bin_` seconds in the last `history` seconds whose whole horizon has
+    passed, read every `every` seconds; NO_HISTORY before any is known."""
+    n = len(rps)
+    ratio = (future_max(rps, horizon) / np.maximum(forecast, 1e-9))[::bin_]
+    size = max(1, history // bin_)
+    at = np.arange(0, n, every)
+    known = np.clip((at - horizon) // bin_ + 1, 0, len(ratio))  # forecasts whose outcome is in
+    padded = np.concatenate([np.full(size, np.nan), ratio])
+    windows = sliding_window_view(padded, size)[known]  # the `size` forecasts before each
+    qs = np.asarray(quantiles, dtype=float)
+    factor = np.full((len(qs), len(at)), NO_HISTORY)
+    full = known >= size
+    if full.any():
+        factor[:, full] = np.quantile(windows[full], qs, axis=1)
+    partial = (known > 0) & ~full
+    if partial.any():
+        factor[:, partial] = np.nanquantile(windows[partial], qs, axis=1)
+    return np.repeat(factor, every, axis=1)[:, :n]
+
+
+def any_policy_bound(rps: Sequence[float], per_pod: float, low: int, under: float) -> float:
+    """The fewest pod-seconds any policy, even one that knows the future and starts pods at no
+    delay, pays for at most `under` % of seconds under capacity: the pods that carry each second's
+    load at full capacity (at least `low`), except in the seconds that need the most, which it may
+    leave short at `low` pods."""
+    need = np.maximum(low, np.ceil(np.asarray(rps, dtype=float) / per_pod - 1e-9))
+    short = int(under / 100.0 * len(need) + 1e-9)
+    kept = np.sort(need)[: len(need) - short]
+    return float(kept.sum() + low * short)
 
 
 def run(rps: np.ndarray, want: np.ndarray, startup: int, per_pod: float, sense: int = SENSE) -> tuple[float, int]:
@@ -103,6 +194,27 @@ def family(rps: Sequence[float], startup: int, bounds: Bounds) -> list[tuple[str
             load = np.where(short > p * long_, np.maximum(short, long_), long_)
             cost, under = run(x, held(need(load), h), startup, bounds.per_pod)
             out.append((f"{w} s, panic at {p:g}x, held {h} s, target {u:.2f}", cost, under))
+    out += forecasts(x, startup, bounds)
+    return out
+
+
+def forecasts(x: np.ndarray, startup: int, bounds: Bounds) -> list[tuple[str, float, int]]:
+    """The calibrated forecasts, each at FORECAST_TARGETS: the pods asked for now serve from one
+    start-up (and the reading's age) on, so each forecasts the most load until then."""
+    horizon = startup + SENSE
+    quantiles = sorted({a for _, _, a, _ in FORECAST})
+    out = []
+    for base in ("level", "trend"):
+        for w in sorted({w for b, w, _, _ in FORECAST if b == base}):
+            guess = window_stats(x, w)[0] if base == "level" else trend(x, w, horizon)
+            factors = dict(zip(quantiles, calibrated(x, guess, horizon, quantiles), strict=True))
+            for b, ww, a, h in FORECAST:
+                if (b, ww) != (base, w):
+                    continue
+                for u in FORECAST_TARGETS:
+                    want = held(pods(guess * factors[a], bounds.per_pod, u, bounds.low, bounds.high), h)
+                    cost, under = run(x, want, startup, bounds.per_pod)
+                    out.append((f"{base} of {w} s x its q{a:g} error, held {h} s, target {u:.2f}", cost, under))
     return out
 
 
@@ -122,23 +234,30 @@ def envelope_standing(
 
 
 ENVELOPE_TEXT = """\
-**Is the goal reachable by reacting?** A family of idealised reactive policies (`bench/reactive_envelope.py`):
-every second, exactly the pods a statistic of the in-band rate needs at the member's target (2 s
-readings, 2 s late, as the KPA and the fast signal read it; no scrape, rate window, tolerance or
-rate limit), with the engine's pods (ready one start-up after they are asked for, the newest removed
-first). One window: the mean + 0, 1 or 2 standard deviations of the last 6, 30, 60, 120 or 300 s,
-held 0, 60 or 300 s (the most asked for in that time, as the HPA's stabilisation window holds).
-Two windows, the KPA's panic: the mean of the last 60, 120 or 300 s, or of the last 6 s when that is
-above 1, 1.5 or 2 times it, held 0 or 60 s. Each at targets 0.50 to 1.00. Their *envelope* is the
-lower frontier of all of them together with every point swept above (webscale, its levers, the HPA,
-KEDA and the KPA themselves, so it is never above 1.00x of a peer point): at each level of service
-the best of them, chosen with hindsight per trace, so no single policy is as good. It is read against the HPA's
-and the KPA's frontier (the better of the two at each level of service) as webscale's curve is in
-the goal table. Where it needs more than 0.90x a peer point's
-pod-seconds, no policy of the family and none swept here reaches the goal at that point, even
-mixed with hindsight; a policy that sizes from what it has seen would have to beat all of them by
-that margin, and one that knows more of the future than a window of the past could. A check, not a
-proof."""
+**Is the goal reachable by reacting, or by forecasting?** A family of idealised policies
+(`bench/reactive_envelope.py`): every second, exactly the pods a statistic of the in-band rate needs
+at the member's target (2 s readings, 2 s late, as the KPA and the fast signal read it; no scrape,
+rate window, tolerance or rate limit), with the engine's pods (ready one start-up after they are
+asked for, the newest removed first). One window: the mean + 0, 1 or 2 standard deviations of the
+last 6, 30, 60, 120 or 300 s, held 0, 60 or 300 s (the most asked for in that time, as the HPA's
+stabilisation window holds). Two windows, the KPA's panic: the mean of the last 60, 120 or 300 s,
+or of the last 6 s when that is above 1, 1.5 or 2 times it, held 0 or 60 s. Each at targets 0.50 to
+1.00. And forecasts calibrated on their own errors: the level (the mean of the last 6 to 300 s) or
+the trend (the least-squares line through them, extended to the end of the start-up), times the
+0.5 to 0.99 quantile of how far the most load of the start-up after each of its forecasts of the
+last hour was from it (a conformal prediction bound at exactly the horizon a new pod has to cover),
+held 0 or 60 s, at targets 0.80 to 1.00. Their *envelope* is the lower frontier of all of them
+together with every point swept above (webscale, its levers, the HPA, KEDA and the KPA themselves,
+so it is never above 1.00x of a peer point): at each level of service the best of them, chosen with
+hindsight per trace, so no single policy is as good. It is read against the HPA's and the KPA's
+frontier (the better of the two at each level of service) as webscale's curve is in the goal table.
+Where it needs more than 0.90x a peer point's pod-seconds, no member and no policy swept here
+reaches the goal at that point, even mixed with hindsight. A check, not a proof: a policy that
+sizes from the past would have to beat all of them by that margin. *Any policy's bound* is what
+none can beat, however much of the future it knows: the pods that carry each second's load at full
+capacity with no start-up, except in the seconds that need the most, as many as the peer point
+spends under capacity (each at the floor of one pod); a peer point where even that is above 0.90x
+is out of every policy's reach."""
 
 
 def envelope_table(
@@ -156,8 +275,9 @@ def envelope_table(
     swept (the peers' own among them), which the envelope includes."""
     lines = [
         "| start-up | trace | webscale's curve: worst (peer points reached) | envelope: mean / worst "
-        "| peer points it reaches | of them above 0.90x | peer points beating it | goal met by the envelope |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        "| peer points it reaches | of them above 0.90x | peer points beating it | goal met by the envelope "
+        "| any policy's bound: worst | out of every policy's reach |",
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     unreachable: dict[int, list[str]] = {s: [] for s in startups}
     for startup in startups:
@@ -170,10 +290,14 @@ def envelope_table(
             if not met:
                 unreachable[startup].append(t)
             worst = "-" if web.worst is None else f"{web.worst:.2f}x ({len(web.ratios)})"
+            bound = [
+                any_policy_bound(rps, bounds.per_pod, bounds.low, p.under) / oracle / p.cost for p in peers(t, startup)
+            ]
+            beyond = sum(b > 0.90 + 1e-12 for b in bound)
             lines.append(
                 f"| {startup} s | {t}{' (tuned)' if t in tuned else ''} | {worst} | "
                 f"{env.mean:.2f}x / {env.worst:.2f}x | {len(env.ratios)} of {len(peers(t, startup))} | {above} | "
-                f"{len(env.beaten_by)} | {'yes' if met else 'no'} |"
+                f"{len(env.beaten_by)} | {'yes' if met else 'no'} | {max(bound, default=0.0):.2f}x | {beyond} |"
             )
     summary = "; ".join(f"start-up {s} s: {', '.join(unreachable[s]) if unreachable[s] else 'none'}" for s in startups)
     return (

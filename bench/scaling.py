@@ -5,7 +5,7 @@ every policy of `webscale.simulate` in one standard world, with its peak scaled 
 Writes bench/results/scaling.md (every figure is computed from the runs) and one plot per trace,
 bench/results/scaling-<trace>.png; bench/scaling_frontier.py adds the frontier (every policy swept
 over its target utilisation: scaling-frontier-<trace>.png and scaling-frontier.csv; about 12 of
-the whole run's ~15 minutes on 2 cores). Deterministic: the same code gives the same files.
+the whole run's ~16 minutes on 2 cores). Deterministic: the same code gives the same files.
 
     .venv/bin/python bench/scaling.py
 
