@@ -132,3 +132,34 @@ def test_the_forecasts_are_in_the_family_and_a_higher_quantile_never_costs_less(
     low = members["trend of 30 s x its q0.5 error, held 0 s, target 0.90"]
     high = members["trend of 30 s x its q0.99 error, held 0 s, target 0.90"]
     assert high[0] >= low[0] and high[1] <= low[1]
+
+
+def test_members_are_grouped_into_curves_over_their_targets():
+    members = [
+        ("mean+0sd of 6 s, held 0 s, target 0.50", 200.0, 0),
+        ("mean+0sd of 6 s, held 0 s, target 0.90", 100.0, 5),
+    ]
+    curves = env.member_curves(members, oracle=100.0, seconds=50)
+    assert curves == {"mean+0sd of 6 s, held 0 s": [Point(0.5, 2.0, 0.0), Point(0.9, 1.0, 10.0)]}
+
+
+def _standing(ratios, beaten=0):
+    return env.Standing(tuple(ratios), 0, 0, tuple(Point(0.5, 1.0, 0.0) for _ in range(beaten)))
+
+
+def test_a_single_member_is_ranked_by_the_points_beating_it_then_its_worst():
+    standings = {
+        "cheap but beaten": _standing([0.5, 0.6], beaten=1),
+        "level": _standing([0.95, 1.0]),
+        "better": _standing([0.9, 0.92]),
+        "reaches nothing": _standing([]),
+    }
+    assert env.best_single(standings)[0] == "better"
+    # one that reaches nothing comes last, even when nothing beats it
+    assert env.best_single({"reaches nothing": _standing([]), "beaten": _standing([1.5], beaten=3)})[0] == "beaten"
+    # chosen on two tuning traces: the best of its worse ranking there, not of the mean
+    tuning = [
+        {"a": _standing([0.80]), "b": _standing([0.90])},
+        {"a": _standing([1.20]), "b": _standing([0.95])},
+    ]
+    assert env.chosen_on(tuning) == "b"
