@@ -367,6 +367,6 @@ as the policies are) is what an autoscaler could run: *the best single member, c
 is the one whose own curve reaches a peer point, has the fewest peer points beating it, and then
 the lowest worst iso-service cost on that trace, with hindsight (its worst, the peer points it
 reaches, how many beat it, which).
-Chosen the way the defaults are, on the tuning traces only (the best of its worse ranking there),
-one member does this on every trace (worst iso-service cost against the HPA's and the KPA's
+Chosen the way the defaults are, on the tuning traces only (the member whose ranking on the worse
+of the two is best), one member does this on every trace (worst iso-service cost against the HPA's and the KPA's
 frontier, and how many of their points beat its curve; compare webscale's in the goal table):"""
