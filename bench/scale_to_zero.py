@@ -21,6 +21,7 @@ from pathlib import Path
 from webscale.api.models import parse_spec
 from webscale.simulate import Run, Trace, World, load_trace
 from webscale.simulate.engine import Policy, simulate
+from webscale.simulate.fast_signal import configured
 from webscale.simulate.kpa import Kpa
 from webscale.simulate.webscale_policy import Webscale, default_spec
 from webscale.simulate.zero import KpaToZero, WebscaleToZero
@@ -55,14 +56,16 @@ def _webscale_to_zero(warm: World, idle_after: str) -> WebscaleToZero:
     spec = default_spec(warm).model_dump(by_alias=True)
     spec["replicas"]["min"] = 0
     spec["autoscaling"]["scaleToZero"] = {"idleAfter": idle_after}
-    return WebscaleToZero(Webscale(default_spec(warm)), parse_spec(spec), name=f"webscale, idleAfter {idle_after}")
+    return WebscaleToZero(
+        configured(Webscale(default_spec(warm))), parse_spec(spec), name=f"webscale, idleAfter {idle_after}"
+    )
 
 
 def policies(warm: World) -> list[tuple[str, Callable[[], Policy], bool]]:
     """(name, policy, scales to zero) in report order; each zero policy follows its warm self."""
     kpa = Kpa(warm.target_per_pod, 1, warm.max_replicas)
     return [
-        ("webscale (min 1)", lambda: Webscale(default_spec(warm)), False),
+        ("webscale (min 1)", lambda: configured(Webscale(default_spec(warm))), False),
         ("webscale, idleAfter 5m", lambda: _webscale_to_zero(warm, "5m"), True),
         ("webscale, idleAfter 30s", lambda: _webscale_to_zero(warm, "30s"), True),
         ("kpa (min 1)", lambda: kpa, False),

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from webscale.api.models import parse_spec
 from webscale.simulate.engine import Wake, World, simulate
+from webscale.simulate.fast_signal import FastSignal, configured
 from webscale.simulate.kpa import Kpa
 from webscale.simulate.traces import Trace
 from webscale.simulate.webscale_policy import Webscale, default_spec
@@ -18,11 +19,12 @@ WARM = World(startup_delay=10, min_replicas=1, max_replicas=20)
 ZERO = replace(WARM, min_replicas=0)
 
 
-def webscale_to_zero(idle_after: str = "5m") -> WebscaleToZero:
+def webscale_to_zero(idle_after: str = "5m", fast: bool = False) -> WebscaleToZero:
     spec = default_spec(WARM).model_dump(by_alias=True)
     spec["replicas"]["min"] = 0
     spec["autoscaling"]["scaleToZero"] = {"idleAfter": idle_after}
-    return WebscaleToZero(Webscale(default_spec(WARM)), parse_spec(spec))
+    warm = Webscale(default_spec(WARM))
+    return WebscaleToZero(configured(warm) if fast else warm, parse_spec(spec))
 
 
 def test_webscale_goes_to_zero_in_the_gap_and_holds_the_first_requests():
@@ -35,6 +37,20 @@ def test_webscale_goes_to_zero_in_the_gap_and_holds_the_first_requests():
     assert zero.requests_timed_out == 0
     first_zero = zero.replicas.index(0)
     assert first_zero >= 600 + 300  # not before idleAfter (5 min) after the last request
+
+
+def test_with_the_fast_round_the_app_goes_to_zero_only_at_a_poll_and_stays_there_until_woken():
+    policy = webscale_to_zero(fast=True)
+    assert isinstance(policy.warm, FastSignal) and policy.interval == 1 and policy.poll == 15
+    run = simulate(GAP, policy, ZERO)
+    first_zero = run.replicas.index(0)
+    assert first_zero % policy.poll == 0 and first_zero >= 600 + 300  # the poll decides, after idleAfter
+    # asleep through the rest of the gap although the warm policy asks for a pod every second
+    assert set(run.replicas[first_zero:1800]) == {0}
+    assert run.cold_starts == 1 and run.requests_timed_out == 0
+    # the same decision as the polls alone: the fast round changes nothing at zero
+    polls = simulate(GAP, webscale_to_zero(), ZERO)
+    assert polls.replicas.index(0) == first_zero
 
 
 def test_a_shorter_idle_after_saves_more_and_knative_goes_sooner_still_with_the_same_cold_start():

@@ -23,12 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from webscale.api.durations import seconds
 from webscale.api.models import ScaledWebAppSpec
 from webscale.api.observation import Observation
 from webscale.autoscaling.zero import decide_zero, last_request
 from webscale.simulate.engine import View
+from webscale.simulate.fast_signal import FastSignal, Polls
 from webscale.simulate.kpa import Kpa
-from webscale.simulate.webscale_policy import Webscale
 
 WAKE_DELAY = 1
 """Seconds from the first held request to a pod asked for (both: see the module)."""
@@ -36,10 +37,12 @@ WAKE_DELAY = 1
 
 @dataclass(frozen=True)
 class WebscaleToZero:
-    """webscale with autoscaling.scaleToZero: `warm` sizes the app as usual (replicas.min 1),
-    `decide_zero` on `spec` (replicas.min 0 and the section) takes it to zero and back."""
+    """webscale with autoscaling.scaleToZero: `warm` sizes the app as usual (replicas.min 1; its
+    polls, and the fast round when `warm` is `configured`), `decide_zero` on `spec` (replicas.min 0
+    and the section) takes it to zero and back at each poll, as the operator's poll does; between
+    polls an app at zero stays there until the load balancer wakes it."""
 
-    warm: Webscale
+    warm: Polls | FastSignal
     spec: ScaledWebAppSpec
     name: str = "webscale, scale to zero"
     wake_delay: int = WAKE_DELAY
@@ -49,13 +52,20 @@ class WebscaleToZero:
     def interval(self) -> int:
         return self.warm.interval
 
+    @property
+    def poll(self) -> int:
+        return max(1, round(seconds(self.spec.autoscaling.polling_interval)))
+
     def start(self, view: View) -> tuple[int, Any]:
         replicas, state = self.warm.start(view)
-        return replicas, (state, None)
+        return replicas, (state, None, False)
 
     def step(self, state: Any, view: View) -> tuple[int, Any]:
-        inner, last = state
+        inner, last, asleep = state
         replicas, inner = self.warm.step(inner, view)
+        asleep = asleep and view.replicas == 0
+        if view.now % self.poll != 0:
+            return (0 if asleep else replicas), (inner, last, asleep)
         rate = view.prometheus_rate()
         observation = (
             Observation.failed(view.now, "simulated outage")
@@ -65,7 +75,8 @@ class WebscaleToZero:
         waiting = 1 if view.ready == 0 and view.load.at(view.now) > 0 else 0  # held at the LB now
         last = last_request(last, observation, waiting, float(view.now))
         zero = decide_zero(self.spec, view.replicas, observation, waiting, last, float(view.now))
-        return (zero.replicas if zero is not None else replicas), (inner, last)
+        wanted = zero.replicas if zero is not None else replicas
+        return wanted, (inner, last, wanted == 0)
 
 
 @dataclass(frozen=True)
