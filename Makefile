@@ -147,7 +147,7 @@ test-suites:
 	$(STAMP) integration and e2e at once
 	@$(MAKE) --no-print-directory -j2 --output-sync=target test-integration test-e2e
 
-lint: deps-python
+lint: deps-apt deps-python
 	$(STAMP)
 	$(VENV)/bin/ruff check operator tests bench scripts manifests
 	$(VENV)/bin/ruff format --check operator tests bench scripts manifests

@@ -13,6 +13,8 @@ fail() { echo "flux build: $*" >&2; exit 1; }
 
 command -v go >/dev/null 2>&1 || fail "no Go toolchain on PATH. Install Go >= 1.26 and run again."
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
+[ "${go_minor:-0}" -ge 26 ] 2>/dev/null || fail "Go $(go env GOVERSION) is too old; Flux's controllers (go.mod: $(awk '$1=="go"{print $2; exit}' go.mod)) need Go >= 1.26."
 key=$( { cat go.sum go.mod; go env GOVERSION; } | sha256sum | cut -c1-16)
 cache=${WEBSCALE_CACHE:-$HOME/.cache/webscale}
 out="$cache/flux-$key"
