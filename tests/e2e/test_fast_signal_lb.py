@@ -16,6 +16,7 @@ import pytest
 from kubernetes import client
 from waiting import eventually
 from webscale_local.lb_rig import APP_HOSTS, Client, apps_on, rig
+from webscale_local.owned import deployment_of, owned_by, replica_set_of
 from webscale_local.swa import G, P, V, app_body
 
 from webscale.api.app import App
@@ -80,12 +81,15 @@ def test_a_surge_at_the_load_balancer_scales_the_deployment_up_within_one_round(
         "loadBalancer": {"provider": "haproxy"},
         "autoscaling": {"target": {"requestsPerSecondPerWorker": PER_WORKER}},
     }
-    swa.create_namespaced_custom_object(G, V, namespace, P, app_body(**spec))
+    created = swa.create_namespaced_custom_object(G, V, namespace, P, app_body(**spec))
     labels = {"app.kubernetes.io/name": "shop"}
+    owner = client.V1OwnerReference(
+        api_version=f"{G}/{V}", kind="ScaledWebApp", name="shop", uid=created["metadata"]["uid"], controller=True
+    )  # as the operator makes it: a Deployment no app controls is never scaled
     apps_api.create_namespaced_deployment(
         namespace,
         client.V1Deployment(
-            metadata=client.V1ObjectMeta(name="shop"),
+            metadata=client.V1ObjectMeta(name="shop", owner_references=[owner]),
             spec=client.V1DeploymentSpec(
                 replicas=2,
                 selector=client.V1LabelSelector(match_labels=labels),
@@ -99,18 +103,16 @@ def test_a_surge_at_the_load_balancer_scales_the_deployment_up_within_one_round(
     eventually(lambda: apps_api.read_namespaced_deployment("shop", namespace).status.ready_replicas == 2, 60, "2 ready")
     app = App.from_body(swa.get_namespaced_custom_object(G, V, namespace, P, "shop"))
     assert app.valid, app.errors
+    # the app's HAProxy Deployment, its ReplicaSet and its pod, as the pod cache holds them
+    lb = deployment_of(app.uid, "shop-haproxy", namespace, lb_labels("shop"), "lb-deployment-uid", app_name="shop")
+    lb_rs = replica_set_of(lb, "lb-rs-uid", "5d8f")
     lb_pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": "shop-haproxy-5d8f-1",
-            "namespace": namespace,
-            "labels": lb_labels("shop"),
-            "ownerReferences": [{"kind": "ReplicaSet", "name": "shop-haproxy-5d8f"}],
-        },
+        "metadata": {"name": "shop-haproxy-5d8f-1", "namespace": namespace, "labels": lb_labels("shop")},
         "status": {"phase": "Running", "podIP": POD_IP},
     }
-    view = InMemoryView([_deployment(apps_api, namespace), lb_pod])
+    view = InMemoryView([_deployment(apps_api, namespace), lb, lb_rs, owned_by(lb_pod, lb_rs)])
     kube = Kube(api_client, Settings())
     pod_url = f"http://{POD_IP}:{haproxy_config.METRICS_PORT}{STATS_PATH}"
 

@@ -20,10 +20,9 @@ from webscale_local.cold_start_report import active_servers
 from webscale_local.lb_rig import APP_HOSTS, apps_on
 from webscale_local.ports import free_port
 from webscale_local.sample_app import start_sample_app
-from webscale_local.zero_rig import ready_pod, wake_endpoint, zero_app, zero_rig
+from webscale_local.zero_rig import ready_pod, wake_endpoint, zero_app, zero_rig, zero_view
 
 from webscale.api.scale_to_zero import RETRY_AFTER_SECONDS
-from webscale.kube.cache import InMemoryView
 from webscale.reconcile import haproxy_config, hold
 from webscale.runtime.held import read_held
 
@@ -127,7 +126,7 @@ def test_the_operator_names_the_ready_pod_before_dns_shows_it_and_dns_takes_over
         apps_on(tmp_path, APP_HOSTS[:1]) as apps,
     ):
         app = zero_app(port=apps[0].port)
-        view = InMemoryView()
+        view = zero_view()
         with wake_endpoint(app, view, wake_port) as nudges:
             answers, threads = _send_all(rig.url, CONCURRENT, timeout=60)
             _wait_waiting(rig, CONCURRENT, timeout=15)

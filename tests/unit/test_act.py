@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 from orchestration import NS, SETTINGS, World, swa
+from webscale_local.owned import replica_set_of
 
 from webscale.api.labels import WORKERS_ANNOTATION, labels
 from webscale.api.observation import Observation
@@ -16,16 +17,25 @@ from webscale.reconcile.reconciler import Reconciler
 NOW = 1_800_000_000.0
 
 
+WEB_RS, LB_RS = "rs-web-uid", "rs-lb-uid"
+"""The uids of the ReplicaSets of the app's Deployment and of its HAProxy Deployment (`running`)."""
+
+
 def running(world: World, ready: int = 2) -> None:
-    """The app's children exist and `ready` pods are ready."""
+    """The app's children exist, each Deployment has its ReplicaSet, and `ready` pods are ready."""
     Reconciler(world.kube, world.view).reconcile(world.app())
     dep = world.kube.objects[("Deployment", NS, "shop")]
     dep["status"] = {"replicas": dep["spec"]["replicas"], "readyReplicas": ready}
     world.kube.add(dep)  # a new resourceVersion, as the API server gives a status update
+    world.kube.add(replica_set_of(dep, WEB_RS))
+    lb = world.kube.objects.get(("Deployment", NS, "shop-haproxy"))
+    if lb is not None:
+        world.kube.add(replica_set_of(lb, LB_RS, "77c4"))
     world.sync()
 
 
-def pod(name: str, workers: str) -> dict:
+def pod(name: str, workers: str, owner: str = WEB_RS) -> dict:
+    """A web pod of the app's ReplicaSet (`owner`: the uid of the ReplicaSet that controls it)."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -34,6 +44,7 @@ def pod(name: str, workers: str) -> dict:
             "namespace": NS,
             "labels": labels("shop"),
             "annotations": {WORKERS_ANNOTATION: workers},
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "shop-5d9f", "uid": owner, "controller": True}],
         },
     }
 
@@ -117,7 +128,21 @@ def test_pods_to_resize_skips_terminating_and_other_components():
     lb["metadata"]["labels"] = {**lb["metadata"]["labels"], "app.kubernetes.io/component": "loadbalancer"}
     gone = pod("gone", "9")
     gone["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    assert pods_to_resize([lb, gone, pod("x", "2"), pod("y", "9")], "shop", 2) == ["y"]
+    lookalike = pod("z", "9", owner="someone-elses-rs")  # labelled as the app's, made by another ReplicaSet
+    pods = [lb, gone, lookalike, pod("x", "2"), pod("y", "9")]
+    assert pods_to_resize(pods, World(swa()).app(), frozenset({WEB_RS}), 2) == ["y"]
+
+
+def test_a_pod_labelled_as_the_apps_but_not_made_by_its_deployment_is_never_annotated(world):
+    bare = pod("bare", "3")
+    bare["metadata"]["ownerReferences"] = []
+    world.kube.add(pod("theirs", "3", owner="their-rs-uid"))
+    world.kube.add(bare)
+    world.kube.add(pod("mine", "3"))
+    world.sync()
+    act(world, Autoscaler(world.kube, world.view, SETTINGS.status_quantum), busy(100.0))
+    assert [w for w in world.kube.writes if w[1] == "Pod"] == [("patch", "Pod", "mine")]
+    assert world.kube.find("Pod", NS, "theirs")["metadata"]["annotations"][WORKERS_ANNOTATION] == "3"
 
 
 def test_an_app_deleted_during_a_poll_is_no_error(world):
@@ -189,3 +214,16 @@ def test_autoscaling_off_makes_no_statement_about_metrics(world):
     status = world.kube.find("ScaledWebApp", NS, "shop")["status"]
     assert "MetricsAvailable" not in {c["type"] for c in status["conditions"]}
     assert [e for e in world.kube.events if e[1].startswith("Metrics")] == []
+
+
+def test_a_deployment_of_the_apps_name_that_the_app_does_not_control_is_never_scaled(world):
+    dep = world.kube.objects[("Deployment", NS, "shop")]
+    dep["metadata"]["ownerReferences"] = [{**dep["metadata"]["ownerReferences"][0], "uid": "another-apps-uid"}]
+    world.kube.add(dep)  # e.g. another app named "shop-haproxy"'s load balancer would be named like this one
+    world.sync()
+    world.kube.writes.clear()
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    assert act(world, scaler, busy(400.0)) is None
+    assert scaler.wake(world.app(), 5, NOW) is None and scaler.panic(world.app(), 400.0, NOW) is None
+    assert [w for w in world.kube.writes if w[1] == "Deployment"] == []
+    assert world.kube.find("Deployment", NS, "shop")["spec"]["replicas"] == 2

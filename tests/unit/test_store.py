@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webscale.kube.store import Store, app_index, replicas_owners, trim_deployment, trim_pod
+from webscale.kube.store import Store, app_index, replicas_owners, trim_deployment, trim_pod, trim_replica_set
 
 
 def obj(name: str, rv: int, app: str = "shop", ns: str = "default") -> dict:
@@ -76,7 +76,9 @@ def test_trimmed_objects_keep_what_the_operator_reads():
             "creationTimestamp": "2026-01-01T00:00:00Z",
             "labels": {"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "web", "x": "1"},
             "annotations": {"webscale.dev/workers": "4", "prometheus.io/scrape": "true"},
-            "ownerReferences": [{"kind": "ReplicaSet", "name": "p"}],
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "p", "uid": "rs1", "controller": True}
+            ],
         },
         "spec": {"containers": [{"image": "x"}]},
         "status": {
@@ -94,12 +96,56 @@ def test_trimmed_objects_keep_what_the_operator_reads():
             "creationTimestamp": "2026-01-01T00:00:00Z",
             "labels": {"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "web"},
             "annotations": {"webscale.dev/workers": "4"},
-            "ownerReferences": [{"kind": "ReplicaSet", "name": "p"}],
+            "ownerReferences": [{"kind": "ReplicaSet", "name": "p", "uid": "rs1", "controller": True}],
         },
         "status": {
             "phase": "Running",
             "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:09Z"}],
             "podIP": None,
+        },
+    }
+
+
+def test_a_replica_set_keeps_who_it_is_whose_app_and_which_deployment_controls_it():
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": "shop-5d9f",
+            "namespace": "default",
+            "uid": "rs1",
+            "resourceVersion": "7",
+            "labels": {
+                "app.kubernetes.io/instance": "shop",
+                "app.kubernetes.io/component": "web",
+                "pod-template-hash": "5d9f",
+            },
+            "annotations": {"deployment.kubernetes.io/revision": "3"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": "shop",
+                    "uid": "d1",
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+            "managedFields": [{"manager": "kube-controller-manager"}],
+        },
+        "spec": {"replicas": 2, "template": {"spec": {"containers": [{"image": "x"}]}}},
+        "status": {"replicas": 2},
+    }
+    assert trim_replica_set(rs) == {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": "shop-5d9f",
+            "namespace": "default",
+            "uid": "rs1",
+            "resourceVersion": "7",
+            "labels": {"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "web"},
+            "ownerReferences": [{"kind": "Deployment", "name": "shop", "uid": "d1", "controller": True}],
         },
     }
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 
 from orchestration import NS, SETTINGS, World, swa
-from test_act import running
+from test_act import LB_RS, running
+from webscale_local.owned import replica_set_of
 
 from webscale.api.labels import lb_labels
 from webscale.autoscaling.act import Autoscaler
 from webscale.reconcile.hold import HELD_TOTAL, OLDEST, RELEASED_TOTAL, TIMED_OUT_TOTAL, WAITING
+from webscale.reconcile.reconciler import Reconciler
 from webscale.runtime import wake
 from webscale.runtime.held import haproxy_pod_urls
 
@@ -23,7 +25,9 @@ ZERO = {
 URL = "http://10.1.2.3:8404/webscale/held"  # never contacted: the reader is the test's
 
 
-def lb_pod(name: str = "shop-haproxy-abc-1", ip: str = "10.1.2.3", owner: str = "shop-haproxy-abc", **meta) -> dict:
+def lb_pod(name: str = "shop-haproxy-77c4-1", ip: str = "10.1.2.3", owner: str = LB_RS, **meta) -> dict:
+    """An HAProxy pod of the app (`owner`: the uid of the ReplicaSet that controls it)."""
+    ref = {"kind": "ReplicaSet", "name": "shop-haproxy-77c4", "uid": owner, "controller": True}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -31,7 +35,7 @@ def lb_pod(name: str = "shop-haproxy-abc-1", ip: str = "10.1.2.3", owner: str = 
             "name": name,
             "namespace": meta.get("namespace", NS),
             "labels": meta.get("labels", lb_labels("shop")),
-            "ownerReferences": [{"kind": "ReplicaSet", "name": owner}],
+            "ownerReferences": meta.get("owners", [ref]),
         },
         "status": {"phase": "Running", "podIP": ip},
     }
@@ -106,15 +110,31 @@ def test_warm_apps_and_apps_without_the_section_are_never_asked():
 def test_only_the_apps_own_running_haproxy_pods_are_asked():
     world = world_at_zero()
     app = world.app()
+    named_alike = {"kind": "ReplicaSet", "name": "shop-haproxy-77c4", "uid": "their-rs-uid", "controller": True}
     others = [
         lb_pod("x1", "10.0.0.9", namespace="other"),
         lb_pod("x2", "10.0.0.8", owner="evil-rs"),
         lb_pod("x3", "10.0.0.7", labels={"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "web"}),
         {**lb_pod("x4", "10.0.0.6"), "status": {"phase": "Pending", "podIP": "10.0.0.6"}},
         lb_pod("x5", "fd00::5"),
+        lb_pod("x6", "10.0.0.5", owners=[named_alike]),  # a ReplicaSet of theirs, named like the app's
+        lb_pod("x7", "10.0.0.4", owners=[{**named_alike, "uid": LB_RS, "controller": False}]),  # not its controller
+        lb_pod("x8", "10.0.0.3", owners=[]),  # a bare pod
     ]
-    urls = haproxy_pod_urls([lb_pod(), *others], app)
+    for pod in [lb_pod(), *others]:
+        world.kube.add(pod)
+    world.sync()
+    urls = haproxy_pod_urls(world.view, app)
     assert urls == ["http://10.1.2.3:8404/webscale/held", "http://[fd00::5]:8404/webscale/held"]
+
+
+def test_no_pod_is_asked_while_the_haproxy_deployment_is_not_the_apps_own():
+    world = world_at_zero()
+    lb = world.kube.objects[("Deployment", NS, "shop-haproxy")]
+    lb["metadata"]["ownerReferences"] = [{**lb["metadata"]["ownerReferences"][0], "uid": "another-apps-uid"}]
+    world.kube.add(lb)
+    world.sync()
+    assert haproxy_pod_urls(world.view, world.app()) == []
 
 
 def test_a_pod_that_does_not_answer_counts_nothing():
@@ -129,13 +149,10 @@ def test_the_pod_cache_keeps_address_and_owner_of_the_apps_haproxy_and_web_pods_
     from webscale.kube.store import trim_pod
 
     kept = trim_pod(lb_pod())
-    assert (
-        kept["status"]["podIP"] == "10.1.2.3" and kept["metadata"]["ownerReferences"][0]["name"] == "shop-haproxy-abc"
-    )
+    ref = {"kind": "ReplicaSet", "name": "shop-haproxy-77c4", "uid": LB_RS, "controller": True}
+    assert kept["status"]["podIP"] == "10.1.2.3" and kept["metadata"]["ownerReferences"] == [ref]
     web = trim_pod(lb_pod(labels={"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "web"}))
-    assert web["status"]["podIP"] == "10.1.2.3" and web["metadata"]["ownerReferences"] == [
-        {"kind": "ReplicaSet", "name": "shop-haproxy-abc"}
-    ]
+    assert web["status"]["podIP"] == "10.1.2.3" and web["metadata"]["ownerReferences"] == [ref]
     other = trim_pod(lb_pod(labels={"app.kubernetes.io/instance": "shop", "app.kubernetes.io/component": "job"}))
     assert "podIP" not in other["status"] and "ownerReferences" not in other["metadata"]
 
@@ -178,3 +195,20 @@ async def test_a_replica_that_does_not_lead_never_reads_the_haproxy_pods_even_wh
         assert ticks.rounds == []
     finally:
         loop.cancel()
+
+
+def test_the_pods_of_every_app_at_zero_are_read_in_one_batch():
+    world, pods = world_at_zero(), Pods()
+    other = swa("cart", **ZERO)
+    world.kube.add(other)
+    world.sync()
+    Reconciler(world.kube, world.view).reconcile(world.app("cart"))
+    lb = world.kube.objects[("Deployment", NS, "cart-haproxy")]
+    world.kube.add(replica_set_of(lb, "cart-rs-uid", "9a1b"))
+    cart_pod = lb_pod("cart-haproxy-9a1b-1", "10.1.2.9", owner="cart-rs-uid", labels=lb_labels("cart"))
+    world.kube.add(cart_pod)
+    world.sync()
+    waker = wake.Waker(Autoscaler(world.kube, world.view), world.view, lambda: [world.app(), world.app("cart")], pods)
+    waker.tick(1.0)
+    # one call for both apps: a pod that is slow to answer costs the round its own timeout once, not once per app
+    assert pods.asked == [[URL, "http://10.1.2.9:8404/webscale/held"]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from webscale_local.owned import deployment_of, replica_set_of
 
 from webscale.api.app import App
 from webscale.api.labels import labels, lb_labels
@@ -23,11 +24,22 @@ ZERO = {
 }
 
 
+OWN_RS = "rs-uid"
+"""The uid of the ReplicaSet of the app's own Deployment (`cache`)."""
+
+
 def app(spec: dict | None = None, name: str = "shop", namespace: str = NS) -> App:
     body = {"metadata": {"name": name, "namespace": namespace, "uid": "u"}, "spec": spec or ZERO}
     result = App.from_body(body)
     assert result.valid, result.errors
     return result
+
+
+def cache(*pods: dict, deployment_owner: str = "u") -> InMemoryView:
+    """The pod cache with the app's Deployment (controlled by the app `deployment_owner`) and its
+    ReplicaSet `OWN_RS`."""
+    deployment = deployment_of(deployment_owner, "shop", NS, labels("shop"), "dep-uid")
+    return InMemoryView([deployment, replica_set_of(deployment, OWN_RS), *pods])
 
 
 def pod(name: str, ip: str = "10.1.0.5", ready: bool = True, **over) -> dict:
@@ -36,7 +48,9 @@ def pod(name: str, ip: str = "10.1.0.5", ready: bool = True, **over) -> dict:
         "namespace": over.get("namespace", NS),
         "resourceVersion": over.get("rv", "1"),
         "labels": over.get("labels", labels("shop")),
-        "ownerReferences": [{"kind": "ReplicaSet", "name": over.get("owner", "shop-5d9f")}],
+        "ownerReferences": [
+            {"kind": "ReplicaSet", "name": "shop-5d9f", "uid": over.get("owner", OWN_RS), "controller": True}
+        ],
         **({"deletionTimestamp": "2026-12-04T00:00:00Z"} if over.get("deleting") else {}),
     }
     conditions = [{"type": "Ready", "status": "True" if ready else "False"}]
@@ -45,10 +59,8 @@ def pod(name: str, ip: str = "10.1.0.5", ready: bool = True, **over) -> dict:
 
 
 def test_the_first_ready_pod_by_name_is_named_with_the_apps_port():
-    view = InMemoryView(
-        [pod("shop-5d9f-b", "10.1.0.7"), pod("shop-5d9f-a", "10.1.0.6"), pod("shop-5d9f-0", ready=False)]
-    )
-    assert ready_pod_address(view.children("Pod", app()), app()) == ("10.1.0.6", 3000)
+    view = cache(pod("shop-5d9f-b", "10.1.0.7"), pod("shop-5d9f-a", "10.1.0.6"), pod("shop-5d9f-0", ready=False))
+    assert Answerer({}.get, view, Nudges()).address(app()) == ("10.1.0.6", 3000)
 
 
 @pytest.mark.parametrize(
@@ -59,17 +71,24 @@ def test_the_first_ready_pod_by_name_is_named_with_the_apps_port():
         pod("shop-5d9f-a", deleting=True),
         pod("shop-5d9f-a", ip=""),
         pod("shop-5d9f-a", ip="not-an-ip\n10.0.0.1"),
-        pod("shop-haproxy-1", labels=lb_labels("shop"), owner="shop-haproxy-77"),  # the LB's own pod
-        pod("shop-5d9f-a", owner="intruder-1"),  # labelled like the app, not made by its Deployment
+        pod("shop-haproxy-1", labels=lb_labels("shop")),  # the LB's pod (here, even of the app's ReplicaSet)
+        pod("shop-5d9f-a", owner="intruder-rs-uid"),  # labelled like the app, not made by its Deployment
         pod("shop-5d9f-a", namespace="other"),
     ],
 )
 def test_nothing_but_a_ready_pod_of_the_apps_own_deployment_is_named(other):
-    assert ready_pod_address([other], app()) is None
+    assert ready_pod_address([other], app(), frozenset({OWN_RS})) is None
+    assert ready_pod_address([pod("shop-5d9f-b")], app(), frozenset({OWN_RS})) is not None  # the same, but its own
+
+
+def test_no_pod_is_named_while_the_deployment_is_not_the_apps_own():
+    assert Answerer({}.get, cache(pod("shop-5d9f-a")), Nudges()).address(app()) == ("10.1.0.5", 3000)
+    taken = cache(pod("shop-5d9f-a"), deployment_owner="another-apps-uid")
+    assert Answerer({}.get, taken, Nudges()).address(app()) is None
 
 
 def test_ipv6_pods_are_named_in_the_form_haproxy_reads():
-    assert ready_pod_address([pod("shop-5d9f-a", ip="fd00:0:0::5")], app()) == ("fd00::5", 3000)
+    assert ready_pod_address([pod("shop-5d9f-a", ip="fd00:0:0::5")], app(), frozenset({OWN_RS})) == ("fd00::5", 3000)
 
 
 class Nudges:
@@ -83,7 +102,7 @@ class Nudges:
 async def test_an_app_at_zero_gets_its_pod_as_soon_as_the_cache_has_one_ready(monkeypatch):
     monkeypatch.setattr(wake_answer, "CHECK_SECONDS", 0.01)
     monkeypatch.setattr(wake_answer, "WAIT_SECONDS", 30.0)
-    view, nudges = InMemoryView([pod("shop-5d9f-a", ready=False)]), Nudges()
+    view, nudges = cache(pod("shop-5d9f-a", ready=False)), Nudges()
     answerer = Answerer({AppRef(NS, "shop"): app()}.get, view, nudges)
     question = asyncio.create_task(answerer.answer(NS, "shop"))
     await asyncio.sleep(0.05)
@@ -101,7 +120,7 @@ async def test_no_ready_pod_within_the_wait_is_204(monkeypatch):
 async def test_apps_without_scale_to_zero_and_unknown_apps_are_404_and_wake_nothing():
     warm = app({**ZERO, "replicas": {"min": 1, "max": 5}, "autoscaling": {}})
     nudges = Nudges()
-    view = InMemoryView([pod("shop-5d9f-a")])
+    view = cache(pod("shop-5d9f-a"))
     answerer = Answerer({AppRef(NS, "shop"): warm}.get, view, nudges)
     assert (await answerer.answer(NS, "shop"))[0] == 404
     assert (await answerer.answer(NS, "nope"))[0] == 404

@@ -38,9 +38,10 @@ from webscale.autoscaling.status import (
     paused_status,
 )
 from webscale.autoscaling.zero import ZeroDecision, decide_zero, last_request, wake, warm_spec
-from webscale.kube.cache import ClusterView
+from webscale.kube.cache import ClusterView, own_deployment, own_replica_sets
 from webscale.kube.client import is_gone
 from webscale.kube.interface import KubeAPI
+from webscale.kube.own_pods import own_pods
 from webscale.metrics.prometheus import AppQuery
 
 log = logging.getLogger(__name__)
@@ -114,14 +115,12 @@ def startup_seconds(pods: list[dict[str, Any]], app_name: str) -> float | None:
     return statistics.median(recent) if recent else None
 
 
-def pods_to_resize(pods: list[dict[str, Any]], app_name: str, workers: int) -> list[str]:
-    """Names of the app's running web pods whose worker annotation is not `workers` (pure)."""
-    wanted, selector = str(workers), selector_labels(app_name)
+def pods_to_resize(pods: list[dict[str, Any]], app: App, owners: frozenset[str], workers: int) -> list[str]:
+    """Names of the app's running web pods (controlled by the ReplicaSets `owners`: never a look-alike
+    someone labelled as the app's) whose worker annotation is not `workers` (pure)."""
+    wanted = str(workers)
     out = []
-    for pod in pods:
-        meta = pod["metadata"]
-        if meta.get("deletionTimestamp") or not selector.items() <= (meta.get("labels") or {}).items():
-            continue
+    for meta, _ in own_pods(pods, app.namespace, selector_labels(app.name), owners):
         if (meta.get("annotations") or {}).get(WORKERS_ANNOTATION) != wanted:
             out.append(str(meta["name"]))
     return out
@@ -185,9 +184,9 @@ class Autoscaler:
     def act(self, app: App, observation: Observation, now: float) -> Decision | None:
         """Decide and apply for one app; returns the Decision (None when there was nothing to decide)."""
         spec = app.valid_spec
-        deployment = self.view.get("Deployment", app.namespace, app.name)
+        deployment = own_deployment(self.view, app)
         if deployment is None:
-            return None  # the reconciler creates it; scale it next poll
+            return None  # the reconciler creates it (or reports the name taken); scale it next poll
         workers = int(app.status.get("workersPerPod") or 1)
         current = current_of(deployment, spec, workers)
         state = self.states.setdefault(app.ref, AppState(last_poll=now))
@@ -243,7 +242,7 @@ class Autoscaler:
         state.waiting = waiting
         if waiting > 0:
             state.last_request_at = now
-        deployment = self.view.get("Deployment", app.namespace, app.name)
+        deployment = own_deployment(self.view, app)
         if deployment is None or app.paused or app.valid_spec.autoscaling.mode == "recommend":
             return None
         replicas = int(deployment.get("spec", {}).get("replicas") or 0)
@@ -265,7 +264,7 @@ class Autoscaler:
         returns the new replica count (None when nothing was written)."""
         spec = app.valid_spec
         fast = spec.autoscaling.burst.fast_signal
-        deployment = self.view.get("Deployment", app.namespace, app.name)
+        deployment = own_deployment(self.view, app)
         if deployment is None or app.paused or spec.autoscaling.mode != "auto":
             return None
         current = current_of(deployment, spec, int(app.status.get("workersPerPod") or 1))
@@ -325,7 +324,8 @@ class Autoscaler:
     def _resize_workers(self, app: App, workers: int) -> None:
         """Annotate running pods whose worker count differs (from the pod cache: no LIST); the app
         re-reads the annotation without a restart."""
-        for name in pods_to_resize(self.view.children("Pod", app), app.name, workers):
+        owners = own_replica_sets(self.view, app, app.name)
+        for name in pods_to_resize(self.view.children("Pod", app), app, owners, workers):
             try:
                 self.kube.patch_annotations("v1", "Pod", app.namespace, name, {WORKERS_ANNOTATION: str(workers)})
                 telemetry.WORKER_RESIZES.inc()

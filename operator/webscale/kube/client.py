@@ -41,6 +41,7 @@ PLURALS = {
     ("policy/v1", "PodDisruptionBudget"): "poddisruptionbudgets",
     ("v1", "Event"): "events",
     ("v1", "Pod"): "pods",
+    ("apps/v1", "ReplicaSet"): "replicasets",
     ("coordination.k8s.io/v1", "Lease"): "leases",
     (f"{models.GROUP}/{models.VERSION}", models.KIND): models.PLURAL,
 }

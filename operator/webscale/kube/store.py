@@ -87,6 +87,31 @@ def trim_deployment(obj: dict[str, Any]) -> dict[str, Any]:
     return {**obj, "metadata": meta}
 
 
+def owner_references(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ownerReferences as the operator checks them: kind, name, uid and whether it is the controller."""
+    refs = meta.get("ownerReferences") or []
+    return [
+        {"kind": o.get("kind"), "name": o.get("name"), "uid": o.get("uid"), "controller": o.get("controller")}
+        for o in refs
+    ]
+
+
+def trim_replica_set(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the operator reads of a ReplicaSet: who it is, which app's (the index) and which Deployment
+    controls it. Only to tell the pods of the app's own Deployments from look-alikes (`kube.cache`)."""
+    meta, labels = obj["metadata"], obj["metadata"].get("labels") or {}
+    kept = {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta}
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {
+            **kept,
+            "labels": {k: labels[k] for k in POD_LABELS if k in labels},
+            "ownerReferences": owner_references(meta),
+        },
+    }
+
+
 POD_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/component")
 """The labels the operator reads on a pod: which app (the index) and which component (web or LB)."""
 POD_METADATA = ("name", "namespace", "resourceVersion", "creationTimestamp", "deletionTimestamp")
@@ -116,8 +141,7 @@ def trim_pod(obj: dict[str, Any]) -> dict[str, Any]:
     if labels.get("app.kubernetes.io/component") in (LB_COMPONENT, "web"):
         # the wake loop (runtime.wake) reads the held-request counters of an app's HAProxy pods, and the
         # wake endpoint (runtime.wake_answer) names an app's ready pod to them
-        owners = [{"kind": o.get("kind"), "name": o.get("name")} for o in meta.get("ownerReferences") or []]
-        trimmed["metadata"]["ownerReferences"] = owners
+        trimmed["metadata"]["ownerReferences"] = owner_references(meta)
         trimmed["status"]["podIP"] = status.get("podIP")
     return trimmed
 

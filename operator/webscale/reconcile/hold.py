@@ -51,6 +51,7 @@ How a request is held, and why this way:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -260,7 +261,9 @@ def parse_held(text: str) -> dict[str, float]:
         name, _, value = line.partition(" ")
         if name in (WAITING, OLDEST, HELD_TOTAL, RELEASED_TOTAL, TIMED_OUT_TOTAL):
             try:
-                found[name] = float(value)
+                number = float(value)
             except ValueError:
                 continue
+            if math.isfinite(number) and number >= 0:
+                found[name] = number
     return found

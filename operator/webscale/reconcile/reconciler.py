@@ -21,7 +21,7 @@ from webscale.api.app import App
 from webscale.api.conditions import get_condition, status_holds
 from webscale.api.labels import APPLIED_ANNOTATION
 from webscale.api.status import now_iso
-from webscale.kube.cache import CHILD_KINDS, ClusterView, controlled_by
+from webscale.kube.cache import CHILD_KINDS, ClusterView, controlled_by, own_deployment
 from webscale.kube.client import is_gone, is_rejected, server_message
 from webscale.kube.drift import drifted_paths, holds, intent_hash
 from webscale.kube.interface import KubeAPI
@@ -81,7 +81,7 @@ class Reconciler:
             self._mark_invalid(app, "InvalidSpec", list(app.errors), now, "running objects left unchanged")
             return []
         spec = app.valid_spec
-        live_deployment = self.view.get("Deployment", app.namespace, app.name)
+        live_deployment = own_deployment(self.view, app)
         workers = template_workers(spec, live_deployment)
         settings = self.kube.settings
         children = build_children(
@@ -119,7 +119,7 @@ class Reconciler:
         changed += self._prune(app, desired_children)
         self._note_conflicts(app, conflicts)
         service = self.view.get("Service", app.namespace, app.name)
-        haproxy = self.view.get("Deployment", app.namespace, lb_name(app))
+        haproxy = own_deployment(self.view, app, lb_name(app))
         pods = self.view.children("Pod", app)  # the pod cache: why pods are Pending, no request
         self._write_status(app, ready_status(app, deployment, now, conflicts, service, haproxy, pods))
         if changed:

@@ -56,6 +56,9 @@ RESOURCES = (
     Resource(f"{models.GROUP}/{models.VERSION}", APP_KIND),
     *(Resource(v, k, MANAGED_SELECTOR, trim_for(k)) for v, k in CHILD_RESOURCES),
     Resource("v1", "Pod", MANAGED_SELECTOR, trim_for("Pod")),
+    # whose pods are the app's (kube.cache.own_replica_sets): a pod is dialled, named to HAProxy or
+    # annotated only when its controller is a ReplicaSet of the app's own Deployment
+    Resource("apps/v1", "ReplicaSet", MANAGED_SELECTOR, trim_for("ReplicaSet")),
 )
 RESYNC_STEP_SECONDS = 1.0
 """The resync queues a slice of the apps every this many seconds."""

@@ -23,11 +23,8 @@ import contextlib
 import logging
 import math
 import time
-import urllib.error
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from webscale.api.app import App
@@ -35,17 +32,18 @@ from webscale.api.durations import seconds
 from webscale.api.ref import AppRef
 from webscale.autoscaling.act import Autoscaler
 from webscale.autoscaling.panic import in_band_rate
-from webscale.kube.cache import ClusterView
+from webscale.kube.cache import ClusterView, own_deployment
 from webscale.promql.queries import LB_REQUESTS_METRIC
 from webscale.reconcile.haproxy_config import BACKEND
 from webscale.runtime.held import haproxy_pod_urls
+from webscale.runtime.pod_reads import finite, read_pods
 
 log = logging.getLogger(__name__)
 
 STATS_PATH = "/metrics?scope=backend"
 """The backend section of the HAProxy pods' Prometheus exporter (about 13 kB a pod)."""
 READ_TIMEOUT = 0.5
-"""Per pod: one that does not answer within this is left out of this round."""
+"""Per pod, in all: one that has not answered within this is left out of this round."""
 MAX_BODY = 256 * 1024
 FAN_OUT = 16
 """Pods read at once."""
@@ -61,29 +59,18 @@ Reader = Callable[[Sequence[str]], dict[str, float | None]]
 
 
 def parse_requests(text: str) -> float | None:
-    """The backend's request counter in one exporter answer (None when it is not there)."""
+    """The backend's request counter in one exporter answer (None when it is not there, or not a count)."""
     for line in text.splitlines():
         if line.startswith(SAMPLE):
-            with contextlib.suppress(ValueError):
-                return float(line[len(SAMPLE) :].split()[0])
-    return None
-
-
-def _read_one(url: str) -> float | None:
-    with (
-        contextlib.suppress(OSError, urllib.error.URLError, ValueError, IndexError),
-        urllib.request.urlopen(url, timeout=READ_TIMEOUT) as resp,
-    ):
-        return parse_requests(resp.read(MAX_BODY).decode(errors="replace"))
+            with contextlib.suppress(ValueError, IndexError):
+                value = float(line[len(SAMPLE) :].split()[0])
+                return value if finite(value) else None
     return None
 
 
 def read_requests(urls: Sequence[str]) -> dict[str, float | None]:
-    """Read every URL, `FAN_OUT` at a time; a pod that fails answers None."""
-    if not urls:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(FAN_OUT, len(urls)), thread_name_prefix="fast") as pool:
-        return dict(zip(urls, pool.map(_read_one, urls), strict=True))
+    """Read every URL, `FAN_OUT` at a time, each within `READ_TIMEOUT` in all; a pod that fails answers None."""
+    return read_pods(urls, parse_requests, READ_TIMEOUT, MAX_BODY, FAN_OUT)
 
 
 def uses_fast_signal(app: App, deployment: dict[str, Any] | None) -> bool:
@@ -153,9 +140,9 @@ class FastSignal:
     def wanted(self) -> list[tuple[App, list[str]]]:
         out = []
         for app in self.apps():
-            if not uses_fast_signal(app, self.view.get("Deployment", app.namespace, app.name)):
+            if not uses_fast_signal(app, own_deployment(self.view, app)):
                 continue
-            urls = haproxy_pod_urls(self.view.children("Pod", app), app, STATS_PATH)
+            urls = haproxy_pod_urls(self.view, app, STATS_PATH)
             if urls:
                 out.append((app, urls))
         return sorted(out, key=lambda pair: (pair[0].namespace, pair[0].name))

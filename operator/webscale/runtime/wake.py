@@ -30,7 +30,7 @@ from webscale.api.ref import AppRef
 from webscale.api.scale_to_zero import settings as zero_settings
 from webscale.autoscaling.act import Autoscaler
 from webscale.autoscaling.cold_start import ColdStart, Measured, step
-from webscale.kube.cache import ClusterView
+from webscale.kube.cache import ClusterView, own_deployment
 from webscale.reconcile.hold import HELD_TOTAL, OLDEST, RELEASED_TOTAL, TIMED_OUT_TOTAL, WAITING
 from webscale.runtime.held import Reader, haproxy_pod_urls, read_held
 
@@ -95,7 +95,7 @@ class Waker:
         for app in self.apps():
             if app.deleting or not app.valid or zero_settings(app.valid_spec) is None:
                 continue
-            deployment = self.view.get("Deployment", app.namespace, app.name)
+            deployment = own_deployment(self.view, app)
             if deployment is None:
                 continue
             if int(deployment.get("spec", {}).get("replicas") or 0) == 0 or app.ref in self.tracks:
@@ -103,21 +103,26 @@ class Waker:
         return out
 
     def tick(self, now: float) -> None:
-        """One round over the watched apps (blocking: runs in a worker thread)."""
+        """One round over the watched apps (blocking: runs in a worker thread). Every app's pods are read
+        in one batch, so a slow pod costs its own read's time once, not once per app after it."""
         watched = self.watched()
         live = {app.ref for app, _ in watched}
         for ref in list(self.tracks):
             if ref not in live:
                 self.tracks.pop(ref)
+        urls = {app.ref: haproxy_pod_urls(self.view, app) for app, _ in watched}
+        every = sorted({url for app_urls in urls.values() for url in app_urls})
+        counts = self.read(every) if every else {}
         for app, deployment in watched:
             try:
-                self._one(app, deployment, now)
+                self._one(app, deployment, {url: counts.get(url) for url in urls[app.ref]}, now)
             except Exception:
                 log.exception("%s: wake-up check failed; next round retries", app.key)
 
-    def _one(self, app: App, deployment: dict[str, Any], now: float) -> None:
-        urls = haproxy_pod_urls(self.view.children("Pod", app), app)
-        readings = {url: found for url, found in self.read(urls).items() if found is not None}
+    def _one(
+        self, app: App, deployment: dict[str, Any], counts: dict[str, dict[str, float] | None], now: float
+    ) -> None:
+        readings = {url: found for url, found in counts.items() if found is not None}
         waiting = int(sum(r.get(WAITING, 0.0) for r in readings.values()))
         oldest = max((r.get(OLDEST, 0.0) for r in readings.values()), default=0.0)
         released = 0.0

@@ -28,9 +28,9 @@ from webscale.api.app import App
 from webscale.api.labels import selector_labels
 from webscale.api.ref import AppRef
 from webscale.api.scale_to_zero import settings as zero_settings
-from webscale.kube.cache import ClusterView
+from webscale.kube.cache import ClusterView, own_replica_sets
+from webscale.kube.own_pods import own_pods
 from webscale.reconcile.hold import WAKE_PATH
-from webscale.runtime.own_pods import own_pods
 
 WAIT_SECONDS = 1.0
 """How long a question is held while no pod is ready (HAProxy's own timeout is 2 s: hold.ASK_TIMEOUT_MS)."""
@@ -38,10 +38,11 @@ CHECK_SECONDS = 0.05
 """How often a held question looks at the pod cache again."""
 
 
-def ready_pod_address(pods: list[dict[str, Any]], app: App) -> tuple[str, int] | None:
-    """The address and port of the app's first Ready pod (by name), or None (pure; pods from the cache)."""
+def ready_pod_address(pods: list[dict[str, Any]], app: App, owners: frozenset[str]) -> tuple[str, int] | None:
+    """The address and port of the app's first Ready pod (by name) of the ReplicaSets `owners`, or None
+    (pure; pods from the cache)."""
     found = []
-    for meta, status in own_pods(pods, app.namespace, selector_labels(app.name), f"{app.name}-"):
+    for meta, status in own_pods(pods, app.namespace, selector_labels(app.name), owners):
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
         if not ready or status.get("phase") != "Running":
             continue
@@ -71,7 +72,8 @@ class Answerer:
         return app
 
     def address(self, app: App) -> tuple[str, int] | None:
-        return ready_pod_address(self.view.children("Pod", app), app)
+        owners = own_replica_sets(self.view, app, app.name)
+        return ready_pod_address(self.view.children("Pod", app), app, owners) if owners else None
 
     async def answer(self, namespace: str, name: str) -> tuple[int, str]:
         """(HTTP status, body) for one question, held up to WAIT_SECONDS while no pod is ready."""

@@ -30,6 +30,7 @@ from webscale.runtime.wake_answer import Answerer, start_wake_http
 from webscale_local.dnsmasq import DnsHandle, start_dns
 from webscale_local.haproxy import HAProxyHandle, start_haproxy
 from webscale_local.lb_rig import NAME, NAMESPACE, SLOTS, SRV, _swap
+from webscale_local.owned import deployment_of, owned_by, replica_set_of
 from webscale_local.ports import free_port
 from webscale_local.sample_app import SampleApp
 
@@ -57,20 +58,25 @@ def operator_files(
     return dict(build_lb_children(app, {}, wake_base=wake_base)[0]["data"])
 
 
+_DEPLOYMENT = deployment_of("u", NAME, NAMESPACE, labels(NAME), "shop-deployment-uid")
+_REPLICA_SET = replica_set_of(_DEPLOYMENT, "shop-rs-uid")
+
+
+def zero_view() -> InMemoryView:
+    """The operator's cache for `zero_app`: its Deployment and that Deployment's ReplicaSet, no pod yet."""
+    return InMemoryView([_DEPLOYMENT, _REPLICA_SET])
+
+
 def ready_pod(app: SampleApp, name: str = f"{NAME}-5d9f-a", version: str = "1") -> dict[str, Any]:
-    """The pod object the operator's pod cache holds for a Ready pod of `shop` served by `app`."""
-    return {
+    """The pod object the operator's pod cache holds for a Ready pod of `shop` served by `app` (made by the
+    ReplicaSet of `zero_view`)."""
+    pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": NAMESPACE,
-            "resourceVersion": version,
-            "labels": labels(NAME),
-            "ownerReferences": [{"kind": "ReplicaSet", "name": f"{NAME}-5d9f"}],
-        },
+        "metadata": {"name": name, "namespace": NAMESPACE, "resourceVersion": version, "labels": labels(NAME)},
         "status": {"phase": "Running", "podIP": app.host, "conditions": [{"type": "Ready", "status": "True"}]},
     }
+    return owned_by(pod, _REPLICA_SET)
 
 
 @contextlib.contextmanager
