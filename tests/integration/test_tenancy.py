@@ -55,13 +55,19 @@ def test_the_longest_name_is_accepted(crd_installed, namespace, swa):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"autoscaling": {"pollingInterval": "1s"}}, "autoscaling.pollingInterval must be at least 5s"),
-        ({"autoscaling": {"pollingInterval": "4999ms"}}, "autoscaling.pollingInterval must be at least 5s"),
+        ({"autoscaling": {"pollingInterval": "1s"}}, "autoscaling.pollingInterval must be between 5s and 1h"),
+        ({"autoscaling": {"pollingInterval": "4999ms"}}, "autoscaling.pollingInterval must be between 5s and 1h"),
         ({"autoscaling": {"behavior": {"scaleUp": {"period": "0s"}}}}, "scaleUp.period must be at least 1s"),
         ({"autoscaling": {"behavior": {"scaleDown": {"period": "500ms"}}}}, "scaleDown.period must be at least 1s"),
+        ({"autoscaling": {"pollingInterval": "2h"}}, "autoscaling.pollingInterval must be between 5s and 1h"),
+        ({"autoscaling": {"burst": {"hold": "99999999h"}}}, "autoscaling.burst.hold must be between 0s and 1h"),
+        (
+            {"autoscaling": {"behavior": {"scaleDown": {"stabilizationWindow": "2h"}}}},
+            "scaleDown.stabilizationWindow must be between 0s and 1h",
+        ),
     ],
 )
-def test_too_short_durations_are_refused(crd_installed, namespace, swa, spec, message):
+def test_too_short_or_too_long_durations_are_refused(crd_installed, namespace, swa, spec, message):
     with pytest.raises(ApiException) as refused:
         swa.create_namespaced_custom_object(G, V, namespace, P, app_body(**spec))
     assert refused.value.status == 422 and message in refused.value.body, refused.value.body

@@ -143,6 +143,23 @@ def test_a_surge_at_three_times_the_ready_pods_scales_up_at_once_and_says_why():
     assert event[2].endswith("scaling 2 -> 14 at once")
 
 
+@pytest.mark.parametrize("window", ["10s", "30s", "1m"])
+def test_a_window_longer_than_the_staleness_still_gives_the_rate_over_the_whole_window(window):
+    span = int(window[:-1]) * (60 if window.endswith("m") else 1)
+    world = warm(autoscaling={"burst": {"fastSignal": {"window": window}}})
+    counters = Counters()
+    loop = fast(world, counters)
+    for i in range(span // 2 + 1):  # a round every 2 s over the whole window, at 50 req/s (1 pod's worth)
+        counters.count = 100.0 * i
+        loop.tick(100.0 + 2 * i)
+    world.sync()
+    assert replicas(world) == 2  # 1 pod's worth: no burst
+    counters.count += 50.0 * 20 * span  # the window now holds ~20 pods' worth: far over 3 x 2 ready
+    loop.tick(100.0 + 2 * (span // 2 + 1))
+    world.sync()
+    assert replicas(world) > 6  # the rate is read over the whole window, not left out as too old
+
+
 def test_replicas_max_bounds_the_scale_up():
     world, counters = warm(replicas={"min": 1, "max": 5, "count": 2}), Counters()
     loop = fast(world, counters)

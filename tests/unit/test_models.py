@@ -52,11 +52,15 @@ def test_seconds(text, value):
         ({"image": "a", "workers": {"count": 0}}, "spec.workers.count", "greater than or equal to 1"),
         ({"image": "a", "replicas": {"min": -1}}, "spec.replicas.min", "greater than or equal to 0"),
         ({"image": "a", "autoscaling": {"pollingInterval": "soon"}}, "spec.autoscaling.pollingInterval", "pattern"),
-        ({"image": "a", "autoscaling": {"pollingInterval": "0s"}}, "spec.autoscaling.pollingInterval", "at least 5s"),
+        (
+            {"image": "a", "autoscaling": {"pollingInterval": "0s"}},
+            "spec.autoscaling.pollingInterval",
+            "must be between 5s and 1h",
+        ),
         (
             {"image": "a", "autoscaling": {"pollingInterval": "4999ms"}},
             "spec.autoscaling.pollingInterval",
-            "autoscaling.pollingInterval must be at least 5s, got 4999ms",
+            "autoscaling.pollingInterval must be between 5s and 1h, got 4999ms",
         ),
         (
             {"image": "a", "autoscaling": {"behavior": {"scaleUp": {"period": "0s"}}}},

@@ -87,6 +87,14 @@ def test_headroom_waits_for_enough_scrapes():
     assert headroom(make_spec(PLAIN).autoscaling, three, T0) is None
 
 
+def test_a_polling_interval_longer_than_a_third_of_the_headroom_window_stretches_it_to_three_polls():
+    auto = make_spec({"pollingInterval": "2m", "headroom": {"quantile": 0.9, "window": "1m"}}).autoscaling
+    three = tuple(Reading(T0 - 120 * i, 500.0, 600.0 + 100 * i) for i in range(3))  # 0, 2 and 4 min ago
+    found = headroom(auto, three, T0)
+    assert found is not None and found.samples == 3 and found.window == 240.0  # not off: the last 3 polls
+    assert headroom(auto, three[:2], T0) is None  # the app's first polls: too few yet
+
+
 def test_the_long_window_holds_a_scale_down_back_and_says_so():
     spec = make_spec(
         {"headroom": {"quantile": None}, "behavior": {"scaleDown": {"stabilizationWindow": "0s", "rateWindow": "1m"}}}

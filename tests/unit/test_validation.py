@@ -109,3 +109,56 @@ def test_the_allow_list_defaults_to_the_installed_setting(monkeypatch):
         assert "allowed: http://a:1, http://b:2" in semantic_errors(parse_spec({"image": "a"}))[0]
     finally:
         validation.installed_prometheus_urls.cache_clear()
+
+
+# ---- windows over the remembered polls -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("autoscaling", "expected"),
+    [
+        (  # 64 polls of 15 s reach 960 s = 16m
+            {"behavior": {"scaleDown": {"rateWindow": "30m"}}},
+            "spec.autoscaling.behavior.scaleDown.rateWindow: 30m reaches further back than the 64 polls the "
+            "operator remembers at autoscaling.pollingInterval 15s (960s)",
+        ),
+        (
+            {"headroom": {"window": "17m"}},
+            "spec.autoscaling.headroom.window: 17m reaches further back than the 64 polls",
+        ),
+    ],
+)
+def test_a_window_longer_than_the_remembered_polls_marks_the_app_invalid(autoscaling, expected):
+    errors = semantic_errors(parse_spec({"image": "a", "autoscaling": autoscaling}))
+    assert any(e.startswith(expected) for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "autoscaling",
+    [
+        {"behavior": {"scaleDown": {"rateWindow": "16m"}}},  # exactly 64 polls
+        {"headroom": {"window": "16m"}},
+        {"headroom": {"quantile": None, "window": "2h"}},  # the headroom is off: its window is not read
+        {"pollingInterval": "1m", "behavior": {"scaleDown": {"rateWindow": "1h"}}},  # 64 polls of 1m
+    ],
+)
+def test_windows_within_the_remembered_polls_are_sound(autoscaling):
+    assert semantic_errors(parse_spec({"image": "a", "autoscaling": autoscaling})) == []
+
+
+@pytest.mark.parametrize(
+    ("autoscaling", "field"),
+    [
+        ({"burst": {"hold": "99999999h"}}, "autoscaling.burst.hold"),
+        ({"behavior": {"scaleUp": {"stabilizationWindow": "61m"}}}, "autoscaling.behavior.scaleUp.stabilizationWindow"),
+        (
+            {"behavior": {"scaleDown": {"stabilizationWindow": "2h"}}},
+            "autoscaling.behavior.scaleDown.stabilizationWindow",
+        ),
+        ({"behavior": {"scaleUp": {"leadTime": "3601s"}}}, "autoscaling.behavior.scaleUp.leadTime"),
+        ({"pollingInterval": "2h"}, "autoscaling.pollingInterval"),
+    ],
+)
+def test_durations_beyond_an_hour_are_refused_naming_the_field(autoscaling, field):
+    with pytest.raises(ValueError, match=f"{field} must be between"):
+        parse_spec({"image": "a", "autoscaling": autoscaling})

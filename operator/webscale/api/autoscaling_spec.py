@@ -14,9 +14,20 @@ MIN_POLLING_INTERVAL = "5s"
 """The shortest autoscaling.pollingInterval: a tenant cannot make the operator poll its Prometheus faster."""
 MIN_PERIOD = "1s"
 """The shortest period a scaling rate limit applies to."""
+MAX_WINDOW = "1h"
+"""The longest stabilization window, lead time and burst hold (the HPA's own bound on its windows)."""
+REMEMBERED_POLLS = 64
+"""Readings the operator remembers per app, one per poll: scaleDown.rateWindow and headroom.window may
+reach back this many polls at most."""
 
 
-PollingInterval = Annotated[str, *duration_at_least(MIN_POLLING_INTERVAL, "autoscaling.pollingInterval")]
+PollingInterval = Annotated[str, *duration_within(MIN_POLLING_INTERVAL, MAX_WINDOW, "autoscaling.pollingInterval")]
+ScaleUpWindow = Annotated[str, *duration_within("0s", MAX_WINDOW, "autoscaling.behavior.scaleUp.stabilizationWindow")]
+ScaleDownWindow = Annotated[
+    str, *duration_within("0s", MAX_WINDOW, "autoscaling.behavior.scaleDown.stabilizationWindow")
+]
+LeadTime = Annotated[str, *duration_within("0s", MAX_WINDOW, "autoscaling.behavior.scaleUp.leadTime")]
+BurstHold = Annotated[str, *duration_within("0s", MAX_WINDOW, "autoscaling.burst.hold")]
 ScaleUpPeriod = Annotated[str, *duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleUp.period")]
 ScaleDownPeriod = Annotated[str, *duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleDown.period")]
 SeasonalOffset = Annotated[str, *duration_within("1h", "168h", "autoscaling.seasonal.offset", off=True)]
@@ -24,7 +35,8 @@ SeasonalLookahead = Annotated[str, *duration_within("15s", "1h", "autoscaling.se
 SeasonalLevelWindow = Annotated[str, *duration_within("1m", "24h", "autoscaling.seasonal.levelWindow")]
 IdleAfter = Annotated[str, *duration_within("30s", "168h", "autoscaling.scaleToZero.idleAfter")]
 HoldRequestsFor = Annotated[str, *duration_within("1s", "5m", "autoscaling.scaleToZero.holdRequestsFor")]
-FastWindow = Annotated[str, *duration_within("2s", "1m", "autoscaling.burst.fastSignal.window")]
+FAST_WINDOW_MAX = "1m"
+FastWindow = Annotated[str, *duration_within("2s", FAST_WINDOW_MAX, "autoscaling.burst.fastSignal.window")]
 
 
 class Target(Model):
@@ -47,8 +59,8 @@ class Target(Model):
 class ScaleUp(Model):
     """How fast replicas may rise."""
 
-    stabilization_window: Duration = "0s"
-    """Use the lowest recommendation seen in this window (0s: react at once)."""
+    stabilization_window: ScaleUpWindow = "0s"
+    """Use the lowest recommendation seen in this window (0s: react at once; at most 1h)."""
     max_pods: int | None = Field(default=4, ge=1)
     """Add at most this many pods per period."""
     max_percent: int | None = Field(default=100, ge=1)
@@ -57,9 +69,9 @@ class ScaleUp(Model):
     """The period the limits apply to."""
     tolerance: float | None = Field(default=None, ge=0, le=1)
     """Dead band for scaling up; defaults to autoscaling.tolerance."""
-    lead_time: Duration = "30s"
-    """How long a new pod takes to serve (start-up plus readiness). While load rises steadily, scale-up
-    sizes for the load expected leadTime + pollingInterval ahead; 0s turns the forecast off."""
+    lead_time: LeadTime = "30s"
+    """How long a new pod takes to serve (start-up plus readiness; at most 1h). While load rises steadily,
+    scale-up sizes for the load expected leadTime + pollingInterval ahead; 0s turns the forecast off."""
     learn_lead_time: bool = True
     """Use the start-up time measured on the app's own pods (creation to Ready) instead of leadTime
     once the operator has measured it; leadTime stays the value until then (and 0s still turns the
@@ -79,9 +91,9 @@ class ScaleUp(Model):
 class ScaleDown(Model):
     """How fast replicas may fall."""
 
-    stabilization_window: Duration = "300s"
+    stabilization_window: ScaleDownWindow = "300s"
     """Use the highest recommendation seen in this window before scaling down (the Kubernetes HPA's
-    default, 300s). Chosen on the cost / service frontier of the real traces of
+    default, 300s; at most 1h). Chosen on the cost / service frontier of the real traces of
     bench/results/scaling.md (every policy swept over its target; chosen on two traces, checked on
     three held out): this scale-down (300s, no rateWindow, maxPercent 100) with the headroom p90 over
     1 minute needs 0.92x the pod-seconds of the earlier defaults (60s, a 10m rateWindow, maxPercent
@@ -89,7 +101,8 @@ class ScaleDown(Model):
     the held-out ones."""
     rate_window: Duration = "0s"
     """Scale down only as far as the mean request rate over this longer window allows (the mean
-    of the per-scrape rates of the last polls; at most 64 polls are remembered): scale up on the short
+    of the per-scrape rates of the last polls; at most 64 polls back: a longer window marks the app
+    Invalid): scale up on the short
     window, down on the long one, so a lull between two bursts does not shed pods. 0s (the default):
     the rate window and the stabilizationWindow alone decide; the 300s window of highest
     recommendations already keeps pods through such lulls."""
@@ -128,7 +141,8 @@ class FastSignal(Model):
     enabled: bool = True
     """false: burst mode reads Prometheus alone."""
     threshold: float = Field(default=3.0, gt=1, le=100)
-    """In-band load at or above threshold x the ready pods' capacity scales up at once."""
+    """Scales up at once when the pods the in-band rate needs, rounded up as the KPA counts them, are at
+    least threshold x the ready pods (with 1 ready pod and threshold 3: at a rate above 2 pods' worth)."""
     window: FastWindow = "6s"
     """The in-band rate is the requests of about this long (2s..1m) over its length."""
 
@@ -138,8 +152,8 @@ class Burst(Model):
 
     threshold: float = Field(default=2.0, gt=1, le=100)
     """Load at or above threshold x capacity starts burst mode."""
-    hold: Duration = "60s"
-    """How long burst mode blocks scale-down after load was last that high."""
+    hold: BurstHold = "60s"
+    """How long burst mode blocks scale-down after load was last that high (at most 1h)."""
     fast_signal: FastSignal = Field(default_factory=FastSignal)
     """Burst mode on the request rate read straight from the app's HAProxy pods every few seconds."""
 
@@ -158,7 +172,8 @@ class Headroom(Model):
     """Quantile of the per-scrape rates to size for (0.9, the default: the p90); null turns this off
     and sizes on the rate window's mean."""
     window: Duration = "1m"
-    """How far back the per-scrape rates reach (at most 64 polls are remembered). 1m: the p90 of the
+    """How far back the per-scrape rates reach: at least the last three polls (a longer pollingInterval
+    stretches it), at most 64 polls back (a longer window marks the app Invalid). 1m: the p90 of the
     last four scrapes follows a burst's spread while it lasts; the scale-down's 300s window keeps the
     pods it sized for."""
     percent_of_target: int = Field(default=100, ge=50, le=500)
@@ -259,7 +274,7 @@ class Autoscaling(Model):
     mode: Literal["auto", "recommend", "off"] = "auto"
     """auto: scale the Deployment; recommend: write the decision to status only; off: replicas.count."""
     polling_interval: PollingInterval = "15s"
-    """How often metrics are read and a decision is made (at least 5s)."""
+    """How often metrics are read and a decision is made (5s..1h)."""
     target: Target = Field(default_factory=Target)
     """Per-worker request rate and CPU utilisation to aim for."""
     tolerance: float = Field(default=0.1, ge=0, le=1)

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 from kubernetes.utils import parse_quantity
 
 from webscale.api import scale_to_zero
+from webscale.api.autoscaling_spec import REMEMBERED_POLLS
+from webscale.api.durations import seconds
 from webscale.api.models import ScaledWebAppSpec
 from webscale.promql.template import template_error
 from webscale.settings import Settings
@@ -89,8 +91,26 @@ def semantic_errors(spec: ScaledWebAppSpec, allowed_prometheus_urls: Sequence[st
     if spec.metrics.request_rate_source == "loadbalancer" and spec.load_balancer.provider != "haproxy":
         errors.append("spec.metrics.requestRateSource: loadbalancer needs spec.loadBalancer.provider haproxy")
     errors.extend(scale_to_zero.errors(spec))
+    errors.extend(window_errors(spec))
     if spec.metrics.request_rate is not None:
         problem = template_error(spec.metrics.request_rate)  # starts with "spec.metrics.requestRate"
         if problem:
             errors.append(problem)
     return errors
+
+
+def window_errors(spec: ScaledWebAppSpec) -> list[str]:
+    """The windows over the per-poll readings that reach further back than the `REMEMBERED_POLLS` polls
+    the operator remembers: each would be cut short without a word, so each marks the app Invalid."""
+    auto = spec.autoscaling
+    interval = seconds(auto.polling_interval)
+    reach = REMEMBERED_POLLS * interval
+    windows = [("spec.autoscaling.behavior.scaleDown.rateWindow", auto.behavior.scale_down.rate_window)]
+    if auto.headroom.quantile is not None:
+        windows.append(("spec.autoscaling.headroom.window", auto.headroom.window))
+    return [
+        f"{where}: {value} reaches further back than the {REMEMBERED_POLLS} polls the operator remembers "
+        f"at autoscaling.pollingInterval {auto.polling_interval} ({reach:g}s); shorten it, or poll less often"
+        for where, value in windows
+        if seconds(value) > reach
+    ]

@@ -16,13 +16,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from webscale.api.autoscaling_spec import REMEMBERED_POLLS
+
 MAX_RECOMMENDATIONS = 256
 """Hard cap on remembered recommendations (one is added per poll; pruning by age keeps far fewer)."""
 MAX_EVENTS = 64
 """Hard cap on remembered scale events."""
-MAX_READINGS = 64
+MAX_READINGS = REMEMBERED_POLLS
 """Hard cap on remembered load readings (the trend needs a handful, the headroom quantile up to
-autoscaling.headroom.window of them; pruning by age keeps fewer)."""
+autoscaling.headroom.window of them; pruning by age keeps fewer). A rate or headroom window that would
+need more marks the app Invalid (`api.validation`)."""
 MAX_FORECASTS = 8
 """Hard cap on forecasts waiting to be scored."""
 ERROR_WEIGHT = 0.2

@@ -61,8 +61,9 @@ def in_band_rate(readings: Mapping[str, Samples], now: float, window: float, sta
 
     Per pod: the newest reading against the oldest one at most `window` before it (or, when only the
     newest is that recent, the one just before: a pod read less often still gives its rate). A pod whose
-    newest reading is older than `stale` seconds, or whose pair is further apart than `stale`, is left
-    out; a counter that went down (HAProxy restarted) is compared only from the restart on."""
+    newest reading is older than `stale` seconds, or whose reading before the window is further than
+    `stale` from the newest, is left out (a pair within the window is as far apart as the window asks);
+    a counter that went down (HAProxy restarted) is compared only from the restart on."""
     total, seen = 0.0, False
     for samples in readings.values():
         if not samples or now - samples[-1][0] > stale:
@@ -74,7 +75,7 @@ def in_band_rate(readings: Mapping[str, Samples], now: float, window: float, sta
         older = samples[start:-1]
         inside = [s for s in older if new_t - s[0] <= window]
         pair = inside[0] if inside else (older[-1] if older else None)
-        if pair is None or new_t - pair[0] > stale or new_t <= pair[0]:
+        if pair is None or new_t <= pair[0] or (not inside and new_t - pair[0] > stale):
             continue
         total += (new_v - pair[1]) / (new_t - pair[0])
         seen = True

@@ -277,7 +277,8 @@ def quantile(values: list[float], q: float) -> float:
 
 def headroom(auto: Autoscaling, readings: tuple[Reading, ...], now: float) -> Headroom | None:
     """autoscaling.headroom: the quantile of the per-scrape rates (each poll's `recent` reading, else
-    its windowed one) of the last headroom.window, or None when it is off or has too few samples.
+    its windowed one) of the last headroom.window, or of the last `HEADROOM_MIN_SAMPLES` polls when the
+    window holds fewer; None when it is off or has too few samples (the app's first polls).
 
     Why: a fixed target is one guess of the headroom every app needs. The spread of the rate between
     two scrapes measures it: on smooth load the quantile is close to the mean and the pods run near
@@ -285,7 +286,7 @@ def headroom(auto: Autoscaling, readings: tuple[Reading, ...], now: float) -> He
     rule = auto.headroom
     if rule.quantile is None:
         return None
-    window = seconds(rule.window)
+    window = max(seconds(rule.window), (HEADROOM_MIN_SAMPLES - 1) * seconds(auto.polling_interval))
     values = [o.recent if o.recent is not None else o.rps for o in readings if o.at > now - window - 1e-9]
     if len(values) < HEADROOM_MIN_SAMPLES:
         return None

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from webscale.api.app import App
+from webscale.api.autoscaling_spec import FAST_WINDOW_MAX
 from webscale.api.durations import seconds
 from webscale.api.ref import AppRef
 from webscale.autoscaling.act import Autoscaler
@@ -47,8 +48,14 @@ READ_TIMEOUT = 0.5
 MAX_BODY = 256 * 1024
 FAN_OUT = 16
 """Pods read at once."""
-KEEP = 8
-"""Readings kept per pod (the window's readings at 2 s, and one before it)."""
+
+
+def keep(interval: float) -> int:
+    """Readings kept per pod: the longest window autoscaling.burst.fastSignal.window allows (1m) read
+    every `interval` seconds, and one before it (32 at 2 s)."""
+    return math.ceil(seconds(FAST_WINDOW_MAX) / max(interval, 0.5)) + 2
+
+
 STALE_FACTOR = 4
 """A pod's reading older than this many rounds (or a pair of readings further apart) is not used,
 unless the apps take turns: then the turn's length is allowed (`FastSignal.stale`)."""
@@ -130,6 +137,7 @@ class FastSignal:
         self.locks = locks
         """The app's lock (runtime.locks): a poll's act step and this round never write the app at once."""
         self.readings: dict[str, deque[tuple[float, float]]] = {}
+        self.keep = keep(interval)
         self.cursor = 0
         self.turn = 1
         """Rounds between two readings of the same app (1 while every app fits one round)."""
@@ -163,7 +171,7 @@ class FastSignal:
             for url in urls:
                 count = counts.get(url)
                 if count is not None:
-                    self.readings.setdefault(url, deque(maxlen=KEEP)).append((now, count))
+                    self.readings.setdefault(url, deque(maxlen=self.keep)).append((now, count))
             app = by_ref[ref]
             window = seconds(app.valid_spec.autoscaling.burst.fast_signal.window)
             rate = in_band_rate({u: list(self.readings.get(u, ())) for u in urls}, now, window, self.stale())
