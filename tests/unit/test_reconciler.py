@@ -3,6 +3,8 @@ refusals, the replicas hand-over and the remembered scale. (The real API server:
 
 from __future__ import annotations
 
+import copy
+
 from orchestration import NS, World, swa
 
 from webscale.api.labels import APPLIED_ANNOTATION
@@ -109,6 +111,24 @@ def test_a_refusal_by_the_api_server_marks_the_app_invalid_once():
     del world.kube.refuse[("Deployment", "shop")]
     converge(world)
     assert world.condition("Invalid")["status"] == "False"
+
+
+def test_after_a_refused_child_nothing_that_needs_it_is_changed():
+    world = World(swa(loadBalancer={"provider": "service"}))
+    converge(world)
+    entry = copy.deepcopy(world.kube.find("Service", NS, "shop")["spec"])
+    world.kube.refuse[("ConfigMap", "shop-haproxy")] = (403, 'configmaps "shop-haproxy" is forbidden: exceeded quota')
+    world.set_spec(loadBalancer={"provider": "haproxy"})
+    converge(world)
+    invalid = world.condition("Invalid")
+    assert invalid["status"] == "True" and "exceeded quota" in invalid["message"]
+    # no HAProxy pods that could not start without their ConfigMap, and the entry Service still on the app
+    assert world.kube.find("Deployment", NS, "shop-haproxy") is None
+    assert world.kube.find("Service", NS, "shop")["spec"] == entry
+    del world.kube.refuse[("ConfigMap", "shop-haproxy")]
+    converge(world)
+    assert world.kube.find("Deployment", NS, "shop-haproxy") is not None
+    assert world.kube.find("Service", NS, "shop")["spec"]["selector"] != entry["selector"]
 
 
 def test_the_replicas_hand_over_is_repaired_when_the_operator_owns_them():

@@ -108,7 +108,8 @@ class Reconciler:
                 if not is_rejected(exc):
                     raise
                 rejected.append(f"{name}: {server_message(exc)}")
-                continue
+                break  # what comes after may need it (the HAProxy pods their ConfigMap, the entry Service
+                # its HAProxy pods): nothing after a refused child is changed
             if result is not live:
                 changed.append(name)
             if is_app_deployment(desired, app):
