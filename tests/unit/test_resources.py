@@ -91,6 +91,15 @@ def test_initial_replicas(replicas, expected):
     assert initial_replicas(parse_spec({**MINIMAL, "replicas": replicas})) == expected
 
 
+ZERO = {"replicas": {"min": 0, "max": 5}, "autoscaling": {"scaleToZero": {}}}
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("auto", 0), ("recommend", 1), ("off", 1)])
+def test_an_app_starts_at_zero_only_when_the_operator_will_wake_it(mode, expected):
+    spec = parse_spec({**MINIMAL, **ZERO, "autoscaling": {**ZERO["autoscaling"], "mode": mode}})
+    assert initial_replicas(spec) == expected
+
+
 def _live(workers: str, cpu: str) -> dict:
     return {
         "spec": {

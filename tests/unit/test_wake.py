@@ -212,3 +212,19 @@ def test_the_pods_of_every_app_at_zero_are_read_in_one_batch():
     waker.tick(1.0)
     # one call for both apps: a pod that is slow to answer costs the round its own timeout once, not once per app
     assert pods.asked == [[URL, "http://10.1.2.9:8404/webscale/held"]]
+
+
+def test_an_app_at_zero_whose_spec_turned_invalid_is_still_woken_and_keeps_its_pod():
+    world, pods = world_at_zero(), Pods()
+    world.set_spec(**ZERO, metrics={"prometheus": {"url": "http://elsewhere:9090"}})  # not allowed: Invalid
+    app = world.app()
+    assert not app.valid
+    waker = wake.Waker(Autoscaler(world.kube, world.view), world.view, lambda: [world.app()], pods)
+    waker.tick(1.0)
+    assert pods.asked == [[URL]] and replicas(world) == 0  # read, nothing waiting
+    pods.answer = counters(waiting=2, held=2, released=0)
+    waker.tick(1.5)
+    world.sync()
+    assert replicas(world) == 1
+    waking = [e for e in world.kube.events if e[1] == "Waking"]
+    assert waking and "the spec is Invalid" in waking[-1][2]

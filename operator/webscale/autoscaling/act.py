@@ -37,7 +37,7 @@ from webscale.autoscaling.status import (
     memory_status,
     paused_status,
 )
-from webscale.autoscaling.zero import ZeroDecision, decide_zero, last_request, wake, warm_spec
+from webscale.autoscaling.zero import ZeroDecision, decide_zero, last_request, wake, wake_invalid, warm_spec
 from webscale.kube.cache import ClusterView, own_deployment, own_replica_sets
 from webscale.kube.client import is_gone
 from webscale.kube.interface import KubeAPI
@@ -243,10 +243,10 @@ class Autoscaler:
         if waiting > 0:
             state.last_request_at = now
         deployment = own_deployment(self.view, app)
-        if deployment is None or app.paused or app.valid_spec.autoscaling.mode == "recommend":
+        if deployment is None or app.paused or (app.valid and app.valid_spec.autoscaling.mode == "recommend"):
             return None
         replicas = int(deployment.get("spec", {}).get("replicas") or 0)
-        woken = wake(app.valid_spec, replicas, waiting)
+        woken = wake(app.valid_spec, replicas, waiting) if app.valid else wake_invalid(replicas, waiting)
         if woken is None:
             return None
         self._set_replicas(app, woken.replicas)

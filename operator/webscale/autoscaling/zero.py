@@ -80,6 +80,19 @@ def wake(spec: ScaledWebAppSpec, replicas: int, waiting: int) -> ZeroDecision | 
     )
 
 
+def wake_invalid(replicas: int, waiting: int) -> ZeroDecision | None:
+    """The fast path for an Invalid app at zero (its running HAProxy pods still hold requests, as its
+    last valid spec asked): one pod, which stays until the spec is fixed (the polls skip Invalid apps)."""
+    if replicas != 0 or waiting <= 0:
+        return None
+    return ZeroDecision(
+        1,
+        WAKING,
+        f"{plural(waiting, 'request')} waiting at the load balancer; scaling 0 -> 1 to serve them (the spec "
+        "is Invalid: the app keeps this pod until it is fixed)",
+    )
+
+
 def decide_zero(
     spec: ScaledWebAppSpec,
     replicas: int,

@@ -14,6 +14,7 @@ from webscale.api import models
 from webscale.api.app import App
 from webscale.api.labels import WORKERS_ANNOTATION, labels, lb_selector_labels, selector_labels
 from webscale.api.models import ScaledWebAppSpec
+from webscale.api.scale_to_zero import may_scale_to_zero
 from webscale.api.workers import workers_per_pod
 from webscale.kube.drift import holds
 from webscale.reconcile.haproxy import HAPROXY_IMAGE, build_lb_children
@@ -177,8 +178,12 @@ def build_deployment(app: App, workers: int | None = None) -> dict[str, Any]:
 
 
 def initial_replicas(spec: ScaledWebAppSpec) -> int:
-    """Replicas of a new Deployment: replicas.count when given, else replicas.min."""
-    return spec.replicas.count if spec.replicas.count is not None else spec.replicas.min
+    """Replicas of a new Deployment: replicas.count when given, else replicas.min; but at least one pod
+    unless the operator wakes the app from zero (scaleToZero in mode auto): in mode recommend or off
+    nothing would ever scale a Deployment created at zero, and every request would wait for nothing."""
+    if spec.replicas.count is not None:
+        return spec.replicas.count
+    return spec.replicas.min if may_scale_to_zero(spec) else max(1, spec.replicas.min)
 
 
 def build_service(app: App) -> dict[str, Any]:

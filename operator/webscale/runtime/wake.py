@@ -90,10 +90,12 @@ class Waker:
         self.nudged.set()
 
     def watched(self) -> list[tuple[App, dict[str, Any]]]:
-        """Apps with scaleToZero at zero replicas or with a cold start under way, with their Deployment."""
+        """Apps with scaleToZero at zero replicas or with a cold start under way, with their Deployment;
+        and Invalid apps at zero: an edit the operator refuses must not leave an app that was at zero, as
+        its last valid spec asked, holding every request until it times out."""
         out = []
         for app in self.apps():
-            if app.deleting or not app.valid or zero_settings(app.valid_spec) is None:
+            if app.deleting or (app.valid and zero_settings(app.valid_spec) is None):
                 continue
             deployment = own_deployment(self.view, app)
             if deployment is None:
