@@ -8,7 +8,8 @@
 --   Progressing  no status yet, or the operator has not yet observed the latest spec,
 --                or pods are not all ready
 --   Degraded     the spec is invalid (Invalid=True; the running Deployment is left as it was),
---                or the metrics are unavailable (replicas are held, not scaled)
+--                the rollout is stuck or its pods cannot be created (Ready=False, RolloutStuck or
+--                ReplicaFailure), or the metrics are unavailable (replicas are held, not scaled)
 --   Healthy      Ready=True: every wanted pod is ready
 local hs = {}
 
@@ -51,6 +52,12 @@ if obj.metadata.generation ~= nil and obj.status.observedGeneration < obj.metada
 end
 
 local ready = condition("Ready")
+if ready ~= nil and ready.status == "False" and (ready.reason == "RolloutStuck" or ready.reason == "ReplicaFailure") then
+  hs.status = "Degraded"
+  hs.message = ready.message or ready.reason
+  return hs
+end
+
 if ready == nil or ready.status ~= "True" then
   hs.status = "Progressing"
   hs.message = (ready and ready.message) or "waiting for pods"

@@ -54,3 +54,48 @@ def test_counts_without_a_surplus_read_as_before():
     assert pods_message(ready=0, wanted=2, replicas=2) == "0/2 pods ready"
     assert pods_message(ready=2, wanted=2, replicas=2) == "2/2 pods ready"
     assert pods_message(ready=0, wanted=0, replicas=0) == "0/0 pods ready"
+
+
+def rolling(updated: int, conditions: list[dict[str, Any]] | None = None, seen: int = 5) -> dict[str, Any]:
+    """A Deployment of 2 wanted pods, both old ones ready and serving, `updated` of them on the newest
+    template (generation 5; the controller has seen generation `seen`)."""
+    status = {"replicas": 3, "readyReplicas": 2, "updatedReplicas": updated, "observedGeneration": seen}
+    return {
+        "metadata": {"generation": 5},
+        "spec": {"replicas": 2},
+        "status": {**status, "conditions": conditions or []},
+    }
+
+
+def test_a_rollout_under_way_is_named_and_the_old_pods_still_serve():
+    ready = ready_condition(rolling(updated=1))
+    assert (ready["status"], ready["reason"]) == ("True", "PodsReady")
+    assert ready["message"].endswith("; rolling out: 1/2 pods run the new template")
+    assert "has not seen the new template yet" in ready_condition(rolling(updated=2, seen=4))["message"]
+    assert (
+        ready_condition(rolling(updated=2))["message"] == "2/2 pods ready; 1 surplus pod to remove (3 pods, 2 wanted)"
+    )
+
+
+def test_a_stuck_rollout_is_not_ready_and_says_why_first():
+    stuck = {
+        "type": "Progressing",
+        "status": "False",
+        "reason": "ProgressDeadlineExceeded",
+        "message": 'ReplicaSet "shop-7c9d" has timed out progressing.',
+    }
+    ready = ready_condition(rolling(updated=1, conditions=[stuck]))
+    assert (ready["status"], ready["reason"]) == ("False", "RolloutStuck")
+    assert ready["message"].startswith('the rollout is stuck: ReplicaSet "shop-7c9d" has timed out progressing.; 2/2')
+
+
+def test_pods_the_controller_cannot_create_make_the_app_not_ready():
+    failure = {
+        "type": "ReplicaFailure",
+        "status": "True",
+        "reason": "FailedCreate",
+        "message": 'pods "shop-7c9d-" is forbidden: error looking up service account default/nope',
+    }
+    ready = ready_condition(rolling(updated=0, conditions=[failure]))
+    assert (ready["status"], ready["reason"]) == ("False", "ReplicaFailure")
+    assert "error looking up service account default/nope" in ready["message"]

@@ -1,8 +1,9 @@
 """The reconciler's part of status (pure): observedGeneration, pod counts, Ready and Invalid.
 
 Ready says why pods are not serving: not yet ready, not placed by the scheduler (PodsUnschedulable,
-with its message), a name held by an object we did not create (NameConflict), or an object the API
-server refused (Invalid=True with the server's message).
+with its message), a rollout the Deployment controller gave up on (RolloutStuck) or whose pods it
+cannot create (ReplicaFailure), a name held by an object we did not create (NameConflict), or an
+object the API server refused (Invalid=True with the server's message).
 """
 
 from __future__ import annotations
@@ -41,6 +42,33 @@ def pods_message(ready: int, wanted: int, replicas: int) -> str:
     return message
 
 
+def rollout(deployment: dict[str, Any] | None) -> tuple[str | None, str]:
+    """What the Deployment controller says of the app's rollout (pure): (a reason Ready is False for,
+    or None; and a note for Ready's message, empty when the pods run the newest template). A rollout
+    whose new pods never become ready (an image that does not exist, a missing ServiceAccount) leaves
+    the old pods serving: ready counts alone would call it healthy."""
+    if deployment is None:
+        return None, ""
+    status, spec = deployment.get("status") or {}, deployment.get("spec") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    failure = conditions.get("ReplicaFailure") or {}
+    if failure.get("status") == "True":
+        return "ReplicaFailure", f"the Deployment controller cannot create pods: {failure.get('message', '')}".strip()
+    progressing = conditions.get("Progressing") or {}
+    if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return "RolloutStuck", f"the rollout is stuck: {progressing.get('message', '')}".strip()
+    if "observedGeneration" not in status:
+        return None, ""  # the controller has reported nothing yet: the pod counts speak
+    wanted = int(spec.get("replicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    seen = int(status.get("observedGeneration") or 0) >= int((deployment.get("metadata") or {}).get("generation") or 0)
+    if not seen:
+        return None, "rolling out: the Deployment controller has not seen the new template yet"
+    if updated < wanted:
+        return None, f"rolling out: {updated}/{wanted} pods run the new template"
+    return None, ""
+
+
 def ready_status(
     app: App,
     deployment: dict[str, Any] | None,
@@ -70,10 +98,13 @@ def ready_status(
         message = "scaled to zero: no pod while idle; the load balancer holds the first request and wakes the app"
         conditions = set_condition(conditions, "Ready", True, "ScaledToZero", message, now, app.generation)
     else:
-        is_ready = wanted > 0 and ready >= wanted
+        failed, note = rollout(deployment)
+        is_ready = wanted > 0 and ready >= wanted and failed is None
         pending = None if is_ready else pending_summary(pods or [], selector_labels(app.name))
-        reason = "PodsReady" if is_ready else "PodsUnschedulable" if pending else "PodsNotReady"
-        message = pods_message(ready, wanted, replicas) + (f"; {pending}" if pending else "")
+        reason = "PodsReady" if is_ready else failed or ("PodsUnschedulable" if pending else "PodsNotReady")
+        counts = pods_message(ready, wanted, replicas)
+        notes = [note, counts] if failed else [counts, note]  # what went wrong first
+        message = "; ".join(n for n in (*notes, pending) if n)
         conditions = set_condition(conditions, "Ready", is_ready, reason, message, now, app.generation)
     lb_pending = pending_summary(pods or [], lb_selector_labels(app.name), "HAProxy pods")
     lb_part, conditions = load_balancer_status(app, service, haproxy, conditions, now, lb_pending)
