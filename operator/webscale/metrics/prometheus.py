@@ -5,7 +5,8 @@ The decision code sees `MetricsSource` and `Observation`, never HTTP.
 
 `PrometheusSource` makes, per poll and per Prometheus URL, ONE batched query
 for request rate (with the recent rate folded in) and ONE for CPU per
-cpuSource in use (and ONE per seasonal setting in use), whatever the number of apps (1 app or 500 cost the same;
+cpuSource in use (and ONE per seasonal setting in use, at most `SEASONAL_QUERIES_PER_POLL` taking turns:
+`webscale.metrics.seasonal_turns`), whatever the number of apps (1 app or 500 cost the same;
 keda#2282). Apps are grouped by the canonical spelling of their URL
 (`webscale.api.validation.normalize_url`), so two spellings of one Prometheus share one client and
 one batched query. Apps with their own ``spec.metrics.requestRate`` template cannot be batched: each
@@ -52,12 +53,20 @@ from webscale.metrics.parse import (
     seasonal_readings,
     template_rate,
 )
+from webscale.metrics.seasonal_turns import seasonal_turn
 from webscale.promql import queries as promql
 from webscale.promql.queries import CpuSource, RequestRateSource
 from webscale.promql.template import FIELD as TEMPLATE_FIELD
 from webscale.promql.template import render_template
 
 log = logging.getLogger(__name__)
+
+SEASONAL_QUERIES_PER_POLL = 2
+"""Seasonal settings queried per poll and Prometheus, at most (each is one query over every app's series)."""
+SEASONAL_MAX_AGE = 60.0
+"""Seconds a seasonal reading serves its apps on the polls when its setting had no turn."""
+SeasonalKey = tuple[str, RequestRateSource, tuple[float, float, float]]
+"""(Prometheus URL, rate source, seasonal setting): one seasonal query."""
 
 DEFAULT_TIMEOUT = 5.0
 MAX_TEMPLATE_RESPONSE_BYTES = 1024 * 1024
@@ -155,6 +164,8 @@ class PrometheusSource:
         its end once — not on every poll (the apps' conditions carry it meanwhile)."""
         self._queries_total = 0
         self.last_poll_queries = 0
+        self._seasonal: dict[SeasonalKey, tuple[float, dict[AppRef, SeasonalReading]]] = {}
+        """The last reading of each seasonal query: when (the poll's `now`) and its apps' readings."""
 
     @property
     def queries_total(self) -> int:
@@ -216,19 +227,41 @@ class PrometheusSource:
             query = promql.cpu_query(source, self.rate_window)
             cpu.update(poll.run(url, query, keys, cpu_usage, promql.cpu_selector(source)))
 
-        seasonal: dict[AppRef, SeasonalReading] = {}
-        settings = {(app.request_rate_source, app.seasonal) for app in group if app.seasonal is not None}
-        for rate_source, setting in sorted(settings, key=str):
-            assert setting is not None
-            keys = [app.key for app in group if (app.request_rate_source, app.seasonal) == (rate_source, setting)]
-            query = promql.seasonal_query(rate_source, *setting, self.rate_window, self.scrape_interval)
-            readings = poll.run(url, query, keys, _seasonal_parser(setting), "")
-            seasonal.update({k: v for k, v in readings.items() if isinstance(v, SeasonalReading)})
+        seasonal = self._seasonal_readings(poll, url, group, now)
 
         return {
             app.key: _observation(now, rates[app.key], cpu.get(app.key), flying.get(app.key), seasonal.get(app.key))
             for app in group
         }
+
+    def _seasonal_readings(
+        self, poll: _Poll, url: str, group: list[AppQuery], now: float
+    ) -> dict[AppRef, SeasonalReading]:
+        """The seasonal readings of the apps of `group` that use autoscaling.seasonal: this poll's turn of
+        settings is queried (`seasonal_turn`), the others serve their last reading while it is young."""
+        wanted: dict[SeasonalKey, list[AppRef]] = {}
+        for app in group:
+            if app.seasonal is not None:
+                wanted.setdefault((url, app.request_rate_source, app.seasonal), []).append(app.key)
+        with self._lock:
+            for key in [k for k in self._seasonal if k[0] == url and k not in wanted]:
+                del self._seasonal[key]  # no app uses it any more
+            last = {key: self._seasonal[key][0] for key in wanted if key in self._seasonal}
+        users = {key: {ref.namespace for ref in refs} for key, refs in wanted.items()}
+        for key in seasonal_turn(users, last, SEASONAL_QUERIES_PER_POLL):
+            _, rate_source, setting = key
+            query = promql.seasonal_query(rate_source, *setting, self.rate_window, self.scrape_interval)
+            read = poll.run(url, query, wanted[key], _seasonal_parser(setting), "")
+            found = {ref: v for ref, v in read.items() if isinstance(v, SeasonalReading)}
+            with self._lock:
+                self._seasonal[key] = (now, found)
+        out: dict[AppRef, SeasonalReading] = {}
+        with self._lock:
+            for key, refs in wanted.items():
+                at, readings = self._seasonal.get(key, (float("-inf"), {}))
+                if now - at <= SEASONAL_MAX_AGE:
+                    out.update({ref: readings[ref] for ref in refs if ref in readings})
+        return out
 
     def _template_rate(self, poll: _Poll, url: str, app: AppQuery) -> float | str:
         """The app's template's value, or why not; nothing this app's template does escapes."""
