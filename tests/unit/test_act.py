@@ -103,6 +103,19 @@ def test_recommend_mode_writes_status_only(world):
     assert world.kube.find("Deployment", NS, "shop")["spec"]["replicas"] == 2
 
 
+def test_recommend_mode_still_gives_running_pods_the_workers_the_spec_asks_for(world):
+    world.kube.add(pod("a", "1"))
+    world.set_spec(
+        workers={"mode": "fixed", "count": 6}, autoscaling={"mode": "recommend", "target": {"cpuUtilization": None}}
+    )
+    world.sync()
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    act(world, scaler, busy(400.0))
+    assert [w for w in world.kube.writes if w[1] == "Pod"] == [("patch", "Pod", "a")]
+    assert world.kube.find("Pod", NS, "a")["metadata"]["annotations"][WORKERS_ANNOTATION] == "6"
+    assert world.kube.find("Deployment", NS, "shop")["spec"]["replicas"] == 2  # replicas: recommended only
+
+
 def test_paused_apps_are_not_scaled(world):
     world.kube.objects[("ScaledWebApp", NS, "shop")]["metadata"]["annotations"]["webscale.dev/paused"] = "true"
     scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)

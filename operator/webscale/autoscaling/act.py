@@ -217,13 +217,12 @@ class Autoscaler:
         interval = seconds(spec.autoscaling.polling_interval)
         self.app_metrics.record(app.ref, sample_of(decision, current.ready_replicas, now, interval))
         applied = False
-        if spec.autoscaling.mode != "recommend":
-            if decision.scaled:
-                self._scale(app, decision)
-                applied = True
-                log.info("%s: %s", app.key, decision.message)
-            if spec.workers.live:
-                self._resize_workers(app, decision.workers_per_pod)
+        if spec.autoscaling.mode != "recommend" and decision.scaled:
+            self._scale(app, decision)
+            applied = True
+            log.info("%s: %s", app.key, decision.message)
+        if spec.workers.live:  # the workers the spec asks for, in every mode: recommend holds replicas only
+            self._resize_workers(app, decision.workers_per_pod)
         status, events = decision_status(
             app.status, decision, observation, spec.autoscaling.mode, applied, now, app.generation
         )
