@@ -140,3 +140,25 @@ def test_the_replicas_hand_over_is_repaired(cluster, api_client, namespace, oper
     eventually(lambda: "NEW" in env_of(container(apps, namespace)), 30, "the template change")
     dep = apps.read_namespaced_deployment("shop", namespace)
     assert dep.spec.replicas in (2, 3) and "webscale-scaler" in replicas_owners(dep), replicas_owners(dep)
+
+
+def test_a_removed_service_account_leaves_the_pods(api_client, namespace, operator, swa):
+    """spec.serviceAccountName removed: the pods run as the namespace's default account again, with no
+    token. The API server keeps the deprecated serviceAccount alias of a field an apply drops
+    (kubernetes#108208), so leaving the field out would keep the old account."""
+    apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+    core.create_namespaced_service_account(
+        namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="robot"))
+    )
+    body = app_body(serviceAccountName="robot")
+    swa.create_namespaced_custom_object(G, V, namespace, P, body)
+
+    def pod_spec() -> client.V1PodSpec:
+        return apps.read_namespaced_deployment("shop", namespace).spec.template.spec
+
+    eventually(lambda: pod_spec().service_account_name == "robot", 30, "the account")
+    assert pod_spec().automount_service_account_token is True
+    replace_spec(swa, namespace, "shop", {k: v for k, v in body["spec"].items() if k != "serviceAccountName"})
+    eventually(lambda: pod_spec().automount_service_account_token is False, 30, "no token")
+    spec = pod_spec()
+    assert spec.service_account_name in (None, "default") and spec.service_account in (None, "default")

@@ -196,3 +196,25 @@ def test_the_cluster_domain_setting_names_the_pods_haproxy_finds():
     converge(world)
     cfg = world.kube.find("ConfigMap", NS, "shop-haproxy")["data"]["haproxy.cfg"]
     assert "_http._tcp.shop-pods.default.svc.corp.internal" in cfg and "cluster.local" not in cfg
+
+
+def test_a_removed_service_account_is_replaced_by_the_default_one_and_never_named_otherwise():
+    world = World()
+    converge(world)
+    pod = world.kube.find("Deployment", NS, "shop")["spec"]["template"]["spec"]
+    assert "serviceAccountName" not in pod and pod["automountServiceAccountToken"] is False  # never had one
+    world.set_spec(serviceAccountName="robot")
+    converge(world)
+    pod = world.kube.find("Deployment", NS, "shop")["spec"]["template"]["spec"]
+    assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("robot", True)
+    live = world.kube.objects[("Deployment", NS, "shop")]
+    live["spec"]["template"]["spec"]["serviceAccount"] = "robot"  # the alias the API server adds
+    world.kube.add(live)
+    world.sync()
+    world.set_spec()
+    converge(world)
+    pod = world.kube.find("Deployment", NS, "shop")["spec"]["template"]["spec"]
+    assert (pod["serviceAccountName"], pod["automountServiceAccountToken"]) == ("default", False)
+    writes = len(world.kube.writes)
+    converge(world)
+    assert len(world.kube.writes) == writes  # stable: "default" stays named, nothing rewritten

@@ -99,14 +99,26 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def service_account(spec: ScaledWebAppSpec) -> dict[str, Any]:
-    """The pod's ServiceAccount fields: no API token unless the spec names an account for the app."""
+def service_account(spec: ScaledWebAppSpec, named: str | None = None) -> dict[str, Any]:
+    """The pod's ServiceAccount fields: no API token unless the spec names an account for the app.
+    `named`: the account to name when the spec names none (`template_account`)."""
     if spec.service_account_name is None:
-        return {"automountServiceAccountToken": False}
+        return {"automountServiceAccountToken": False, **({"serviceAccountName": named} if named else {})}
     return {"serviceAccountName": spec.service_account_name, "automountServiceAccountToken": True}
 
 
-def build_deployment(app: App, workers: int | None = None) -> dict[str, Any]:
+def template_account(spec: ScaledWebAppSpec, live: dict[str, Any] | None) -> str | None:
+    """With no spec.serviceAccountName, the account the pod template names anyway: "default" once the
+    running template names one (the spec named one before). Leaving the field out would keep the old
+    account: the API server keeps the deprecated serviceAccount alias of a field an apply drops
+    (kubernetes#108208). "default" is the account a pod with none runs as."""
+    if spec.service_account_name is not None or live is None:
+        return None
+    pod = live.get("spec", {}).get("template", {}).get("spec", {})
+    return "default" if pod.get("serviceAccountName") or pod.get("serviceAccount") else None
+
+
+def build_deployment(app: App, workers: int | None = None, account: str | None = None) -> dict[str, Any]:
     """The app's Deployment (without spec.replicas; see initial_replicas).
 
     workers: the count to start new pods with; None derives it from the spec. With
@@ -159,7 +171,7 @@ def build_deployment(app: App, workers: int | None = None) -> dict[str, Any]:
                         "runAsGroup": APP_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    **service_account(spec),
+                    **service_account(spec, account),
                     "terminationGracePeriodSeconds": DRAIN_DELAY_SECONDS + GRACE_AFTER_SIGTERM_SECONDS,
                     "containers": [container],
                     "volumes": [
@@ -231,12 +243,13 @@ def build_children(
     cluster_domain: str = DEFAULT_CLUSTER_DOMAIN,
     haproxy_image: str = HAPROXY_IMAGE,
     wake_base: str = "",
+    account: str | None = None,
 ) -> list[dict[str, Any]]:
     """Everything the operator owns for this app, in apply order: the app's Deployment and headless
     Service, then (provider haproxy) the HAProxy ConfigMap, Deployment and PodDisruptionBudget, then
     the entry Service. Owned objects not in this list are the other provider's and go. `wake_base`:
-    the operator setting wake_url (reconcile.hold)."""
-    children = [build_deployment(app, workers), build_headless_service(app)]
+    the operator setting wake_url (reconcile.hold); `account`: see `template_account`."""
+    children = [build_deployment(app, workers, account), build_headless_service(app)]
     if app.valid_spec.load_balancer.provider == "haproxy":
         children += build_lb_children(app, owner_reference(app), cluster_domain, haproxy_image, wake_base)
     return [*children, build_service(app)]

@@ -26,7 +26,7 @@ from webscale.kube.client import is_gone, is_rejected, server_message
 from webscale.kube.drift import drifted_paths, holds, intent_hash
 from webscale.kube.interface import KubeAPI
 from webscale.kube.store import replicas_owners
-from webscale.reconcile.builders import build_children, initial_replicas, template_workers
+from webscale.reconcile.builders import build_children, initial_replicas, template_account, template_workers
 from webscale.reconcile.haproxy import lb_name
 from webscale.reconcile.status import invalid_status, ready_status
 
@@ -90,6 +90,7 @@ class Reconciler:
             cluster_domain=settings.cluster_domain,
             haproxy_image=settings.haproxy_image,
             wake_base=settings.wake_url,
+            account=template_account(spec, live_deployment),
         )
         desired_children = [with_intent_hash(d) for d in children]
         changed: list[str] = []
