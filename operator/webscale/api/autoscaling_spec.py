@@ -235,7 +235,8 @@ class Fallback(Model):
     action: Literal["hold", "replicas"] = "hold"
     """hold: keep the last good replica count; replicas: go to fallback.replicas."""
     replicas: int | None = Field(default=None, ge=1, le=1000)
-    """Replica count for action replicas (never below the current count's last good recommendation)."""
+    """Replica count for action replicas: the app goes up to it, never down (never below the current
+    count)."""
 
 
 class ScaleToZero(Model):

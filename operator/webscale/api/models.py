@@ -177,7 +177,10 @@ class LoadBalancerService(Model):
 
     type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
     """ClusterIP: inside the cluster only; NodePort: also on every node's port; LoadBalancer: a cloud load
-    balancer in front (its settings go in annotations)."""
+    balancer in front (its settings go in annotations). With strategy ip-hash, NodePort and LoadBalancer
+    get externalTrafficPolicy Local, which keeps the client's address to hash on: a node's port then
+    answers only on the nodes running one of the app's entry pods (HAProxy pods, or the app's own with
+    provider service)."""
     annotations: dict[str, Annotated[str, Field(max_length=4096)]] = Field(default_factory=dict, max_length=64)
     """Annotations put on the Service as they are, e.g. the ones a cloud load balancer reads
     (service.beta.kubernetes.io/aws-load-balancer-type: nlb)."""
@@ -210,7 +213,9 @@ class LoadBalancer(Model):
     )
 
     strategy: Literal["round-robin", "least-connections", "ip-hash"] = "round-robin"
-    """How requests are spread over pods."""
+    """How requests are spread over pods. With provider service it is what kube-proxy does: round-robin
+    is kube-proxy's choice (random in its iptables and nftables modes, round-robin in IPVS), ip-hash is
+    sessionAffinity ClientIP, least-connections is refused."""
     provider: Literal["haproxy", "service"] = "haproxy"
     """haproxy: an operator-managed HAProxy tier; service: the Kubernetes Service (kube-proxy)."""
     replicas: int = Field(default=2, ge=1, le=10)
