@@ -3,8 +3,10 @@
 Real parts: one real haproxy running the operator's rendered haproxy.cfg in front of a real sample app on
 loopback (webscale_local.lb_rig); every HAProxy pod of every app is read from it (each app has two HAProxy
 pods in the pod cache, with 10.x addresses that are never dialed: the reader is the operator's own
-`_read_one`, given the loopback address). The round is the operator's `FastSignal.tick` over an
-in-memory cache of the apps, with the default budget (200 pods a round) and, for comparison, with no
+bounded reader, `runtime.pod_reads.read_pods` with the fast signal's parser, timeout and fan-out, given
+the loopback address). The round is the operator's `FastSignal.tick` over an in-memory cache of the
+apps, each with the owner chain the operator checks (its Deployment and HAProxy Deployment controlled
+by it, the HAProxy ReplicaSet controlled by that, the pods by the ReplicaSet), with the default budget (200 pods a round) and, for comparison, with no
 budget (every pod every round). No load is sent: the counters stand still, so no app scales and the
 cost measured is the reading itself.
 
@@ -20,18 +22,19 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from webscale_local.lb_rig import APP_HOSTS, apps_on, rig
+from webscale_local.owned import deployment_of, owned_by, replica_set_of
 
 from webscale.api.app import App
 from webscale.api.labels import lb_labels
 from webscale.autoscaling.act import Autoscaler
 from webscale.kube.cache import InMemoryView
 from webscale.runtime import fast_signal
-from webscale.runtime.fast_signal import FAN_OUT, STATS_PATH, FastSignal
+from webscale.runtime.fast_signal import FAN_OUT, MAX_BODY, STATS_PATH, FastSignal, parse_requests
+from webscale.runtime.pod_reads import read_pods
 from webscale.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,30 +57,29 @@ def app_objects(n: int) -> tuple[list[App], list[dict]]:
         app = App.from_body(body, allowed_prometheus_urls=Settings().prometheus_urls)
         assert app.valid, app.errors
         apps.append(app)
-        objects.append(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": name, "namespace": NAMESPACE},
-                "spec": {"replicas": 2},
-                "status": {"replicas": 2, "readyReplicas": 2},
-            }
-        )
+        web = deployment_of(app.uid, name, NAMESPACE, {}, f"d{i}")
+        lb = deployment_of(app.uid, f"{name}-haproxy", NAMESPACE, lb_labels(name), f"lb{i}", app_name=name)
+        lb_rs = replica_set_of(lb, f"rs{i}", "5d8f")
+        objects += [
+            {**web, "spec": {**web["spec"], "replicas": 2}, "status": {"replicas": 2, "readyReplicas": 2}},
+            lb,
+            lb_rs,
+        ]
         for p in (1, 2):
-            objects.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {
-                        "name": f"{name}-haproxy-5d8f-{p}",
-                        "namespace": NAMESPACE,
-                        "labels": lb_labels(name),
-                        "ownerReferences": [{"kind": "ReplicaSet", "name": f"{name}-haproxy-5d8f"}],
-                    },
-                    "status": {"phase": "Running", "podIP": f"10.{i // 250}.{i % 250}.{p}"},
-                }
-            )
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"{name}-haproxy-5d8f-{p}", "namespace": NAMESPACE, "labels": lb_labels(name)},
+                "status": {"phase": "Running", "podIP": f"10.{i // 250}.{i % 250}.{p}"},
+            }
+            objects.append(owned_by(pod, lb_rs))
     return apps, objects
+
+
+def read_real(real: str, count: int) -> float | None:
+    """`count` reads of `real` through the operator's reader (`FAN_OUT` at once, each bounded); the value."""
+    found = read_pods([real] * count, parse_requests, fast_signal.READ_TIMEOUT, MAX_BODY, FAN_OUT)
+    return found[real]
 
 
 def measure(apps: list[App], view: InMemoryView, real: str, budget: int) -> dict[str, float]:
@@ -88,9 +90,8 @@ def measure(apps: list[App], view: InMemoryView, real: str, budget: int) -> dict
         read_count[0] += len(urls)
         if not urls:
             return {}
-        with ThreadPoolExecutor(max_workers=min(FAN_OUT, len(urls))) as pool:
-            values = list(pool.map(lambda _: fast_signal._read_one(real), urls))
-        return dict(zip(urls, values, strict=True))
+        value = read_real(real, len(urls))
+        return {url: value for url in urls}
 
     fast = FastSignal(Autoscaler(None, view), view, lambda: apps, 2.0, budget, read)  # type: ignore[arg-type]
     fast.tick(time.time())  # warm-up
@@ -118,8 +119,7 @@ def main() -> int:
         rig(Path(tmp), sample, "round-robin") as lb,
     ):
         real = f"http://127.0.0.1:{lb.metrics_port}{STATS_PATH}"
-        body = fast_signal._read_one(real)
-        assert body is not None, "the real haproxy's exporter did not answer"
+        assert read_real(real, 1) is not None, "the real haproxy's exporter did not answer"
         for n in SIZES:
             apps, objects = app_objects(n)
             view = InMemoryView(objects)
