@@ -2,7 +2,8 @@
 
 Every `Settings.wake_poll_seconds` (0.5 s) the leader reads the held-request counters of the HAProxy
 pods (`runtime.held`) of the apps that may need waking: those with autoscaling.scaleToZero whose
-Deployment is at 0 replicas, and those whose cold start is still under way. A warm app is never
+Deployment is at 0 replicas, those whose cold start is still under way, and Invalid apps at zero (their
+running HAProxy pods hold requests as the last valid spec asked; such an app is woken to one pod). A warm app is never
 asked (it costs nothing), and no request pays for this: HAProxy counts only requests it holds.
 
 For each such app: `Autoscaler.wake` notes the requests waiting and scales an app at zero with
