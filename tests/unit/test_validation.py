@@ -162,3 +162,76 @@ def test_windows_within_the_remembered_polls_are_sound(autoscaling):
 def test_durations_beyond_an_hour_are_refused_naming_the_field(autoscaling, field):
     with pytest.raises(ValueError, match=f"{field} must be between"):
         parse_spec({"image": "a", "autoscaling": autoscaling})
+
+
+# ---- the CRD's rules across fields, checked again by the operator --------------------------------
+
+LB_SOURCE = {"metrics": {"requestRateSource": "loadbalancer"}}
+TEMPLATE = "sum(rate(x{namespace={namespace}, app={app}}[{window}]))"
+VIOLATIONS = {  # every cross-field CEL rule of the CRD -> a spec that breaks it (and only it, where it can)
+    "workers.min must be <= workers.max": {"workers": {"min": 5, "max": 4}},
+    "workers.count is required when workers.mode is fixed": {"workers": {"mode": "fixed"}},
+    "workers.count must lie within workers.min..workers.max": {"workers": {"mode": "fixed", "count": 9, "max": 8}},
+    "replicas.min must be <= replicas.max": {"replicas": {"min": 5, "max": 4}},
+    "replicas.count must lie within replicas.min..replicas.max": {"replicas": {"min": 1, "max": 4, "count": 5}},
+    "autoscaling.fallback.replicas is required when action is replicas": {
+        "autoscaling": {"fallback": {"action": "replicas"}}
+    },
+    "autoscaling.fallback.replicas must lie within replicas.min..replicas.max": {
+        "autoscaling": {"fallback": {"replicas": 50}}
+    },
+    "autoscaling.target.inFlightPerWorker needs metrics.requestRateSource loadbalancer and no metrics.requestRate "
+    "(the in-flight count is read at the load balancer)": {"autoscaling": {"target": {"inFlightPerWorker": 4}}},
+    "autoscaling.seasonal.offset needs no metrics.requestRate (the prior reads the request-rate series the "
+    "operator queries itself)": {"metrics": {"requestRate": TEMPLATE}, "autoscaling": {"seasonal": {"offset": "24h"}}},
+    "autoscaling.seasonal.lookahead must be shorter than autoscaling.seasonal.offset": {
+        "autoscaling": {"seasonal": {"offset": "1h", "lookahead": "1h"}}
+    },
+    "loadBalancer.strategy least-connections needs provider haproxy (kube-proxy Services cannot balance by "
+    "connections)": {"loadBalancer": {"provider": "service", "strategy": "least-connections"}},
+    # the four the operator already checked in its own words
+    "metrics.requestRateSource loadbalancer needs loadBalancer.provider haproxy": {
+        **LB_SOURCE,
+        "loadBalancer": {"provider": "service"},
+    },
+    "replicas.min 0 needs an autoscaling.scaleToZero section (idleAfter, holdRequestsFor): without it an app keeps "
+    "at least one pod": {"replicas": {"min": 0}},
+    "autoscaling.scaleToZero needs loadBalancer.provider haproxy: at zero the HAProxy tier holds requests until a "
+    "pod is ready, a kube-proxy Service would refuse them": {
+        "replicas": {"min": 0},
+        "autoscaling": {"scaleToZero": {}},
+        "loadBalancer": {"provider": "service"},
+    },
+    "autoscaling.scaleToZero.idleAfter must be at least autoscaling.pollingInterval (idleness is measured once per "
+    "poll)": {"replicas": {"min": 0}, "autoscaling": {"pollingInterval": "1m", "scaleToZero": {"idleAfter": "30s"}}},
+}
+
+
+def cross_field_messages() -> set[str]:
+    from webscale.api.crd import crd
+
+    found: set[str] = set()
+
+    def walk(node: dict) -> None:
+        for rule in node.get("x-kubernetes-validations", []):
+            if "self." in rule["rule"] and ".all(k," not in rule["rule"]:  # across fields (not a map's keys)
+                found.add(rule["message"])
+        for child in node.get("properties", {}).values():
+            walk(child)
+
+    walk(crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"])
+    return found
+
+
+def test_every_rule_across_fields_of_the_crd_has_a_violation_here():
+    assert cross_field_messages() == set(VIOLATIONS)  # a new CEL rule needs its twin in the operator
+
+
+@pytest.mark.parametrize("message", sorted(VIOLATIONS))
+def test_the_operator_refuses_what_the_crd_refuses_across_fields(message):
+    """An object stored before a rule existed (or by a client the API server did not validate) is marked
+    Invalid by the operator too, not used as it is."""
+    errors = semantic_errors(parse_spec({"image": "a", **VIOLATIONS[message]}))
+    assert errors, message
+    if not message.startswith(("metrics.requestRateSource", "replicas.min 0", "autoscaling.scaleToZero")):
+        assert f"spec.{message}" in errors, errors

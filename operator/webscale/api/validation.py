@@ -92,6 +92,7 @@ def semantic_errors(spec: ScaledWebAppSpec, allowed_prometheus_urls: Sequence[st
         errors.append("spec.metrics.requestRateSource: loadbalancer needs spec.loadBalancer.provider haproxy")
     errors.extend(scale_to_zero.errors(spec))
     errors.extend(window_errors(spec))
+    errors.extend(cross_field_errors(spec))
     if spec.metrics.request_rate is not None:
         problem = template_error(spec.metrics.request_rate)  # starts with "spec.metrics.requestRate"
         if problem:
@@ -114,3 +115,47 @@ def window_errors(spec: ScaledWebAppSpec) -> list[str]:
         for where, value in windows
         if seconds(value) > reach
     ]
+
+
+def cross_field_errors(spec: ScaledWebAppSpec) -> list[str]:
+    """The CRD's rules across fields (CEL), checked again here with the same words: an object stored
+    before a rule existed, or by a client the API server did not validate, is refused by the operator
+    too, not used as it is. (The rules the other checks above already make are not repeated.)"""
+    w, r, auto, lb = spec.workers, spec.replicas, spec.autoscaling, spec.load_balancer
+    fallback, seasonal = auto.fallback, auto.seasonal
+    checks = [
+        (w.min <= w.max, "workers.min must be <= workers.max"),
+        (w.mode != "fixed" or w.count is not None, "workers.count is required when workers.mode is fixed"),
+        (w.count is None or w.min <= w.count <= w.max, "workers.count must lie within workers.min..workers.max"),
+        (r.min <= r.max, "replicas.min must be <= replicas.max"),
+        (r.count is None or r.min <= r.count <= r.max, "replicas.count must lie within replicas.min..replicas.max"),
+        (
+            fallback.action != "replicas" or fallback.replicas is not None,
+            "autoscaling.fallback.replicas is required when action is replicas",
+        ),
+        (
+            fallback.replicas is None or r.min <= fallback.replicas <= r.max,
+            "autoscaling.fallback.replicas must lie within replicas.min..replicas.max",
+        ),
+        (
+            auto.target.in_flight_per_worker is None
+            or (spec.metrics.request_rate_source == "loadbalancer" and spec.metrics.request_rate is None),
+            "autoscaling.target.inFlightPerWorker needs metrics.requestRateSource loadbalancer and no "
+            "metrics.requestRate (the in-flight count is read at the load balancer)",
+        ),
+        (
+            seconds(seasonal.offset) == 0 or spec.metrics.request_rate is None,
+            "autoscaling.seasonal.offset needs no metrics.requestRate (the prior reads the request-rate series "
+            "the operator queries itself)",
+        ),
+        (
+            seconds(seasonal.offset) == 0 or seconds(seasonal.lookahead) < seconds(seasonal.offset),
+            "autoscaling.seasonal.lookahead must be shorter than autoscaling.seasonal.offset",
+        ),
+        (
+            not (lb.provider == "service" and lb.strategy == "least-connections"),
+            "loadBalancer.strategy least-connections needs provider haproxy (kube-proxy Services cannot balance "
+            "by connections)",
+        ),
+    ]
+    return [f"spec.{message}" for holds, message in checks if not holds]
