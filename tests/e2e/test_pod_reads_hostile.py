@@ -128,6 +128,27 @@ def test_a_pod_trickling_a_valid_answer_is_cut_off_at_the_timeout_in_all_not_per
     assert bad is None and good == 1234.0
 
 
+def in_pieces(data: bytes, at: int, pause: float) -> Answer:
+    """Send `data` in two writes, `pause` seconds apart (as an exporter's answer arrives in pieces)."""
+
+    def answer(c: socket.socket) -> None:
+        c.sendall(data[:at])
+        time.sleep(pause)
+        c.sendall(data[at:])
+
+    return answer
+
+
+def test_an_answer_that_arrives_in_pieces_is_read_to_its_end():
+    # HAProxy's exporter answer is ~13 kB with the counter well into it: a reader that took only what had
+    # arrived at its first read missed the counter
+    padding = "".join(f"# HELP m{i} a metric\n# TYPE m{i} counter\nm{i} {i}\n" for i in range(300))
+    data = _http(f"{padding}{SAMPLE}4321\n")
+    with pod(in_pieces(data, len(data) // 2, 0.05)) as port:
+        url = f"http://127.0.0.1:{port}{STATS_PATH}"
+        assert read_requests([url]) == {url: 4321.0}
+
+
 def test_a_pod_that_never_answers_is_none_and_the_wake_loops_reader_reads_the_others():
     waiting = _http(f"{WAITING} 3\n")
     with pod(lambda c: time.sleep(3)) as silent, pod(send(waiting)) as good_port:

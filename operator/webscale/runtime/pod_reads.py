@@ -25,6 +25,19 @@ def finite(value: float) -> bool:
     return math.isfinite(value) and value >= 0
 
 
+async def _body(stream: aiohttp.StreamReader, max_body: int) -> bytes:
+    """The answer's body to its end or to `max_body` bytes: a read returns what has arrived so far,
+    and an exporter's answer comes in several pieces."""
+    chunks, size = [], 0
+    while size < max_body:
+        chunk = await stream.read(max_body - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 async def _read(
     session: aiohttp.ClientSession,
     gate: asyncio.Semaphore,
@@ -38,7 +51,7 @@ async def _read(
             async with asyncio.timeout(timeout), session.get(url, allow_redirects=False) as resp:
                 if resp.status != 200:
                     return None
-                body = await resp.content.read(max_body)
+                body = await _body(resp.content, max_body)
             return parse(body.decode(errors="replace"))
         except Exception:
             return None
