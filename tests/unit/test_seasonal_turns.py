@@ -94,3 +94,22 @@ def test_a_poll_makes_at_most_two_seasonal_queries_and_young_readings_serve_the_
     got = source.observe([*noisy, *quiet], now=1000.0 + 15 * 5 + SEASONAL_MAX_AGE + 15)
     stale = {ref for ref, o in got.items() if isinstance(o.seasonal, SeasonalReading)}
     assert quiet_ref in stale and len(stale) <= 1 + SEASONAL_QUERIES_PER_POLL
+
+
+def test_a_poll_of_other_apps_keeps_the_readings_of_the_settings_it_does_not_use():
+    """Apps are polled in several groups (their own intervals, template apps one by one): a group that
+    uses no seasonal setting must not make every setting look never read, or the same ones win every turn."""
+    queries: list[str] = []
+    source, _ = make_source(seasonal_answers(queries), scrape_interval=15.0)
+    settings = [(DAY + 3600 * i, 300.0, 3600.0) for i in range(3)]
+    group = [
+        AppQuery(AppRef(ns, "app0"), URL, cpu_source=None, seasonal=s) for ns, s in zip("abc", settings, strict=True)
+    ]
+    plain = [AppQuery(AppRef("d", "app0"), URL, cpu_source=None)]
+    read: set[str] = set()
+    for t in range(4):
+        before = len(queries)
+        source.observe(group, now=1000.0 + 15 * t)
+        read.update(q for q in queries[before:] if "max_over_time" in q)
+        source.observe(plain, now=1000.0 + 15 * t + 1)  # another group, no seasonal setting
+    assert len(read) == 3  # every setting got its turn

@@ -244,8 +244,8 @@ class PrometheusSource:
             if app.seasonal is not None:
                 wanted.setdefault((url, app.request_rate_source, app.seasonal), []).append(app.key)
         with self._lock:
-            for key in [k for k in self._seasonal if k[0] == url and k not in wanted]:
-                del self._seasonal[key]  # no app uses it any more
+            for key in [k for k, (at, _) in self._seasonal.items() if now - at > SEASONAL_MAX_AGE]:
+                del self._seasonal[key]  # too old to serve (polls of other apps may still want the rest)
             last = {key: self._seasonal[key][0] for key in wanted if key in self._seasonal}
         users = {key: {ref.namespace for ref in refs} for key, refs in wanted.items()}
         for key in seasonal_turn(users, last, SEASONAL_QUERIES_PER_POLL):
