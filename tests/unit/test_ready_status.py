@@ -56,10 +56,10 @@ def test_counts_without_a_surplus_read_as_before():
     assert pods_message(ready=0, wanted=0, replicas=0) == "0/0 pods ready"
 
 
-def rolling(updated: int, conditions: list[dict[str, Any]] | None = None, seen: int = 5) -> dict[str, Any]:
-    """A Deployment of 2 wanted pods, both old ones ready and serving, `updated` of them on the newest
-    template (generation 5; the controller has seen generation `seen`)."""
-    status = {"replicas": 3, "readyReplicas": 2, "updatedReplicas": updated, "observedGeneration": seen}
+def rolling(updated: int, conditions: list[dict[str, Any]] | None = None, pods: int = 3) -> dict[str, Any]:
+    """A Deployment of 2 wanted pods, both old ones ready and serving, `pods` pods in all, `updated` of
+    them on the newest template."""
+    status = {"replicas": pods, "readyReplicas": 2, "updatedReplicas": updated, "observedGeneration": 5}
     return {
         "metadata": {"generation": 5},
         "spec": {"replicas": 2},
@@ -70,11 +70,25 @@ def rolling(updated: int, conditions: list[dict[str, Any]] | None = None, seen: 
 def test_a_rollout_under_way_is_named_and_the_old_pods_still_serve():
     ready = ready_condition(rolling(updated=1))
     assert (ready["status"], ready["reason"]) == ("True", "PodsReady")
-    assert ready["message"].endswith("; rolling out: 1/2 pods run the new template")
-    assert "has not seen the new template yet" in ready_condition(rolling(updated=2, seen=4))["message"]
+    assert ready["message"].endswith("; rolling out: 1 of 3 pods run the new template")
     assert (
-        ready_condition(rolling(updated=2))["message"] == "2/2 pods ready; 1 surplus pod to remove (3 pods, 2 wanted)"
+        ready_condition(rolling(updated=3))["message"] == "2/2 pods ready; 1 surplus pod to remove (3 pods, 2 wanted)"
     )
+
+
+def test_a_scale_up_is_not_a_rollout_even_past_the_progress_deadline():
+    """Every scale moves the Deployment's generation, and a scale-up's new pods run the newest template:
+    no rollout note; pods Pending past progressDeadlineSeconds are PodsNotReady (or PodsUnschedulable)."""
+    deadline = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "x"}
+    dep = {
+        "metadata": {"generation": 9},
+        "spec": {"replicas": 4},
+        "status": {"replicas": 4, "readyReplicas": 2, "updatedReplicas": 4, "observedGeneration": 8},
+    }
+    ready = ready_condition(dep)
+    assert (ready["reason"], ready["message"]) == ("PodsNotReady", "2/4 pods ready")
+    ready = ready_condition({**dep, "status": {**dep["status"], "conditions": [deadline]}})
+    assert (ready["reason"], ready["message"]) == ("PodsNotReady", "2/4 pods ready")
 
 
 def test_a_stuck_rollout_is_not_ready_and_says_why_first():

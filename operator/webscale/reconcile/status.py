@@ -44,29 +44,28 @@ def pods_message(ready: int, wanted: int, replicas: int) -> str:
 
 def rollout(deployment: dict[str, Any] | None) -> tuple[str | None, str]:
     """What the Deployment controller says of the app's rollout (pure): (a reason Ready is False for,
-    or None; and a note for Ready's message, empty when the pods run the newest template). A rollout
+    or None; and a note for Ready's message, empty when every pod runs the newest template). A rollout
     whose new pods never become ready (an image that does not exist, a missing ServiceAccount) leaves
-    the old pods serving: ready counts alone would call it healthy."""
+    the old pods serving: ready counts alone would call it healthy. A rollout is under way while some
+    of the Deployment's pods run an older template; a scale-up is not one (its new pods run the newest
+    template, and when they cannot be placed Ready says why: PodsUnschedulable)."""
     if deployment is None:
         return None, ""
-    status, spec = deployment.get("status") or {}, deployment.get("spec") or {}
+    status = deployment.get("status") or {}
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     failure = conditions.get("ReplicaFailure") or {}
     if failure.get("status") == "True":
         return "ReplicaFailure", f"the Deployment controller cannot create pods: {failure.get('message', '')}".strip()
+    if "updatedReplicas" not in status and "observedGeneration" not in status:
+        return None, ""  # the controller has reported nothing yet: the pod counts speak
+    pods = int(status.get("replicas") or 0)
+    updated = int(status.get("updatedReplicas") or 0)
+    if updated >= pods:
+        return None, ""
     progressing = conditions.get("Progressing") or {}
     if progressing.get("status") == "False" and progressing.get("reason") == "ProgressDeadlineExceeded":
         return "RolloutStuck", f"the rollout is stuck: {progressing.get('message', '')}".strip()
-    if "observedGeneration" not in status:
-        return None, ""  # the controller has reported nothing yet: the pod counts speak
-    wanted = int(spec.get("replicas") or 0)
-    updated = int(status.get("updatedReplicas") or 0)
-    seen = int(status.get("observedGeneration") or 0) >= int((deployment.get("metadata") or {}).get("generation") or 0)
-    if not seen:
-        return None, "rolling out: the Deployment controller has not seen the new template yet"
-    if updated < wanted:
-        return None, f"rolling out: {updated}/{wanted} pods run the new template"
-    return None, ""
+    return None, f"rolling out: {updated} of {pods} pods run the new template"
 
 
 def ready_status(
