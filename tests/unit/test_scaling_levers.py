@@ -91,7 +91,7 @@ def test_a_polling_interval_longer_than_a_third_of_the_headroom_window_stretches
     auto = make_spec({"pollingInterval": "2m", "headroom": {"quantile": 0.9, "window": "1m"}}).autoscaling
     three = tuple(Reading(T0 - 120 * i, 500.0, 600.0 + 100 * i) for i in range(3))  # 0, 2 and 4 min ago
     found = headroom(auto, three, T0)
-    assert found is not None and found.samples == 3 and found.window == 240.0  # not off: the last 3 polls
+    assert found is not None and found.samples == 3 and found.window == 300.0  # not off: the last 3 polls
     assert headroom(auto, three[:2], T0) is None  # the app's first polls: too few yet
 
 
@@ -214,3 +214,11 @@ def test_the_headroom_quantile_is_monotone_and_within_the_samples(values, bump, 
     raised[which % len(values)] += bump
     higher = headroom(spec.autoscaling, tuple(Reading(T0 - 15 * i, 0.0, v) for i, v in enumerate(raised)), T0)
     assert higher is not None and higher.rps >= room.rps - 1e-6
+
+
+def test_the_stretched_headroom_window_keeps_the_third_poll_when_ticks_run_late():
+    auto = make_spec({"pollingInterval": "1m", "headroom": {"quantile": 0.9, "window": "1m"}}).autoscaling
+    for late in (0.0, 0.4, 0.6, 1.0):  # each reading's tick ran up to a second after it was due
+        three = tuple(Reading(T0 - 60 * i + late * (i == 0), 500.0, 600.0 + i) for i in range(3))
+        found = headroom(auto, three, T0 + late)
+        assert found is not None and found.samples == 3, late

@@ -39,6 +39,9 @@ def cache(*pods: dict, deployment_owner: str = "u") -> InMemoryView:
     """The pod cache with the app's Deployment (controlled by the app `deployment_owner`) and its
     ReplicaSet `OWN_RS`."""
     deployment = deployment_of(deployment_owner, "shop", NS, labels("shop"), "dep-uid")
+    deployment["spec"]["template"]["spec"] = {
+        "containers": [{"name": "app", "ports": [{"name": "http", "containerPort": 3000}]}]
+    }
     return InMemoryView([deployment, replica_set_of(deployment, OWN_RS), *pods])
 
 
@@ -125,3 +128,18 @@ async def test_apps_without_scale_to_zero_and_unknown_apps_are_404_and_wake_noth
     assert (await answerer.answer(NS, "shop"))[0] == 404
     assert (await answerer.answer(NS, "nope"))[0] == 404
     assert nudges.count == 0
+
+
+async def test_an_invalid_app_at_zero_is_still_answered(monkeypatch):
+    """An edit made the app Invalid while it was at zero: the wake loop wakes it, and the endpoint names
+    its pod to HAProxy as before (not 404: HAProxy would wait for the cluster DNS)."""
+    monkeypatch.setattr(wake_answer, "WAIT_SECONDS", 0.05)
+    invalid = App.from_body(
+        {
+            "metadata": {"name": "shop", "namespace": NS, "uid": "u"},
+            "spec": {**ZERO, "port": 8080, "replicas": {"min": 5, "max": 4}},
+        }
+    )
+    assert not invalid.valid
+    answerer = Answerer({AppRef(NS, "shop"): invalid}.get, cache(pod("shop-5d9f-a")), Nudges())
+    assert await answerer.answer(NS, "shop") == (200, "10.1.0.5 3000\n")  # the port the pods run, not 8080

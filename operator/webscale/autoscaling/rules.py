@@ -286,7 +286,10 @@ def headroom(auto: Autoscaling, readings: tuple[Reading, ...], now: float) -> He
     rule = auto.headroom
     if rule.quantile is None:
         return None
-    window = max(seconds(rule.window), (HEADROOM_MIN_SAMPLES - 1) * seconds(auto.polling_interval))
+    # at least the last HEADROOM_MIN_SAMPLES polls, with half an interval to spare: a poll's reading
+    # carries the tick it ran at, up to a tick (1 s) after it was due
+    polls = (HEADROOM_MIN_SAMPLES - 0.5) * seconds(auto.polling_interval)
+    window = max(seconds(rule.window), polls)
     values = [o.recent if o.recent is not None else o.rps for o in readings if o.at > now - window - 1e-9]
     if len(values) < HEADROOM_MIN_SAMPLES:
         return None

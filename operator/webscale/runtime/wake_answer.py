@@ -28,7 +28,7 @@ from webscale.api.app import App
 from webscale.api.labels import selector_labels
 from webscale.api.ref import AppRef
 from webscale.api.scale_to_zero import settings as zero_settings
-from webscale.kube.cache import ClusterView, own_replica_sets
+from webscale.kube.cache import ClusterView, own_deployment, own_replica_sets
 from webscale.kube.own_pods import own_pods
 from webscale.reconcile.hold import WAKE_PATH
 
@@ -38,9 +38,12 @@ CHECK_SECONDS = 0.05
 """How often a held question looks at the pod cache again."""
 
 
-def ready_pod_address(pods: list[dict[str, Any]], app: App, owners: frozenset[str]) -> tuple[str, int] | None:
+def ready_pod_address(
+    pods: list[dict[str, Any]], app: App, owners: frozenset[str], port: int | None = None
+) -> tuple[str, int] | None:
     """The address and port of the app's first Ready pod (by name) of the ReplicaSets `owners`, or None
-    (pure; pods from the cache)."""
+    (pure; pods from the cache). `port`: the pods' port (default: the valid spec's)."""
+    port = app.valid_spec.port if port is None else port
     found = []
     for meta, status in own_pods(pods, app.namespace, selector_labels(app.name), owners):
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
@@ -53,7 +56,17 @@ def ready_pod_address(pods: list[dict[str, Any]], app: App, owners: frozenset[st
         found.append((str(meta.get("name", "")), str(ip)))
     if not found:
         return None
-    return min(found)[1], app.valid_spec.port
+    return min(found)[1], port
+
+
+def running_port(deployment: dict[str, Any] | None) -> int | None:
+    """The port the running pods serve on, from their Deployment's template (an Invalid app's spec may
+    name another one the pods do not run yet)."""
+    containers = ((deployment or {}).get("spec", {}).get("template", {}).get("spec", {}) or {}).get("containers")
+    for port in ((containers or [{}])[0] or {}).get("ports") or []:
+        if port.get("name") == "http" and isinstance(port.get("containerPort"), int):
+            return int(port["containerPort"])
+    return None
 
 
 class Answerer:
@@ -65,15 +78,21 @@ class Answerer:
         self.nudge = nudge
 
     def zero_app(self, namespace: str, name: str) -> App | None:
-        """The app if it exists, is valid and has autoscaling.scaleToZero; else None."""
+        """The app if it exists and has autoscaling.scaleToZero, or is Invalid (its running HAProxy pods
+        hold requests as its last valid spec asked, and the wake loop wakes it); else None."""
         app = self.app(AppRef(namespace, name))
-        if app is None or app.deleting or not app.valid or zero_settings(app.valid_spec) is None:
+        if app is None or app.deleting or (app.valid and zero_settings(app.valid_spec) is None):
             return None
         return app
 
     def address(self, app: App) -> tuple[str, int] | None:
         owners = own_replica_sets(self.view, app, app.name)
-        return ready_pod_address(self.view.children("Pod", app), app, owners) if owners else None
+        if not owners:
+            return None
+        port = None if app.valid else running_port(own_deployment(self.view, app))
+        if not app.valid and port is None:
+            return None
+        return ready_pod_address(self.view.children("Pod", app), app, owners, port)
 
     async def answer(self, namespace: str, name: str) -> tuple[int, str]:
         """(HTTP status, body) for one question, held up to WAIT_SECONDS while no pod is ready."""
