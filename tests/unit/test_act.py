@@ -11,7 +11,7 @@ from webscale_local.owned import replica_set_of
 
 from webscale.api.labels import WORKERS_ANNOTATION, labels
 from webscale.api.observation import Observation
-from webscale.autoscaling.act import Autoscaler, pods_to_resize, startup_seconds
+from webscale.autoscaling.act import Autoscaler, learned_startup, pods_to_resize, startup_seconds
 from webscale.reconcile.reconciler import Reconciler
 
 NOW = 1_800_000_000.0
@@ -214,6 +214,22 @@ def test_startup_is_learned_from_the_app_s_recent_ready_pods():
     ]
     assert startup_seconds(pods, "shop") == 30.0
     assert startup_seconds(pods[3:], "shop") is None
+
+
+def test_the_learned_startup_reads_only_the_pods_of_the_apps_own_replica_sets(world):
+    running(world)
+    mine = pod("mine", "1")
+    mine["metadata"]["creationTimestamp"], became = "2026-01-01T00:00:00Z", "2026-01-01T00:00:20Z"
+    mine["status"] = {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": became}]}
+    slow = {**mine, "metadata": {**mine["metadata"], "creationTimestamp": "2025-12-31T23:50:00Z"}}
+    world.kube.add(mine)
+    for name, owner in (("theirs", "their-rs-uid"), ("bare", None)):  # look-alikes ready after 10 min
+        other = pod(name, "1", owner=owner or "")
+        other["metadata"] = {**slow["metadata"], "name": name, "ownerReferences": other["metadata"]["ownerReferences"]}
+        other["status"] = slow["status"]
+        world.kube.add(other)
+    world.sync()
+    assert learned_startup(world.view, world.app()) == 20.0
 
 
 def test_autoscaling_off_makes_no_statement_about_metrics(world):

@@ -4,6 +4,7 @@ and the watch events that bring them there."""
 from __future__ import annotations
 
 from orchestration import NS, World
+from webscale_local.owned import owned_by, replica_set_of
 
 from webscale.api.app import App
 from webscale.api.ref import AppRef
@@ -92,14 +93,21 @@ def test_the_reconciler_reads_pending_pods_from_the_cache_and_writes_once():
     world = World()
     Reconciler(world.kube, world.view).reconcile(world.app())
     world.sync()
-    world.kube.add(pod("shop-1", message=CPU + PREEMPTION))
+    web = replica_set_of(world.kube.objects[("Deployment", NS, "shop")], "rs-web-uid")
+    world.kube.add(web)
+    world.kube.add(owned_by(pod("shop-1", message=CPU + PREEMPTION), web))
+    # labelled as the app's pods, but no ReplicaSet of the app's Deployments made them: not the app's
+    memory = "0/2 nodes are available: 2 Insufficient memory."
+    world.kube.add(pod("look-alike", message=memory))
+    world.kube.add(owned_by(pod("look-alike-lb", LB, memory), {**web, "metadata": {**web["metadata"], "uid": "x"}}))
     world.sync()
     world.kube.writes.clear()
     world.kube.reads.clear()
     Reconciler(world.kube, world.view).reconcile(world.app())
     world.sync()
     assert world.kube.reads == []  # the pods come from the cache
-    assert f"1 of 1 pods Pending: {CPU}" in world.condition("Ready")["message"]
+    assert world.condition("Ready")["message"] == f"0/2 pods ready; 1 of 1 pods Pending: {CPU}"
+    assert "Pending" not in world.condition("LoadBalancerReady")["message"]
     writes = len(world.kube.writes)
     Reconciler(world.kube, world.view).reconcile(world.app())
     assert len(world.kube.writes) == writes  # nothing new: nothing written

@@ -41,7 +41,7 @@ from webscale.autoscaling.zero import ZeroDecision, decide_zero, last_request, w
 from webscale.kube.cache import ClusterView, own_deployment, own_replica_sets
 from webscale.kube.client import is_gone
 from webscale.kube.interface import KubeAPI
-from webscale.kube.own_pods import own_pods
+from webscale.kube.own_pods import controlled_pods, own_pods
 from webscale.metrics.prometheus import AppQuery
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,8 @@ STARTUP_SAMPLE = 10
 
 def startup_seconds(pods: list[dict[str, Any]], app_name: str) -> float | None:
     """The median time from creation to Ready of the app's most recent ready web pods (pure); None
-    when no pod has become ready yet. Read from the pod cache: no request."""
+    when no pod has become ready yet. Read from the pod cache: no request. `pods`: the app's own
+    (`kube.own_pods.controlled_pods`), or a look-alike's start-up would move the app's lead time."""
     selector, samples = selector_labels(app_name), []
     for pod in pods:
         meta = pod["metadata"]
@@ -113,6 +114,13 @@ def startup_seconds(pods: list[dict[str, Any]], app_name: str) -> float | None:
             samples.append((created, became - created))
     recent = [s for _, s in sorted(samples)[-STARTUP_SAMPLE:]]
     return statistics.median(recent) if recent else None
+
+
+def learned_startup(view: ClusterView, app: App) -> float | None:
+    """`startup_seconds` of the pods of the app's own Deployment, from the caches: a pod labelled as the
+    app's but made by no ReplicaSet of that Deployment never moves the app's lead time."""
+    owners = own_replica_sets(view, app, app.name)
+    return startup_seconds(controlled_pods(view.children("Pod", app), owners), app.name)
 
 
 def pods_to_resize(pods: list[dict[str, Any]], app: App, owners: frozenset[str], workers: int) -> list[str]:
@@ -203,7 +211,7 @@ class Autoscaler:
             state.history,
             now,
             recent_rps=observation.recent_requests_per_second,
-            startup_seconds=startup_seconds(self.view.children("Pod", app), app.name),
+            startup_seconds=learned_startup(self.view, app),
         )
         state.history = decision.history
         state.last_request_at = last_request(state.last_request_at, observation, state.waiting, now)

@@ -1,5 +1,6 @@
 """Which pods of the pod cache are an app's own (pure): the one filter the wake loop, the fast signal,
-the wake endpoint and the live worker resize apply before they dial, name or annotate a pod."""
+the wake endpoint and the live worker resize apply before they dial, name or annotate a pod, and the
+learned start-up time and the Pending message apply before they read one."""
 
 from __future__ import annotations
 
@@ -24,3 +25,10 @@ def own_pods(
             continue
         if controller_uid(pod) in owners:
             yield meta, status
+
+
+def controlled_pods(pods: list[dict[str, Any]], owners: frozenset[str]) -> list[dict[str, Any]]:
+    """The pods controlled by one of the ReplicaSets `owners` (uids), whole: what the app's status and its
+    learned start-up time read, so a look-alike pod cannot put its Pending reason in the app's Ready
+    condition or its start-up time into the app's lead time."""
+    return [pod for pod in pods if controller_uid(pod) in owners]

@@ -21,10 +21,11 @@ from webscale.api.app import App
 from webscale.api.conditions import get_condition, status_holds
 from webscale.api.labels import APPLIED_ANNOTATION
 from webscale.api.status import now_iso
-from webscale.kube.cache import CHILD_KINDS, ClusterView, controlled_by, own_deployment
+from webscale.kube.cache import CHILD_KINDS, ClusterView, controlled_by, own_deployment, own_replica_sets
 from webscale.kube.client import is_gone, is_rejected, server_message
 from webscale.kube.drift import drifted_paths, holds, intent_hash
 from webscale.kube.interface import KubeAPI
+from webscale.kube.own_pods import controlled_pods
 from webscale.kube.store import replicas_owners
 from webscale.reconcile.builders import build_children, initial_replicas, template_account, template_workers
 from webscale.reconcile.haproxy import lb_name
@@ -122,7 +123,9 @@ class Reconciler:
         self._note_conflicts(app, conflicts)
         service = self.view.get("Service", app.namespace, app.name)
         haproxy = own_deployment(self.view, app, lb_name(app))
-        pods = self.view.children("Pod", app)  # the pod cache: why pods are Pending, no request
+        # the pod cache: why pods are Pending, no request; only the pods of the app's own ReplicaSets
+        owners = own_replica_sets(self.view, app, app.name) | own_replica_sets(self.view, app, lb_name(app))
+        pods = controlled_pods(self.view.children("Pod", app), owners)
         self._write_status(app, ready_status(app, deployment, now, conflicts, service, haproxy, pods))
         if changed:
             log.info("%s: applied %s", app.key, ", ".join(changed))
