@@ -39,6 +39,14 @@ REJECTED_AT_ADMISSION = [
         {"autoscaling": {"seasonal": {"offset": "24h"}}, "metrics": {"requestRate": "sum(rate(x[{window}]))"}},
         "autoscaling.seasonal.offset needs no metrics.requestRate",
     ),
+    (  # 64 polls of 5s are 320s: one millisecond more is refused (CEL compares whole milliseconds)
+        {"autoscaling": {"pollingInterval": "5s", "behavior": {"scaleDown": {"rateWindow": "320001ms"}}}},
+        "autoscaling.behavior.scaleDown.rateWindow may reach back at most 64 times autoscaling.pollingInterval",
+    ),
+    (
+        {"autoscaling": {"headroom": {"window": "17m"}}},
+        "autoscaling.headroom.window may reach back at most 64 times autoscaling.pollingInterval",
+    ),
     ({"port": 0}, "spec.port"),
     ({"image": ""}, "spec.image"),
     ({"loadBalancer": {"strategy": "random"}}, "spec.loadBalancer.strategy"),
@@ -152,7 +160,8 @@ def test_operator_killed_mid_way_converges_without_duplicates(
 
 
 def test_complete_scaling_lever_settings_are_admitted(namespace, swa, running_app):
-    """The admission rules of the in-flight signal and the seasonal prior refuse only what is incomplete."""
+    """The admission rules of the in-flight signal, the seasonal prior and the windows over the remembered
+    polls refuse only what is incomplete or out of reach."""
     good = app_body(autoscaling={"mode": "off"})["spec"]
     levers = {
         "autoscaling": {
@@ -166,3 +175,14 @@ def test_complete_scaling_lever_settings_are_admitted(namespace, swa, running_ap
     stored = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["spec"]["autoscaling"]
     assert stored["target"]["inFlightPerWorker"] == 4
     assert stored["seasonal"] == {"offset": "24h", "lookahead": "10m", "levelWindow": "2h"}
+    # windows of exactly the 64 remembered polls; a long headroom window is not read while headroom is off
+    windows = {
+        "mode": "off",
+        "pollingInterval": "5s",
+        "behavior": {"scaleDown": {"rateWindow": "320000ms"}},
+        "headroom": {"quantile": None, "window": "1h"},
+    }
+    _replace_spec(swa, namespace, {**good, "autoscaling": windows})
+    stored = swa.get_namespaced_custom_object(G, V, namespace, P, "shop")["spec"]["autoscaling"]
+    assert stored["behavior"]["scaleDown"]["rateWindow"] == "320000ms"
+    assert stored["headroom"].get("quantile") is None and stored["headroom"]["window"] == "1h"

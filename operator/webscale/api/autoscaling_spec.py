@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, JsonValue
 
 from webscale.api.durations import Duration, duration_at_least, duration_within
 from webscale.api.model_base import Model
@@ -19,6 +19,44 @@ MAX_WINDOW = "1h"
 REMEMBERED_POLLS = 64
 """Readings the operator remembers per app, one per poll: scaleDown.rateWindow and headroom.window may
 reach back this many polls at most."""
+REMEMBERED_WORDS = (
+    "{} may reach back at most " + str(REMEMBERED_POLLS) + " times autoscaling.pollingInterval "
+    "(the polls the operator remembers)"
+)
+"""The words of the CRD's rule (and of the operator's check, `api.validation.window_errors`) for a window
+over the remembered polls; `{}` is the field."""
+
+
+def _remembered_window_rule(present: str, window: str, field: str) -> JsonValue:
+    """The CRD's rule that `window` (a CEL path, unless `present` says it is absent or unused) reaches
+    back at most `REMEMBERED_POLLS` polls."""
+    return {
+        "rule": f"!has(self.pollingInterval) || {present} || {within_polls(window)}",
+        "message": REMEMBERED_WORDS.format(field),
+    }
+
+
+def within_polls(window: str) -> str:
+    """CEL: the duration at `window` reaches back at most `REMEMBERED_POLLS` polls (in milliseconds: the
+    durations are whole numbers of ms, s, m or h)."""
+    return (
+        f"duration({window}).getMilliseconds() <= {REMEMBERED_POLLS} * duration(self.pollingInterval).getMilliseconds()"
+    )
+
+
+REMEMBERED_WINDOW_RULES: list[JsonValue] = [
+    _remembered_window_rule(
+        "!has(self.behavior) || !has(self.behavior.scaleDown) || !has(self.behavior.scaleDown.rateWindow)",
+        "self.behavior.scaleDown.rateWindow",
+        "autoscaling.behavior.scaleDown.rateWindow",
+    ),
+    _remembered_window_rule(  # a null quantile (headroom off) is absent to CEL: its window is not read then
+        "!has(self.headroom) || !has(self.headroom.quantile) || !has(self.headroom.window)",
+        "self.headroom.window",
+        "autoscaling.headroom.window",
+    ),
+]
+"""The CRD's rules on the windows over the remembered polls (on `Autoscaling`)."""
 
 
 PollingInterval = Annotated[str, *duration_within(MIN_POLLING_INTERVAL, MAX_WINDOW, "autoscaling.pollingInterval")]
@@ -101,9 +139,9 @@ class ScaleDown(Model):
     the held-out ones."""
     rate_window: Duration = "0s"
     """Scale down only as far as the mean request rate over this longer window allows (the mean
-    of the per-scrape rates of the last polls; at most 64 polls back: a longer window marks the app
-    Invalid): scale up on the short
-    window, down on the long one, so a lull between two bursts does not shed pods. 0s (the default):
+    of the per-scrape rates of the last polls; at most 64 polls back: the API server refuses a longer
+    window, and an app stored with one is marked Invalid): scale up on the short window, down on the
+    long one, so a lull between two bursts does not shed pods. 0s (the default):
     the rate window and the stabilizationWindow alone decide; the 300s window of highest
     recommendations already keeps pods through such lulls."""
     max_pods: int | None = Field(default=None, ge=1)
@@ -173,7 +211,8 @@ class Headroom(Model):
     and sizes on the rate window's mean."""
     window: Duration = "1m"
     """How far back the per-scrape rates reach: at least the last three polls (a longer pollingInterval
-    stretches it), at most 64 polls back (a longer window marks the app Invalid). 1m: the p90 of the
+    stretches it), at most 64 polls back (the API server refuses a longer window; an app stored with one
+    is marked Invalid). 1m: the p90 of the
     last four scrapes follows a burst's spread while it lasts; the scale-down's 300s window keeps the
     pods it sized for."""
     percent_of_target: int = Field(default=100, ge=50, le=500)
@@ -267,7 +306,8 @@ class Autoscaling(Model):
                     "duration(self.scaleToZero.idleAfter) >= duration(self.pollingInterval)",
                     "message": "autoscaling.scaleToZero.idleAfter must be at least autoscaling.pollingInterval "
                     "(idleness is measured once per poll)",
-                }
+                },
+                *REMEMBERED_WINDOW_RULES,
             ]
         }
     )

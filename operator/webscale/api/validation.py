@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from kubernetes.utils import parse_quantity
 
 from webscale.api import scale_to_zero
-from webscale.api.autoscaling_spec import REMEMBERED_POLLS
+from webscale.api.autoscaling_spec import REMEMBERED_POLLS, REMEMBERED_WORDS
 from webscale.api.durations import seconds
 from webscale.api.models import ScaledWebAppSpec
 from webscale.promql.template import template_error
@@ -106,12 +106,12 @@ def window_errors(spec: ScaledWebAppSpec) -> list[str]:
     auto = spec.autoscaling
     interval = seconds(auto.polling_interval)
     reach = REMEMBERED_POLLS * interval
-    windows = [("spec.autoscaling.behavior.scaleDown.rateWindow", auto.behavior.scale_down.rate_window)]
+    windows = [("autoscaling.behavior.scaleDown.rateWindow", auto.behavior.scale_down.rate_window)]
     if auto.headroom.quantile is not None:
-        windows.append(("spec.autoscaling.headroom.window", auto.headroom.window))
+        windows.append(("autoscaling.headroom.window", auto.headroom.window))
     return [
-        f"{where}: {value} reaches further back than the {REMEMBERED_POLLS} polls the operator remembers "
-        f"at autoscaling.pollingInterval {auto.polling_interval} ({reach:g}s); shorten it, or poll less often"
+        f"spec.{REMEMBERED_WORDS.format(where)}: {value} is more than {REMEMBERED_POLLS} x "
+        f"{auto.polling_interval} ({reach:g}s); shorten it, or poll less often"
         for where, value in windows
         if seconds(value) > reach
     ]
