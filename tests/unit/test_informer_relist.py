@@ -5,6 +5,7 @@ fake server has given its answers, it stops the informer and ends the watch it w
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fake_wire import FakeClock, FakeReply, FakeTransport, Sent, kube_on
@@ -96,17 +97,50 @@ def test_a_watch_refused_with_410_before_it_started_relists_at_once():
     assert run.changes == [("ADDED", "a")] and run.waits == []  # the same object again is no change
 
 
-def test_other_failures_relist_after_a_backoff_that_resets_on_success():
+def test_other_failures_relist_after_a_backoff_that_resets_once_a_watch_works(caplog):
+    caplog.set_level(logging.INFO, "webscale.kube.informer")
     run = Run(
         FakeReply(403, reason="Forbidden"),
         listed("10", pod("a", "5")),
+        FakeReply(500, reason="Internal"),  # the list worked, the watch did not: the back-off goes on
+        listed("11", pod("a", "5")),
+        FakeReply(events=[event("MODIFIED", pod("a", "12"))]),  # a watch works: the failure is over
         FakeReply(500, reason="Internal"),
-        listed("11"),
+        listed("13"),
     )
     run.run()
-    assert run.requests() == [("list", ""), ("list", ""), ("watch", "10"), ("list", ""), ("watch", "11")]
-    assert len(run.waits) == 2 and all(0 <= w <= 0.5 for w in run.waits)  # first retry: up to 0.5 s
-    assert run.changes == [("ADDED", "a"), ("DELETED", "a")]
+    assert run.requests() == [
+        ("list", ""),
+        ("list", ""),
+        ("watch", "10"),
+        ("list", ""),
+        ("watch", "11"),
+        ("watch", "12"),
+        ("list", ""),
+        ("watch", "13"),
+    ]
+    first, second, third = run.waits
+    assert 0 <= first <= 0.5 and 0 <= second <= 1.0 and 0 <= third <= 0.5  # the second is the second retry
+    assert run.changes == [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+    logged = [r.getMessage().split(" (logged again")[0] for r in caplog.records]
+    assert logged == [
+        "informer Pod: 403 Forbidden; relisting",
+        "informer Pod: 500 Internal; relisting",
+        "informer Pod: listing and watching work again",
+        "informer Pod: 500 Internal; relisting",
+        "informer Pod: listing and watching work again",  # the last watch ended as watches do
+    ]
+
+
+def test_a_lasting_failure_is_logged_when_it_starts_not_at_every_retry(caplog):
+    caplog.set_level(logging.INFO, "webscale.kube.informer")
+    run = Run(*[FakeReply(403, reason="Forbidden")] * 5, listed("10"))
+    run.run()
+    assert len(run.waits) == 5
+    assert [r.getMessage().split(" (logged again")[0] for r in caplog.records] == [
+        "informer Pod: 403 Forbidden; relisting",
+        "informer Pod: listing and watching work again",
+    ]
 
 
 def test_old_events_do_not_overwrite_newer_objects():

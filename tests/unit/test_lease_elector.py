@@ -5,6 +5,7 @@ over an expired Lease, and hands it back on shutdown."""
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 import pytest
@@ -168,3 +169,26 @@ def test_losing_a_race_for_the_lease_is_not_leading():
     me.wire.answer = someone_else_first
     me.elector.tick()
     assert not me.elector.is_leader() and me.changes == []
+
+
+def test_a_lease_that_cannot_be_renewed_is_logged_once_not_every_retry(caplog):
+    caplog.set_level(logging.INFO, "webscale.kube.lease")
+    server, clock = LeaseServer(), FakeClock()
+    me = Replica(server, clock)
+    me.elector.tick()
+    server.down = True
+    for _ in range(10):
+        clock.now += 1
+        me.elector.tick()
+    server.down = False
+    for _ in range(3):
+        clock.now += 1
+        me.elector.tick()
+    said = [r.getMessage().split(" (logged again")[0] for r in caplog.records]
+    assert said == [
+        "leader election: me now holds Lease ops/webscale",
+        "leader election: Lease ops/webscale could not be read or written: 500 Internal Server Error",
+        "leader election: me lost Lease ops/webscale; writes stopped",
+        "leader election: Lease ops/webscale is read and written again",
+        "leader election: me now holds Lease ops/webscale",
+    ]

@@ -4,6 +4,7 @@ refusals, the replicas hand-over and the remembered scale. (The real API server:
 from __future__ import annotations
 
 import copy
+import logging
 
 from orchestration import NS, World, swa
 
@@ -99,7 +100,8 @@ def test_a_foreign_object_is_never_adopted():
     assert len(world.kube.events) == 1  # said once
 
 
-def test_a_refusal_by_the_api_server_marks_the_app_invalid_once():
+def test_a_refusal_by_the_api_server_marks_the_app_invalid_once(caplog):
+    caplog.set_level(logging.INFO, "webscale.reconcile.reconciler")
     world = World()
     world.kube.refuse[("Deployment", "shop")] = (422, 'Deployment.apps "shop" is invalid: spec.template: bad')
     converge(world)
@@ -111,6 +113,14 @@ def test_a_refusal_by_the_api_server_marks_the_app_invalid_once():
     del world.kube.refuse[("Deployment", "shop")]
     converge(world)
     assert world.condition("Invalid")["status"] == "False"
+    converge(world)
+    # what was written, once each, after it was written; a refused write is said once, as Invalid
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert said[0].startswith("default/shop is invalid: Deployment/shop: ")
+    assert said[1].startswith(
+        "default/shop: no longer Invalid (was RejectedByAPIServer); created Deployment/shop with 2 replica(s); created "
+    )
 
 
 def test_after_a_refused_child_nothing_that_needs_it_is_changed():

@@ -4,6 +4,7 @@ failing act step never reaches another app or the loop; failed ticks are counted
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,7 +72,8 @@ async def until(condition: Any, what: str) -> None:
     raise AssertionError(f"never: {what}")
 
 
-async def test_batched_apps_act_while_a_template_is_slow_and_a_broken_app_stays_alone():
+async def test_batched_apps_act_while_a_template_is_slow_and_a_broken_app_stays_alone(caplog):
+    caplog.set_level(logging.INFO, "webscale.runtime.polling")
     store = Store()
     store.replace(
         [
@@ -103,6 +105,11 @@ async def test_batched_apps_act_while_a_template_is_slow_and_a_broken_app_stays_
         await until(lambda: autoscaler.names() == ["a", "a", "c", "c", "slow"], "the template app acted")
         await until(lambda: not polling._acting, "every act step finished")
         assert all(o.ok for _, o in autoscaler.acted)
+        # broken failed at both polls: said once, with its traceback
+        said = [(r.getMessage().split(" (logged again")[0], r.exc_info is not None) for r in caplog.records]
+        assert said == [
+            ("default/broken: a scaling step failed: ZeroDivisionError: one app's bug; next poll retries", True)
+        ]
     finally:
         source.release.set()
         await polling.stop()
@@ -110,7 +117,9 @@ async def test_batched_apps_act_while_a_template_is_slow_and_a_broken_app_stays_
         templates.shutdown()
 
 
-async def test_a_tick_that_fails_is_counted_and_the_loop_goes_on():
+async def test_a_tick_that_fails_is_counted_and_the_loop_goes_on(caplog):
+    caplog.set_level(logging.INFO, "webscale.runtime.polling")
+
     class BrokenRegistry:
         calls = 0
 
@@ -136,6 +145,8 @@ async def test_a_tick_that_fails_is_counted_and_the_loop_goes_on():
         assert not loop.done()
         problem = health.problem()
         assert problem is not None and "scaling-loop ticks failed: RecursionError" in problem
+        said = [r.getMessage().split(" (logged again")[0] for r in caplog.records]
+        assert said == ["scaling loop: a tick failed: RecursionError: maximum recursion depth exceeded"]
     finally:
         loop.cancel()
         pool.shutdown()

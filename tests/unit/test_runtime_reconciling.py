@@ -4,6 +4,7 @@ never hold up another app's reconciles."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -46,7 +47,8 @@ async def until(condition: Any, what: str) -> None:
     raise AssertionError(f"never: {what}")
 
 
-async def test_failures_back_off_per_app_and_a_success_resets_the_count():
+async def test_failures_back_off_per_app_and_a_success_resets_the_count(caplog):
+    caplog.set_level(logging.INFO, "webscale.runtime.reconciling")
     store = Store()
     store.replace([swa("a", 1), swa("b", 2)])
     reconciler = FlakyReconciler(failures=3)
@@ -71,6 +73,13 @@ async def test_failures_back_off_per_app_and_a_success_resets_the_count():
         assert counts == [1, 2, 3]  # each failure one more than the last: 1 ms, 2 ms, 4 ms
         assert reconciler.calls.count("b") == 1  # b was reconciled once, without waiting for a
         assert len(reconciling.backoff) == 0
+        # boom, a 500 (transient: quiet until it repeats), boom again (the same reason), then it works
+        said = [r.getMessage().split(" (logged again")[0] for r in caplog.records]
+        assert said == [
+            "default/a: reconcile failed: RuntimeError: boom; retry 1 in 0.00s",
+            "default/a: reconciles again after 3 failed attempt(s)",
+        ]
+        assert caplog.records[0].exc_info is not None  # an unexpected failure comes with its traceback
     finally:
         await reconciling.stop()
         pool.shutdown()

@@ -332,10 +332,16 @@ class Autoscaler:
         """Annotate running pods whose worker count differs (from the pod cache: no LIST); the app
         re-reads the annotation without a restart."""
         owners = own_replica_sets(self.view, app, app.name)
-        for name in pods_to_resize(self.view.children("Pod", app), app, owners, workers):
-            try:
-                self.kube.patch_annotations("v1", "Pod", app.namespace, name, {WORKERS_ANNOTATION: str(workers)})
-                telemetry.WORKER_RESIZES.inc()
-            except ApiException as exc:
-                if not is_gone(exc):
-                    raise
+        resized = []
+        try:
+            for name in pods_to_resize(self.view.children("Pod", app), app, owners, workers):
+                try:
+                    self.kube.patch_annotations("v1", "Pod", app.namespace, name, {WORKERS_ANNOTATION: str(workers)})
+                    telemetry.WORKER_RESIZES.inc()
+                    resized.append(name)
+                except ApiException as exc:
+                    if not is_gone(exc):
+                        raise
+        finally:
+            if resized:
+                log.info("%s: %d worker(s) per pod now, live, on %s", app.key, workers, ", ".join(resized))

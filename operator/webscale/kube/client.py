@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import urllib3
@@ -80,6 +81,25 @@ def server_message(exc: BaseException) -> str:
         except ValueError:
             return str(exc.reason)
     return str(exc)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A failure on one line: the status and the API server's own message, else the exception's type and
+    words (what a log line says, and what tells one lasting failure from another)."""
+    if isinstance(exc, ApiException):
+        status = f"{exc.status} {exc.reason or _phrase(exc.status)}".strip()
+        said = server_message(exc)
+        text = status if said in ("", "None", str(exc.reason)) else f"{status}: {said}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:300]
+
+
+def _phrase(status: int | None) -> str:
+    try:
+        return HTTPStatus(int(status or 0)).phrase
+    except ValueError:
+        return ""
 
 
 def _without_nulls(value: Any) -> Any:
@@ -314,7 +334,8 @@ class Kube:
         try:
             self._call("POST", path_of("v1", "Event", involved["namespace"]), body)
         except (ApiException, NotLeader) as exc:  # an Event is best effort: never fail a reconcile over it
-            log.warning("could not record event %s on %s: %s", reason, involved["name"], exc)
+            where = f"{involved['namespace']}/{involved['name']}"
+            log.warning("could not record the %s event on %s: %s", reason, where, failure_reason(exc))
 
     # ---- the Lease (not gated: it is how a replica becomes the leader) ------------------------------
 

@@ -18,9 +18,10 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from webscale import telemetry
-from webscale.kube.client import Kube, path_of
+from webscale.kube.client import Kube, failure_reason, path_of
 from webscale.kube.ratelimit import retry_delay
 from webscale.kube.store import Change, Store, Trim, trim
+from webscale.lasting import Lasting
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class Informer:
         self._stopped = threading.Event()
         self._wait = wait or self._stopped.wait
         self._thread = threading.Thread(target=self._run, name=f"informer-{resource.kind}", daemon=True)
+        self._failures = Lasting(log)
+        self._watching = False
+        """A watch of the current list + watch round worked (`_watch_works`)."""
 
     def start(self) -> Informer:
         self._thread.start()
@@ -78,19 +82,24 @@ class Informer:
     def _run(self) -> None:
         failures = 0
         while not self._stopped.is_set():
+            self._watching = False
             try:
-                version = self._relist()
-                failures = 0
-                self._watch_from(version)
-            except ApiException as exc:
-                if exc.status != 410:
-                    failures += 1
-                    log.warning("informer %s: %s %s; relisting", self.resource.kind, exc.status, exc.reason)
-                    self._wait(retry_delay(failures, None, base=0.5, cap=30))
+                self._watch_from(self._relist())
             except Exception as exc:
-                failures += 1
-                log.warning("informer %s: %s; relisting", self.resource.kind, exc)
+                if isinstance(exc, ApiException) and exc.status == 410:
+                    continue  # the normal end of a watch whose version is too old: relist at once
+                # the backoff starts again only after a watch worked: a list that works followed by a watch
+                # that fails at once (list allowed, watch not) backs off like a list that fails
+                failures = 1 if self._watching else failures + 1
+                reason = failure_reason(exc)
+                self._failures.failed("watch", reason, "informer %s: %s; relisting", self.resource.kind, reason)
                 self._wait(retry_delay(failures, None, base=0.5, cap=30))
+
+    def _watch_works(self) -> None:
+        """A watch delivered an event or ended as watches do: the failure, if one was logged, is over."""
+        if not self._watching:
+            self._watching = True
+            self._failures.recovered("watch", "informer %s: listing and watching work again", self.resource.kind)
 
     def _relist(self) -> str:
         telemetry.WATCH_RELISTS.labels(self.resource.kind).inc()
@@ -120,6 +129,7 @@ class Informer:
             for event in self.kube.watch(self.path, self.resource.label_selector, version, self.watch_timeout):
                 obj = event.get("object") or {}
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                self._watch_works()
                 if event.get("type") == "BOOKMARK":
                     continue
                 telemetry.WATCH_EVENTS.labels(self.resource.kind).inc()
@@ -128,3 +138,4 @@ class Informer:
                     self._emit(change)
                 if self._stopped.is_set():
                     return
+            self._watch_works()  # one watch call ended after its timeout

@@ -20,7 +20,8 @@ from typing import Any
 from kubernetes.client.rest import ApiException
 
 from webscale import telemetry
-from webscale.kube.client import Kube
+from webscale.kube.client import Kube, failure_reason
+from webscale.lasting import Lasting
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class LeaderElector:
         self._observed_since = clock()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="leader-election", daemon=True)
+        self._failures = Lasting(log)
 
     def is_leader(self) -> bool:
         return self._leading and self.clock() - self._renewed_at < self.timing.renew_deadline
@@ -99,11 +101,23 @@ class LeaderElector:
         (the campaign thread calls it every retry period; unit tests call it on a fake clock)."""
         started = self.clock()
         try:
-            if self._try_acquire_or_renew(started):
+            acquired = self._try_acquire_or_renew(started)
+        except (ApiException, OSError) as exc:
+            self._failures.failed(
+                "lease",
+                failure_reason(exc),
+                "leader election: Lease %s/%s could not be read or written: %s",
+                self.namespace,
+                self.name,
+                failure_reason(exc),
+            )
+        else:
+            self._failures.recovered(
+                "lease", "leader election: Lease %s/%s is read and written again", self.namespace, self.name
+            )
+            if acquired:
                 self._renewed_at = started
                 self._set_leading(True)
-        except (ApiException, OSError) as exc:
-            log.warning("leader election: %s", getattr(exc, "reason", exc))
         if self._leading and not self.is_leader():
             self._set_leading(False)  # could not renew within the deadline: stop writing now
 

@@ -251,7 +251,9 @@ class PrometheusSource:
         for key in seasonal_turn(users, last, SEASONAL_QUERIES_PER_POLL):
             _, rate_source, setting = key
             query = promql.seasonal_query(rate_source, *setting, self.rate_window, self.scrape_interval)
-            read = poll.run(url, query, wanted[key], _seasonal_parser(setting), "")
+            offset, lookahead, level = setting
+            what = f"the seasonal prior at offset {offset:g}s (lookahead {lookahead:g}s, levelWindow {level:g}s)"
+            read = poll.run(url, query, wanted[key], _seasonal_parser(setting), what)
             found = {ref: v for ref, v in read.items() if isinstance(v, SeasonalReading)}
             with self._lock:
                 self._seasonal[key] = (now, found)

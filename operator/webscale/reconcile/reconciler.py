@@ -95,6 +95,8 @@ class Reconciler:
         )
         desired_children = [with_intent_hash(d) for d in children]
         changed: list[str] = []
+        done: list[str] = []
+        """What was written and why, for the one log line of this reconcile."""
         conflicts: list[str] = []
         rejected: list[str] = []
         deployment = live_deployment
@@ -105,7 +107,7 @@ class Reconciler:
                 conflicts.append(name)
                 continue
             try:
-                result = self._converge(app, desired, live)
+                result, note = self._converge(app, desired, live)
             except ApiException as exc:
                 if not is_rejected(exc):
                     raise
@@ -114,12 +116,16 @@ class Reconciler:
                 # its HAProxy pods): nothing after a refused child is changed
             if result is not live:
                 changed.append(name)
+                done.append(note)
             if is_app_deployment(desired, app):
                 deployment = result
         if rejected:
+            self._log_done(app, done)
             self._mark_invalid(app, "RejectedByAPIServer", rejected, now, "the API server refused it")
             return changed
-        changed += self._prune(app, desired_children)
+        deleted = self._prune(app, desired_children)
+        changed += [f"-{name}" for name in deleted]
+        done += [f"deleted {name} (no longer in the spec)" for name in deleted]
         self._note_conflicts(app, conflicts)
         service = self.view.get("Service", app.namespace, app.name)
         haproxy = own_deployment(self.view, app, lb_name(app))
@@ -127,9 +133,18 @@ class Reconciler:
         owners = own_replica_sets(self.view, app, app.name) | own_replica_sets(self.view, app, lb_name(app))
         pods = controlled_pods(self.view.children("Pod", app), owners)
         self._write_status(app, ready_status(app, deployment, now, conflicts, service, haproxy, pods))
-        if changed:
-            log.info("%s: applied %s", app.key, ", ".join(changed))
+        invalid = get_condition(list(app.status.get("conditions", [])), "Invalid") or {}
+        if invalid.get("status") == "True":  # the status just written says Invalid False
+            done.insert(0, f"no longer Invalid (was {invalid.get('reason')})")
+        self._log_done(app, done)
         return changed
+
+    @staticmethod
+    def _log_done(app: App, done: list[str]) -> None:
+        """One line for what this reconcile wrote, once it was written (a refused write is not news here:
+        `_mark_invalid` says it once)."""
+        if done:
+            log.info("%s: %s", app.key, "; ".join(done))
 
     def _live(self, desired: dict[str, Any], app: App) -> dict[str, Any] | None:
         """The live child from the cache; when the cache has none, one GET makes sure the name is free
@@ -142,20 +157,22 @@ class Reconciler:
                 self.view.put(live)
         return live
 
-    def _converge(self, app: App, desired: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _converge(self, app: App, desired: dict[str, Any], live: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+        """The child as it now is, and what was done to it and why (for the log line, when it changed)."""
         name = child_name(desired)
         if live is None:
-            log.info("%s: creating %s", app.key, name)
             if is_app_deployment(desired, app):
-                return self._create_deployment(desired, start_replicas(app))
-            return self._apply(desired)
+                replicas = start_replicas(app)
+                return self._create_deployment(desired, replicas), f"created {name} with {replicas} replica(s)"
+            return self._apply(desired), f"created {name}"
         if is_app_deployment(desired, app):
             live = self._repair_replicas_owner(app, live)
         if up_to_date(desired, live):
-            return live
+            return live, ""
         drift = [p for p in drifted_paths(desired, live) if not p.endswith(APPLIED_ANNOTATION)]
-        log.info("%s: updating %s: %s", app.key, name, ", ".join(drift[:8]) or "fields removed from the spec")
-        return self._apply(desired)
+        more = f" and {len(drift) - 8} more" if len(drift) > 8 else ""
+        why = ", ".join(drift[:8]) + more if drift else "fields removed from the spec"
+        return self._apply(desired), f"updated {name} ({why})"
 
     def _apply(self, obj: dict[str, Any], manager: str | None = None) -> dict[str, Any]:
         result = self.kube.apply(obj, manager)
@@ -190,7 +207,8 @@ class Reconciler:
         return self._apply(self._replicas_body(live, replicas), self.kube.settings.scaler_field_manager)
 
     def _prune(self, app: App, desired: list[dict[str, Any]]) -> list[str]:
-        """Delete children this app controls that the spec no longer asks for (e.g. after a provider switch)."""
+        """Delete children this app controls that the spec no longer asks for (e.g. after a provider switch);
+        their names ("Service/shop-lb")."""
         wanted = {child_name(d) for d in desired}
         deleted = []
         for kind in CHILD_KINDS:
@@ -198,11 +216,10 @@ class Reconciler:
                 name = f"{kind}/{obj['metadata']['name']}"
                 if name in wanted or not controlled_by(obj, app) or obj["metadata"].get("deletionTimestamp"):
                     continue
-                log.info("%s: deleting %s (no longer in the spec)", app.key, name)
                 self.kube.delete(
                     obj.get("apiVersion", ""), kind, app.namespace, obj["metadata"]["name"], obj["metadata"].get("uid")
                 )
-                deleted.append(f"-{name}")
+                deleted.append(name)
         return deleted
 
     def _note_conflicts(self, app: App, conflicts: list[str]) -> None:

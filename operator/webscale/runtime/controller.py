@@ -161,10 +161,8 @@ class Controller:
             close()
 
     def _leadership_changed(self, leading: bool) -> None:
-        if leading:
-            apps = self.registry.all()
-            log.info("leading: reconciling %d app(s) and scaling", len(apps))
-            for app in apps:
+        if leading:  # the Lease's holder says so once (`kube.lease`)
+            for app in self.registry.all():
                 self.reconciling.add(app.ref)
         else:  # the new leader decides, and exports the apps' series
             self.autoscaler.app_metrics.forget_all()

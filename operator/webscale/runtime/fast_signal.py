@@ -34,6 +34,8 @@ from webscale.api.ref import AppRef
 from webscale.autoscaling.act import Autoscaler
 from webscale.autoscaling.panic import in_band_rate
 from webscale.kube.cache import ClusterView, own_deployment
+from webscale.kube.client import NotLeader, failure_reason
+from webscale.lasting import Lasting
 from webscale.promql.queries import LB_REQUESTS_METRIC
 from webscale.reconcile.haproxy_config import BACKEND
 from webscale.runtime.held import haproxy_pod_urls
@@ -141,6 +143,8 @@ class FastSignal:
         self.cursor = 0
         self.turn = 1
         """Rounds between two readings of the same app (1 while every app fits one round)."""
+        self.failures = Lasting(log)
+        """Apps whose decision fails: logged when it starts, changes and ends, not every round."""
 
     def stale(self) -> float:
         return STALE_FACTOR * self.interval * self.turn
@@ -161,6 +165,7 @@ class FastSignal:
         pods = sum(len(urls) for _, urls in wanted)
         self.turn = max(1, math.ceil(pods / self.budget))
         by_ref = {app.ref: app for app, _ in wanted}
+        self.failures.keep_only(by_ref)
         chosen, self.cursor = take_turns([(app.ref, urls) for app, urls in wanted], self.budget, self.cursor)
         live = {url for _, urls in wanted for url in urls}
         for url in list(self.readings):
@@ -180,8 +185,13 @@ class FastSignal:
             try:
                 with self.locks(ref) if self.locks is not None else contextlib.nullcontext():
                     self.autoscaler.panic(app, rate, now)
-            except Exception:
-                log.exception("%s: fast-signal decision failed; next round retries", app.key)
+            except NotLeader:
+                continue  # leadership went while this round ran
+            except Exception as exc:
+                why = failure_reason(exc)
+                self.failures.failed(ref, why, "%s: fast-signal decision failed: %s", app.key, why, traceback=True)
+            else:
+                self.failures.recovered(ref, "%s: fast-signal decisions work again", app.key)
 
 
 async def fast_loop(fast: FastSignal, leading: Callable[[], bool]) -> None:

@@ -27,7 +27,8 @@ from webscale.api.durations import seconds
 from webscale.api.observation import Observation
 from webscale.api.ref import AppRef
 from webscale.autoscaling.act import Autoscaler, due_at, query_of
-from webscale.kube.client import NotLeader, is_gone
+from webscale.kube.client import NotLeader, failure_reason, is_gone
+from webscale.lasting import Lasting
 from webscale.metrics.failure import one_line
 from webscale.metrics.prometheus import AppQuery
 from webscale.runtime.health import TickHealth
@@ -68,6 +69,8 @@ class Polling:
         self._work: deque[Work] = deque()
         self._drainers = 0
         self._tasks: set[asyncio.Future[None]] = set()
+        self.failures = Lasting(log)
+        """Failing ticks ("tick") and apps' failing act steps: logged when they start, change and end."""
 
     async def run(self, tick_seconds: float) -> None:
         """Tick until cancelled; a failed tick is logged, counted, and the loop goes on."""
@@ -78,8 +81,10 @@ class Polling:
                 if self.leading():
                     await self.poll(time.time())
             except Exception as exc:
-                log.exception("scaling loop: tick failed; continuing")
                 error = one_line(f"{type(exc).__name__}: {exc}")
+                self.failures.failed("tick", error, "scaling loop: a tick failed: %s", error, traceback=True)
+            else:
+                self.failures.recovered("tick", "scaling loop: ticks work again")
             self.health.ticked(error)
             telemetry.LAST_TICK.set(self.health.last_tick)
             await asyncio.sleep(max(0.0, tick_seconds - (time.monotonic() - started)))
@@ -185,19 +190,23 @@ class Polling:
                     return
                 except ApiException as exc:
                     if not is_gone(exc):
-                        log.warning("%s: scaling step failed (%s %s); next poll retries", ref, exc.status, exc.reason)
+                        why = failure_reason(exc)
+                        self.failures.failed(ref, why, "%s: a scaling step failed: %s; next poll retries", ref, why)
                     return
+                self.failures.recovered(ref, "%s: scaling steps work again", ref)
                 telemetry.DECISION_LAG.labels(measured).observe(max(0.0, time.time() - due))
                 if self.registry.get(ref) is None or not self.leading():
                     # deleted, or leadership lost, while this step ran: its forget may have come first
                     self.autoscaler.app_metrics.forget(ref)
-        except Exception:
-            log.exception("%s: scaling step failed; next poll retries", ref)
+        except Exception as exc:
+            why = failure_reason(exc)
+            self.failures.failed(ref, why, "%s: a scaling step failed: %s; next poll retries", ref, why, traceback=True)
         finally:
             self._acting.discard(ref)
 
     def forget(self, ref: AppRef) -> None:
         self._acting.discard(ref)
+        self.failures.forget(ref)
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -17,7 +17,8 @@ from kubernetes.client.rest import ApiException
 
 from webscale import telemetry
 from webscale.api.ref import AppRef
-from webscale.kube.client import NotLeader, is_gone, is_transient
+from webscale.kube.client import NotLeader, failure_reason, is_gone, is_transient
+from webscale.lasting import Lasting
 from webscale.reconcile.reconciler import Reconciler
 from webscale.runtime.backoff import Backoff
 from webscale.runtime.locks import AppLocks
@@ -25,6 +26,10 @@ from webscale.runtime.queue import WorkQueue
 from webscale.runtime.registry import Registry
 
 log = logging.getLogger(__name__)
+
+QUIET_TRANSIENT = 3
+"""A transient failure (a conflict, throttling, a server error) is logged only once it happened this many
+times in a row: one that the next retry cures is no news."""
 
 
 class Reconciling:
@@ -48,6 +53,7 @@ class Reconciling:
         self.backoff = backoff if backoff is not None else Backoff()
         self.queue = WorkQueue(self._work, workers)
         self._retries: dict[AppRef, asyncio.TimerHandle] = {}
+        self.failures = Lasting(log)
 
     def add(self, ref: AppRef) -> None:
         self.queue.add(ref)
@@ -56,6 +62,7 @@ class Reconciling:
         """A deleted app: no queued work, no retry, no back-off left."""
         self.queue.discard(ref)
         self.backoff.forget(ref)
+        self.failures.forget(ref)
         retry = self._retries.pop(ref, None)
         if retry is not None:
             retry.cancel()
@@ -82,15 +89,15 @@ class Reconciling:
                 self.backoff.forget(ref)
                 return
             telemetry.RECONCILES.labels("error").inc()
-            level = logging.INFO if is_transient(exc) else logging.WARNING
-            self._retry(ref, level, f"{exc.status} {exc.reason}")
+            self._retry(ref, exc, quiet=is_transient(exc))
             return
         except Exception as exc:
             telemetry.RECONCILES.labels("error").inc()
-            log.exception("%s: reconcile raised", ref)
-            self._retry(ref, logging.WARNING, type(exc).__name__)
+            self._retry(ref, exc, traceback=True)
             return
+        failed = self.backoff.failures(ref)
         self.backoff.forget(ref)
+        self.failures.recovered(ref, "%s: reconciles again after %d failed attempt(s)", ref, failed)
         if changed is not None:
             telemetry.RECONCILES.labels("changed" if changed else "unchanged").inc()
 
@@ -100,10 +107,15 @@ class Reconciling:
             app = self.registry.get(ref)
             return None if app is None else self.reconciler.reconcile(app)
 
-    def _retry(self, ref: AppRef, level: int, why: str) -> None:
+    def _retry(self, ref: AppRef, exc: BaseException, quiet: bool = False, traceback: bool = False) -> None:
+        """Retry after the app's back-off. The failure is logged when it starts or its reason changes (a
+        transient one, such as a conflict, only once it failed `QUIET_TRANSIENT` times in a row)."""
         delay = self.backoff.failed(ref)
         failures = self.backoff.failures(ref)
-        log.log(level, "%s: reconcile failed (%s); retry %d in %.2fs", ref, why, failures, delay)
+        if not quiet or failures >= QUIET_TRANSIENT:
+            why = failure_reason(exc)
+            message = "%s: reconcile failed: %s; retry %d in %.2fs"
+            self.failures.failed(ref, why, message, ref, why, failures, delay, traceback=traceback)
         previous = self._retries.pop(ref, None)
         if previous is not None:
             previous.cancel()

@@ -41,8 +41,7 @@ def _refresh(cached: App | None, obj: dict[str, Any], allowed_urls: Sequence[str
         return App.from_body(obj, allowed_urls)
     except Exception as exc:  # one app's spec, however built, never stops the registry
         problem = f"spec could not be checked: {type(exc).__name__} (a field nested too deeply?); simplify the spec"
-        log.warning("%s/%s: %s", meta.get("namespace"), meta.get("name"), problem)
-        return App.unreadable(obj, problem)
+        return App.unreadable(obj, problem)  # the reconciler logs it once, as it marks the app Invalid
 
 
 class Registry:

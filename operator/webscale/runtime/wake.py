@@ -32,6 +32,8 @@ from webscale.api.scale_to_zero import settings as zero_settings
 from webscale.autoscaling.act import Autoscaler
 from webscale.autoscaling.cold_start import ColdStart, Measured, step
 from webscale.kube.cache import ClusterView, own_deployment
+from webscale.kube.client import NotLeader, failure_reason
+from webscale.lasting import Lasting
 from webscale.reconcile.hold import HELD_TOTAL, OLDEST, RELEASED_TOTAL, TIMED_OUT_TOTAL, WAITING
 from webscale.runtime.held import Reader, haproxy_pod_urls, read_held
 
@@ -82,6 +84,8 @@ class Waker:
         self.apps = apps
         self.read = read
         self.tracks: dict[AppRef, ColdStart] = {}
+        self.failures = Lasting(log)
+        """Apps whose wake-up check fails: logged when it starts, changes and ends, not every round."""
         self.counters: dict[str, dict[str, float]] = {}
         self.nudged = asyncio.Event()
 
@@ -116,11 +120,17 @@ class Waker:
         urls = {app.ref: haproxy_pod_urls(self.view, app) for app, _ in watched}
         every = sorted({url for app_urls in urls.values() for url in app_urls})
         counts = self.read(every) if every else {}
+        self.failures.keep_only(live)
         for app, deployment in watched:
             try:
                 self._one(app, deployment, {url: counts.get(url) for url in urls[app.ref]}, now)
-            except Exception:
-                log.exception("%s: wake-up check failed; next round retries", app.key)
+            except NotLeader:
+                continue  # leadership went while this round ran: the new leader wakes it
+            except Exception as exc:
+                reason = failure_reason(exc)
+                self.failures.failed(app.ref, reason, "%s: waking failed: %s", app.key, reason, traceback=True)
+            else:
+                self.failures.recovered(app.ref, "%s: waking works again", app.key)
 
     def _one(
         self, app: App, deployment: dict[str, Any], counts: dict[str, dict[str, float] | None], now: float
