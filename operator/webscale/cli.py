@@ -11,11 +11,16 @@ from webscale.api import crd
 
 def _run(args: argparse.Namespace) -> int:
     import kopf
+    from pydantic import ValidationError
 
     from webscale.runtime import handlers  # noqa: F401 - registers the handlers
-    from webscale.settings import Settings
+    from webscale.settings import Settings, settings_problem
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:  # before anything starts: the installer's words, by variable
+        sys.stderr.write(f"webscale: refusing to start: {settings_problem(error)}\n")
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.log_format == "json":
         kopf.configure(log_format=kopf.LogFormat.JSON)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_PROMETHEUS_URL = "http://prometheus.monitoring:9090"
@@ -14,9 +15,11 @@ DEFAULT_PROMETHEUS_URL = "http://prometheus.monitoring:9090"
 class Settings(BaseSettings):
     """Every knob of the operator process (not of an app: those live in each ScaledWebApp)."""
 
-    model_config = SettingsConfigDict(env_prefix="WEBSCALE_", frozen=True, use_attribute_docstrings=True)
+    model_config = SettingsConfigDict(
+        env_prefix="WEBSCALE_", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
 
-    namespace: str | None = None
+    namespace: str | None = Field(default=None, min_length=1)
     """Watch only this namespace (default: all namespaces)."""
     field_manager: str = "webscale"
     """Field manager for server-side apply of the objects the operator owns."""
@@ -24,7 +27,7 @@ class Settings(BaseSettings):
     """Field manager that owns the Deployment's spec.replicas."""
     status_field_manager: str = "webscale-status"
     """Field manager of the status fields the reconciler writes (Ready, Invalid, replicas)."""
-    resync_seconds: float = Field(default=60.0, gt=0)
+    resync_seconds: float = Field(default=60.0, gt=0, le=86_400)
     """How often every app's children are checked for drift even without events (spread evenly over
     the period: a slice of the apps each second)."""
     log_format: str = Field(default="json", pattern="^(json|plain)$")
@@ -35,12 +38,12 @@ class Settings(BaseSettings):
     and /readyz; 0 disables it."""
     liveness_stale_ticks: int = Field(default=30, ge=2)
     """Ticks of `scaling_tick_seconds` without a completed scaling-loop tick before /healthz fails."""
-    api_qps: float = Field(default=200.0, gt=0)
+    api_qps: float = Field(default=200.0, gt=0, le=1_000_000)
     """Client-side limit on Kubernetes API requests per second (token bucket). The API server's own
     Priority and Fairness protects it (its 429s are retried after Retry-After); this limit keeps a
     runaway loop from flooding it. A steady operator makes ~0 requests; 200/s lets many new apps
     converge at the API server's pace, where 50/s made the client the bottleneck (bench/results/scale.md)."""
-    api_burst: int = Field(default=400, ge=1)
+    api_burst: int = Field(default=400, ge=1, le=1_000_000)
     """Requests the client may send at once above `api_qps` after a quiet spell."""
     workers: int = Field(default=8, ge=1, le=256)
     """Threads for per-app work (reconcile, act): at most this many apps are worked on at once;
@@ -56,12 +59,12 @@ class Settings(BaseSettings):
     lease_namespace: str | None = None
     """Namespace of the Lease (default: the pod's namespace from POD_NAMESPACE / the service account,
     else `namespace`, else "default")."""
-    lease_duration_seconds: float = Field(default=8.0, gt=0)
+    lease_duration_seconds: float = Field(default=8.0, gt=0, le=3600)
     """A standby takes the Lease when it has not been renewed for this long (so failover takes at most
     this plus `lease_retry_seconds`)."""
-    lease_renew_deadline_seconds: float = Field(default=5.0, gt=0)
+    lease_renew_deadline_seconds: float = Field(default=5.0, gt=0, le=3600)
     """A leader that could not renew for this long stops writing (must be below the duration)."""
-    lease_retry_seconds: float = Field(default=1.0, gt=0)
+    lease_retry_seconds: float = Field(default=1.0, gt=0, le=3600)
     """How often the Lease is renewed or tried."""
     identity: str | None = None
     """This replica's name in the Lease and in the API server's audit log (default: POD_NAME, else
@@ -69,15 +72,15 @@ class Settings(BaseSettings):
     status_quantum: float = Field(default=0.05, ge=0, le=1)
     """Observed request rate and CPU are written to status only when they moved by more than this
     fraction (5 %): a steady app makes no status writes."""
-    watch_timeout_seconds: int = Field(default=300, ge=10)
+    watch_timeout_seconds: int = Field(default=300, ge=10, le=3600)
     """Server-side timeout of one watch call (it resumes from where it was)."""
-    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    request_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     """Timeout of each Kubernetes API request."""
-    scaling_tick_seconds: float = Field(default=1.0, gt=0)
+    scaling_tick_seconds: float = Field(default=1.0, gt=0, le=60)
     """How often the scaling loop looks for apps whose pollingInterval has passed."""
-    metrics_scrape_interval_seconds: float = Field(default=15.0, gt=0)
+    metrics_scrape_interval_seconds: float = Field(default=15.0, gt=0, le=3600)
     """Prometheus's scrape interval for the apps; rate windows are derived from it."""
-    metrics_timeout_seconds: float = Field(default=5.0, gt=0)
+    metrics_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
     """Timeout of each Prometheus query."""
     wake_poll_seconds: float = Field(default=0.5, ge=0, le=10)
     """How often the held-request counters of the HAProxy pods of apps at zero are read (runtime.wake:
@@ -119,3 +122,46 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(url for url in value.replace(",", " ").split() if url)
         return value
+
+    @field_validator("prometheus_urls")
+    @classmethod
+    def _urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one Prometheus URL is needed (every app would be Invalid)")
+        for url in value:
+            if not _BASE_URL.match(url):
+                raise ValueError(f"{url!r} is not an http:// or https:// base URL such as {DEFAULT_PROMETHEUS_URL}")
+        return value
+
+    @model_validator(mode="after")
+    def _together(self) -> Settings:
+        lease = (self.lease_duration_seconds, self.lease_renew_deadline_seconds, self.lease_retry_seconds)
+        if not lease[0] > lease[1] > lease[2]:
+            raise ValueError(
+                "WEBSCALE_LEASE_DURATION_SECONDS > WEBSCALE_LEASE_RENEW_DEADLINE_SECONDS > "
+                f"WEBSCALE_LEASE_RETRY_SECONDS is needed, got {lease[0]:g}, {lease[1]:g}, {lease[2]:g}"
+            )
+        if self.liveness_port and self.liveness_port == self.wake_port:
+            raise ValueError(
+                f"WEBSCALE_LIVENESS_PORT and WEBSCALE_WAKE_PORT are both {self.wake_port}: they need two ports"
+            )
+        return self
+
+
+_BASE_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[^\s?#;,]*)?$")
+"""A Prometheus base URL: scheme, host (and port), an optional path; no query, fragment or user."""
+
+
+def settings_problem(error: ValidationError) -> str:
+    """The settings' errors as the installer wrote them: each named by its environment variable."""
+    lines = []
+    for problem in error.errors():
+        where = "".join(str(part) for part in problem["loc"][:1])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        got = problem.get("input")
+        if not where:  # a rule across settings: its message names them
+            lines.append(message)
+            continue
+        shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
+        lines.append(f"WEBSCALE_{where.upper()}: {message}{shown}")
+    return "; ".join(lines)

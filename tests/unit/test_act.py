@@ -256,3 +256,18 @@ def test_a_deployment_of_the_apps_name_that_the_app_does_not_control_is_never_sc
     assert scaler.wake(world.app(), 5, NOW) is None and scaler.panic(world.app(), 400.0, NOW) is None
     assert [w for w in world.kube.writes if w[1] == "Deployment"] == []
     assert world.kube.find("Deployment", NS, "shop")["spec"]["replicas"] == 2
+
+
+def test_a_failed_step_is_said_in_scaling_active_once_and_the_next_decision_replaces_it(world):
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    act(world, scaler, busy(100))
+    writes = len(world.kube.writes)
+    for at in (NOW + 15, NOW + 30):
+        scaler.report_failure(world.app(), "OverflowError: cannot convert float infinity to integer", at)
+        world.sync()
+    active = world.condition("ScalingActive")
+    assert (active["status"], active["reason"]) == ("False", "ScalingStepFailed")
+    assert active["message"].startswith("the scaling step failed: OverflowError: cannot convert")
+    assert len(world.kube.writes) == writes + 1  # the same failure again: nothing new to write
+    act(world, scaler, busy(100), NOW + 45)
+    assert world.condition("ScalingActive")["reason"] != "ScalingStepFailed"

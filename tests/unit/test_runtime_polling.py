@@ -35,6 +35,7 @@ class FakeAutoscaler:
 
     def __init__(self) -> None:
         self.acted: list[tuple[str, Observation]] = []
+        self.reported: list[tuple[str, str]] = []
         self.lock = threading.Lock()
 
     def due(self, apps: list[App], now: float) -> list[App]:
@@ -48,6 +49,10 @@ class FakeAutoscaler:
             raise ZeroDivisionError("one app's bug")
         with self.lock:
             self.acted.append((app.name, observation))
+
+    def report_failure(self, app: App, why: str, now: float) -> None:
+        with self.lock:
+            self.reported.append((app.name, why))
 
     def names(self) -> list[str]:
         with self.lock:

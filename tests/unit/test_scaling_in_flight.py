@@ -129,3 +129,22 @@ def test_webscale_reads_in_flight_at_the_load_balancer_and_sees_an_overload_soon
     off, on = simulate(trace, plain, world), simulate(trace, with_flight, world)
     assert on.seconds_over < off.seconds_over
     assert on.pod_seconds >= off.pod_seconds  # the price: it sizes on a count that overstates the need
+
+
+@pytest.mark.parametrize("field", ["requestsPerSecondPerWorker", "inFlightPerWorker"])
+def test_a_target_below_a_thousandth_is_refused_by_model_and_crd(field):
+    with pytest.raises(ValidationError) as caught:
+        make_spec({"target": {field: 0.0009}})
+    assert format_validation_error(caught.value).startswith(f"spec.autoscaling.target.{field}: ")
+    target = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert target["autoscaling"]["properties"]["target"]["properties"][field]["minimum"] == 0.001
+    assert make_spec({"target": {field: 0.001}}).autoscaling.target is not None
+
+
+def test_a_need_beyond_any_app_s_size_is_capped_not_a_crash():
+    """An app may export any counter: a rate near the float's limit over the smallest target is an
+    infinite need, which scales to replicas.max like any overload."""
+    spec = spec_with(0.001, target={"cpuUtilization": None, "requestsPerSecondPerWorker": 0.001})
+    decision = decide(spec, flying(1e306, 1e306), running(4), History(), NOW)
+    assert decision.replicas == spec.replicas.max
+    assert "1000000 pods" in decision.message or "capped at replicas.max" in decision.message

@@ -80,11 +80,11 @@ FastWindow = Annotated[str, *duration_within("2s", FAST_WINDOW_MAX, "autoscaling
 class Target(Model):
     """What one unit of capacity should carry. The larger need of the two signals wins."""
 
-    requests_per_second_per_worker: float = Field(default=50.0, gt=0, le=1_000_000)
-    """Requests per second one worker process should serve."""
+    requests_per_second_per_worker: float = Field(default=50.0, ge=0.001, le=1_000_000)
+    """Requests per second one worker process should serve (at least 0.001: one request in ~17 minutes)."""
     cpu_utilization: int | None = Field(default=70, ge=1, le=100)
     """Percent of the pod's requested CPU to aim for; null scales on request rate alone."""
-    in_flight_per_worker: float | None = Field(default=None, gt=0, le=100_000)
+    in_flight_per_worker: float | None = Field(default=None, ge=0.001, le=100_000)
     """Requests in flight at the load balancer per worker to aim for (HAProxy's current sessions to
     the app's pods, summed over its HAProxy pods): a third signal, pods needed = ceil(in flight /
     (workers per pod x this)), and the largest need of the signals wins. By Little's law in flight =

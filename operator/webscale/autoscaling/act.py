@@ -32,6 +32,7 @@ from webscale.autoscaling.panic import Panic, panic_step, pods_needed
 from webscale.autoscaling.reasons import BURST_MODE, fmt
 from webscale.autoscaling.status import (
     decision_status,
+    failed_status,
     history_from_status,
     meaningful,
     memory_status,
@@ -299,6 +300,11 @@ class Autoscaler:
         self._write_status(app, {"desiredReplicas": wanted, "lastScale": last})
         self.kube.event(app.involved(), "Normal", "ScaledUp", message)
         return wanted
+
+    def report_failure(self, app: App, why: str, now: float) -> None:
+        """A scaling step of this app failed (`why`: one line): its ScalingActive condition says so, so the
+        app's owner sees it in `kubectl describe swa`, not only the operator's log."""
+        self._write_status(app, failed_status(app.status, why, now, app.generation))
 
     def _write_status(self, app: App, update: dict[str, Any]) -> None:
         """Apply the loop's whole part of status when a reader would learn something from it."""

@@ -23,8 +23,15 @@ _EPSILON = 1e-9
 440/400 = 1.1000000000000001 is still within a tolerance of 0.1."""
 
 
+CEIL_CAP = 1_000_000
+"""More pods than any app may have (replicas.max <= 1000): what a need beyond it, infinite included (an
+app exporting a counter near the float's limit), counts as, before replicas.max caps it."""
+
+
 def ceil(value: float) -> int:
-    """math.ceil that ignores float noise below _EPSILON."""
+    """math.ceil that ignores float noise below _EPSILON, and counts any need beyond `CEIL_CAP` as that."""
+    if math.isinf(value) or value >= CEIL_CAP:
+        return CEIL_CAP
     return max(0, math.ceil(value - _EPSILON))
 
 

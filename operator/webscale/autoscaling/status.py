@@ -112,6 +112,19 @@ def paused_status(old: dict[str, Any], now: float, generation: int) -> dict[str,
     return {"conditions": conditions}
 
 
+STEP_FAILED = "ScalingStepFailed"
+
+
+def failed_status(old: dict[str, Any], why: str, now: float, generation: int) -> dict[str, Any]:
+    """ScalingActive False while this app's scaling step fails (an error of its own: its next successful
+    step writes the decision again)."""
+    message = f"the scaling step failed: {why}; replicas left as they are, the next poll retries"
+    conditions = set_condition(
+        list(old.get("conditions", [])), "ScalingActive", False, STEP_FAILED, message, iso(now), generation
+    )
+    return {"conditions": conditions}
+
+
 def moved(before: float | None, after: float | None, quantum: float) -> bool:
     """Did a measured value move by more than `quantum` (a fraction of the old value)?"""
     if before is None or after is None:

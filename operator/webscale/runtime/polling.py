@@ -13,6 +13,7 @@ itself cannot be read, say) is counted, and enough failed ticks in a row fail /h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -179,6 +180,7 @@ class Polling:
             self._act(ref, observation, due, measured)
 
     def _act(self, ref: AppRef, observation: Observation, due: float, measured: str) -> None:
+        app = None
         try:
             with self.locks(ref):
                 app = self.registry.get(ref)
@@ -190,8 +192,7 @@ class Polling:
                     return
                 except ApiException as exc:
                     if not is_gone(exc):
-                        why = failure_reason(exc)
-                        self.failures.failed(ref, why, "%s: a scaling step failed: %s; next poll retries", ref, why)
+                        self._failed(app, exc, traceback=False)
                     return
                 self.failures.recovered(ref, "%s: scaling steps work again", ref)
                 telemetry.DECISION_LAG.labels(measured).observe(max(0.0, time.time() - due))
@@ -199,10 +200,24 @@ class Polling:
                     # deleted, or leadership lost, while this step ran: its forget may have come first
                     self.autoscaler.app_metrics.forget(ref)
         except Exception as exc:
-            why = failure_reason(exc)
-            self.failures.failed(ref, why, "%s: a scaling step failed: %s; next poll retries", ref, why, traceback=True)
+            if app is not None:
+                with self.locks(ref):
+                    self._failed(app, exc, traceback=True)
+            else:
+                why = failure_reason(exc)
+                self.failures.failed(ref, why, "%s: a scaling step failed: %s", ref, why, traceback=True)
         finally:
             self._acting.discard(ref)
+
+    def _failed(self, app: App, exc: BaseException, traceback: bool) -> None:
+        """A failed step of this app: logged when it starts or its reason changes, and said in the app's
+        ScalingActive condition (the write of which may fail too: the log line then is all there is)."""
+        why = failure_reason(exc)
+        self.failures.failed(
+            app.ref, why, "%s: a scaling step failed: %s; next poll retries", app.ref, why, traceback=traceback
+        )
+        with contextlib.suppress(Exception):  # best effort: the failure is logged above
+            self.autoscaler.report_failure(app, why, time.time())
 
     def forget(self, ref: AppRef) -> None:
         self._acting.discard(ref)
