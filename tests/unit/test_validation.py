@@ -241,3 +241,34 @@ def test_the_operator_refuses_what_the_crd_refuses_across_fields(message):
     assert errors, message
     if not message.startswith(("metrics.requestRateSource", "replicas.min 0", "autoscaling.scaleToZero")):
         assert any(e.split(": ")[0] == f"spec.{message}" for e in errors), errors  # the same words, then detail
+
+
+# ---- the CPU the utilisation target is measured against -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resources", "autoscaling", "expected"),
+    [
+        ({"cpu": None}, {}, "spec.autoscaling.target.cpuUtilization: 70% of no CPU request"),
+        ({"cpu": None}, {"target": {"cpuUtilization": None}}, None),  # request rate alone: nothing to measure
+        ({"cpu": None}, {"mode": "off"}, None),  # not scaling: the target is not read
+        ({"cpu": None, "limits": {"cpu": "2"}}, {}, None),  # Kubernetes requests the limit
+        ({"cpu": "1", "limits": {"cpu": "0"}}, {}, "spec.resources.limits.cpu: must be above zero, got 0"),
+        ({"cpu": "0.0001m"}, {}, "spec.resources.cpu: 0.0001m is below 1m (Kubernetes counts CPU in whole"),
+        ({"cpu": "1", "limits": {"cpu": "0.5m"}}, {}, "spec.resources.limits.cpu: 0.5m is below 1m"),
+        ({"cpu": "1m"}, {}, None),
+    ],
+)
+def test_the_cpu_target_needs_a_cpu_request_of_at_least_a_millicore(resources, autoscaling, expected):
+    errors = semantic_errors(parse_spec({"image": "a", "resources": resources, "autoscaling": autoscaling}))
+    if expected is None:
+        assert errors == []
+    else:
+        assert any(e.startswith(expected) for e in errors), errors
+
+
+def test_the_cpu_limit_is_the_request_when_no_request_is_given():
+    from webscale.autoscaling.act import cpu_request_cores
+
+    assert cpu_request_cores(parse_spec({"image": "a", "resources": {"cpu": None, "limits": {"cpu": "1500m"}}})) == 1.5
+    assert cpu_request_cores(parse_spec({"image": "a", "resources": {"cpu": "500m", "limits": {"cpu": "2"}}})) == 0.5

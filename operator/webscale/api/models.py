@@ -60,7 +60,9 @@ class Resources(Model):
     """Per-pod resources. The CPU decides how many cluster workers each pod runs."""
 
     cpu: Quantity | None = "1"
-    """CPU request per pod (e.g. "2", "500m"). CPU utilisation is measured against it."""
+    """CPU request per pod (e.g. "2", "500m"; at least 1m). CPU utilisation is measured against it, or
+    against limits.cpu when it is null (Kubernetes then requests the limit); with neither, an app that
+    scales on CPU (autoscaling.target.cpuUtilization set) is marked Invalid."""
     memory: Quantity | None = "256Mi"
     """Memory request per pod."""
     limits: Limits = Field(default_factory=Limits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +31,7 @@ def installed_prometheus_urls() -> tuple[str, ...]:
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+MILLICORE = Decimal("0.001")
 
 
 def normalize_url(url: str) -> str:
@@ -76,8 +78,18 @@ def semantic_errors(spec: ScaledWebAppSpec, allowed_prometheus_urls: Sequence[st
     for what, request, limit in (("cpu", r.cpu, r.limits.cpu), ("memory", r.memory, r.limits.memory)):
         if request and limit and parse_quantity(request) > parse_quantity(limit):
             errors.append(f"spec.resources.{what}: request {request} is above spec.resources.limits.{what} {limit}")
-    if r.cpu and parse_quantity(r.cpu) <= 0:
-        errors.append(f"spec.resources.cpu: must be above zero, got {r.cpu}")
+    for where, cpu in (("spec.resources.cpu", r.cpu), ("spec.resources.limits.cpu", r.limits.cpu)):
+        if cpu and parse_quantity(cpu) <= 0:
+            errors.append(f"{where}: must be above zero, got {cpu}")
+        elif cpu and parse_quantity(cpu) < MILLICORE:
+            errors.append(f"{where}: {cpu} is below 1m (Kubernetes counts CPU in whole millicores)")
+    auto = spec.autoscaling
+    if r.cpu is None and r.limits.cpu is None and auto.target.cpu_utilization is not None and auto.mode != "off":
+        errors.append(
+            f"spec.autoscaling.target.cpuUtilization: {auto.target.cpu_utilization}% of no CPU request "
+            "(spec.resources.cpu is null and there is no spec.resources.limits.cpu); set one, or set "
+            "cpuUtilization to null to scale on the request rate alone"
+        )
     seen: set[str] = set()
     for i, var in enumerate(spec.env):
         where = f"spec.env[{i}] ({var.name})"

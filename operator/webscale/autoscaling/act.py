@@ -79,7 +79,9 @@ def due_at(now: float, interval: float) -> float:
 
 
 def cpu_request_cores(spec: models.ScaledWebAppSpec) -> float | None:
-    return float(parse_quantity(spec.resources.cpu)) if spec.resources.cpu else None
+    """The pod's CPU request: spec.resources.cpu, else the limit (Kubernetes then requests the limit)."""
+    cpu = spec.resources.cpu or spec.resources.limits.cpu
+    return float(parse_quantity(cpu)) if cpu else None
 
 
 def current_of(deployment: dict[str, Any], spec: models.ScaledWebAppSpec, workers: int) -> Current:
