@@ -47,6 +47,12 @@ REJECTED_AT_ADMISSION = [
         {"autoscaling": {"headroom": {"window": "17m"}}},
         "autoscaling.headroom.window may reach back at most 64 times autoscaling.pollingInterval",
     ),
+    ({"workers": {"count": 4}}, "workers.count is read only when workers.mode is fixed"),
+    ({"autoscaling": {"fallback": {"replicas": 3}}}, "autoscaling.fallback.replicas is read only when action is"),
+    (
+        {"metrics": {"requestRateSource": "loadbalancer", "requestRate": "sum(rate(x[{window}]))"}},
+        "metrics.requestRateSource loadbalancer is not read when metrics.requestRate is set",
+    ),
     ({"port": 0}, "spec.port"),
     ({"image": ""}, "spec.image"),
     ({"loadBalancer": {"strategy": "random"}}, "spec.loadBalancer.strategy"),

@@ -189,6 +189,14 @@ VIOLATIONS = {  # every cross-field CEL rule of the CRD -> a spec that breaks it
     },
     "loadBalancer.strategy least-connections needs provider haproxy (kube-proxy Services cannot balance by "
     "connections)": {"loadBalancer": {"provider": "service", "strategy": "least-connections"}},
+    "autoscaling.fallback.replicas is read only when action is replicas (action hold keeps the last good count)": {
+        "autoscaling": {"fallback": {"replicas": 3}}
+    },
+    "workers.count is read only when workers.mode is fixed (mode auto sizes workers from the pod's CPU)": {
+        "workers": {"count": 4}
+    },
+    "metrics.requestRateSource loadbalancer is not read when metrics.requestRate is set (the template is the "
+    "request rate): remove one": {**LB_SOURCE, "metrics": {**LB_SOURCE["metrics"], "requestRate": TEMPLATE}},
     # the four the operator already checked in its own words
     "metrics.requestRateSource loadbalancer needs loadBalancer.provider haproxy": {
         **LB_SOURCE,

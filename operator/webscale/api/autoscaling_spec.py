@@ -255,6 +255,11 @@ class Seasonal(Model):
     """The window whose mean rate today over then scales the prior (today is busier or quieter)."""
 
 
+FALLBACK_UNREAD = (
+    "autoscaling.fallback.replicas is read only when action is replicas (action hold keeps the last good count)"
+)
+
+
 class Fallback(Model):
     """What to do when metrics cannot be read."""
 
@@ -264,7 +269,8 @@ class Fallback(Model):
                 {
                     "rule": "self.action != 'replicas' || has(self.replicas)",
                     "message": "autoscaling.fallback.replicas is required when action is replicas",
-                }
+                },
+                {"rule": "self.action == 'replicas' || !has(self.replicas)", "message": FALLBACK_UNREAD},
             ]
         }
     )
@@ -274,8 +280,8 @@ class Fallback(Model):
     action: Literal["hold", "replicas"] = "hold"
     """hold: keep the last good replica count; replicas: go to fallback.replicas."""
     replicas: int | None = Field(default=None, ge=1, le=1000)
-    """Replica count for action replicas: the app goes up to it, never down (never below the current
-    count)."""
+    """Replica count for action replicas (and only then: with action hold it is refused): the app goes
+    up to it, never down (never below the current count)."""
 
 
 class ScaleToZero(Model):

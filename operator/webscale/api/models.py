@@ -71,6 +71,15 @@ class Resources(Model):
     _cpu = field_validator("cpu", "memory", mode="before")(as_quantity)
 
 
+WORKERS_COUNT_UNREAD = (
+    "workers.count is read only when workers.mode is fixed (mode auto sizes workers from the pod's CPU)"
+)
+RATE_SOURCE_UNREAD = (
+    "metrics.requestRateSource loadbalancer is not read when metrics.requestRate is set (the template is the "
+    "request rate): remove one"
+)
+
+
 class Workers(Model):
     """Cluster-mode worker processes per pod (passed to the app as WEB_CONCURRENCY)."""
 
@@ -86,6 +95,7 @@ class Workers(Model):
                     "rule": "!has(self.count) || (self.count >= self.min && self.count <= self.max)",
                     "message": "workers.count must lie within workers.min..workers.max",
                 },
+                {"rule": "self.mode == 'fixed' || !has(self.count)", "message": WORKERS_COUNT_UNREAD},
             ]
         }
     )
@@ -93,7 +103,7 @@ class Workers(Model):
     mode: Literal["auto", "fixed"] = "auto"
     """auto: one worker per whole CPU core of the pod (limit, else request), at least 1; fixed: count."""
     count: int | None = Field(default=None, ge=1, le=256)
-    """Workers per pod when mode is fixed."""
+    """Workers per pod when mode is fixed (and only then: with mode auto it is refused)."""
     min: int = Field(default=1, ge=1, le=256)
     """Fewest workers per pod."""
     max: int = Field(default=16, ge=1, le=256)
@@ -140,6 +150,18 @@ class Prometheus(Model):
 class Metrics(Model):
     """Metric sources."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!has(self.requestRate) || !has(self.requestRateSource) || "
+                    "self.requestRateSource != 'loadbalancer'",
+                    "message": RATE_SOURCE_UNREAD,
+                }
+            ]
+        }
+    )
+
     prometheus: Prometheus = Field(default_factory=Prometheus)
     """Prometheus server."""
     request_rate: str | None = Field(default=None, max_length=4096)
@@ -150,7 +172,7 @@ class Metrics(Model):
     request_rate_source: Literal["app", "loadbalancer"] = "app"
     """app: the app's http_requests_total; loadbalancer: the requests HAProxy sent to the app's pods
     (haproxy_backend_http_requests_total from the HAProxy pods' exporter; needs loadBalancer.provider haproxy).
-    Ignored when requestRate is set."""
+    loadbalancer cannot be combined with requestRate (the template is then the request rate)."""
 
 
 ANNOTATION_KEY_PATTERN = (

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit, urlunsplit
 from kubernetes.utils import parse_quantity
 
 from webscale.api import scale_to_zero
-from webscale.api.autoscaling_spec import REMEMBERED_POLLS, REMEMBERED_WORDS
+from webscale.api.autoscaling_spec import FALLBACK_UNREAD, REMEMBERED_POLLS, REMEMBERED_WORDS
 from webscale.api.durations import seconds
-from webscale.api.models import ScaledWebAppSpec
+from webscale.api.models import RATE_SOURCE_UNREAD, WORKERS_COUNT_UNREAD, ScaledWebAppSpec
 from webscale.promql.template import template_error
 from webscale.settings import Settings
 
@@ -145,6 +145,9 @@ def cross_field_errors(spec: ScaledWebAppSpec) -> list[str]:
             fallback.action != "replicas" or fallback.replicas is not None,
             "autoscaling.fallback.replicas is required when action is replicas",
         ),
+        (fallback.action == "replicas" or fallback.replicas is None, FALLBACK_UNREAD),
+        (w.mode == "fixed" or w.count is None, WORKERS_COUNT_UNREAD),
+        (spec.metrics.request_rate is None or spec.metrics.request_rate_source != "loadbalancer", RATE_SOURCE_UNREAD),
         (
             fallback.replicas is None or r.min <= fallback.replicas <= r.max,
             "autoscaling.fallback.replicas must lie within replicas.min..replicas.max",
