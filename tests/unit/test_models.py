@@ -65,7 +65,12 @@ def test_seconds(text, value):
         (
             {"image": "a", "autoscaling": {"behavior": {"scaleUp": {"period": "0s"}}}},
             "spec.autoscaling.behavior.scaleUp.period",
-            "at least 1s",
+            "between 1s and 1h, got 0s",
+        ),
+        (
+            {"image": "a", "autoscaling": {"behavior": {"scaleDown": {"period": "2562048h"}}}},
+            "spec.autoscaling.behavior.scaleDown.period",
+            "between 1s and 1h, got 2562048h",
         ),
         ({"image": "a", "serviceAccountName": "Not_A_Name"}, "spec.serviceAccountName", "pattern"),
         ({"image": "a", "autoscaling": {"tolerance": 2}}, "spec.autoscaling.tolerance", "less than or equal to 1"),

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, JsonValue
 
-from webscale.api.durations import Duration, duration_at_least, duration_within
+from webscale.api.durations import Duration, duration_within
 from webscale.api.model_base import Model
 
 MIN_POLLING_INTERVAL = "5s"
@@ -66,8 +66,8 @@ ScaleDownWindow = Annotated[
 ]
 LeadTime = Annotated[str, *duration_within("0s", MAX_WINDOW, "autoscaling.behavior.scaleUp.leadTime")]
 BurstHold = Annotated[str, *duration_within("0s", MAX_WINDOW, "autoscaling.burst.hold")]
-ScaleUpPeriod = Annotated[str, *duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleUp.period")]
-ScaleDownPeriod = Annotated[str, *duration_at_least(MIN_PERIOD, "autoscaling.behavior.scaleDown.period")]
+ScaleUpPeriod = Annotated[str, *duration_within(MIN_PERIOD, MAX_WINDOW, "autoscaling.behavior.scaleUp.period")]
+ScaleDownPeriod = Annotated[str, *duration_within(MIN_PERIOD, MAX_WINDOW, "autoscaling.behavior.scaleDown.period")]
 SeasonalOffset = Annotated[str, *duration_within("1h", "168h", "autoscaling.seasonal.offset", off=True)]
 SeasonalLookahead = Annotated[str, *duration_within("15s", "1h", "autoscaling.seasonal.lookahead")]
 SeasonalLevelWindow = Annotated[str, *duration_within("1m", "24h", "autoscaling.seasonal.levelWindow")]

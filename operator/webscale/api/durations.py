@@ -22,19 +22,6 @@ Duration = Annotated[
 """A duration such as "500ms", "15s", "5m" or "1h"."""
 
 
-def duration_at_least(minimum: str, field: str) -> tuple[Any, ...]:
-    """A Duration of at least `minimum`, checked by the API server (CEL) and by the model
-    (the metadata of an `Annotated[str, ...]`)."""
-
-    def check(value: str) -> str:
-        if seconds(value) < seconds(minimum):
-            raise ValueError(f"{field} must be at least {minimum}, got {value}")
-        return value
-
-    rule = {"rule": f"duration(self) >= duration('{minimum}')", "message": f"{field} must be at least {minimum}"}
-    return _checked_duration(rule, check)
-
-
 def _checked_duration(rule: dict[str, str], check: Callable[[str], str]) -> tuple[Any, ...]:
     """A Duration string's metadata: a CEL rule for the API server and the same check in the model."""
     rules: list[JsonValue] = [dict(rule)]
