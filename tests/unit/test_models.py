@@ -51,7 +51,11 @@ def test_seconds(text, value):
         ({"image": "a", "workers": {"mode": "sometimes"}}, "spec.workers.mode", "'auto' or 'fixed'"),
         ({"image": "a", "workers": {"count": 0}}, "spec.workers.count", "greater than or equal to 1"),
         ({"image": "a", "replicas": {"min": -1}}, "spec.replicas.min", "greater than or equal to 0"),
-        ({"image": "a", "autoscaling": {"pollingInterval": "soon"}}, "spec.autoscaling.pollingInterval", "pattern"),
+        (
+            {"image": "a", "autoscaling": {"pollingInterval": "soon"}},
+            "spec.autoscaling.pollingInterval",
+            "must be a duration: a whole number and ms, s, m or h (15s, 5m, 1h), got 'soon'",
+        ),
         (
             {"image": "a", "autoscaling": {"pollingInterval": "0s"}},
             "spec.autoscaling.pollingInterval",
@@ -72,15 +76,27 @@ def test_seconds(text, value):
             "spec.autoscaling.behavior.scaleDown.period",
             "between 1s and 1h, got 2562048h",
         ),
-        ({"image": "a", "serviceAccountName": "Not_A_Name"}, "spec.serviceAccountName", "pattern"),
+        ({"image": "a", "serviceAccountName": "Not_A_Name"}, "spec.serviceAccountName", "must be a lowercase DNS name"),
         ({"image": "a", "autoscaling": {"tolerance": 2}}, "spec.autoscaling.tolerance", "less than or equal to 1"),
         ({"image": "a", "autoscaling": {"burst": {"threshold": 1}}}, "spec.autoscaling.burst.threshold", "greater"),
-        ({"image": "a", "resources": {"cpu": "lots"}}, "spec.resources.cpu", "pattern"),
+        (
+            {"image": "a", "resources": {"cpu": "lots"}},
+            "spec.resources.cpu",
+            "must be a Kubernetes quantity such as 500m, 2, 1.5 or 256Mi, got 'lots'",
+        ),
         ({"image": "a", "loadBalancer": {"strategy": "random"}}, "spec.loadBalancer.strategy", "round-robin"),
-        ({"image": "a", "state": {"redisURL": "http://x"}}, "spec.state.redisURL", "pattern"),
-        ({"image": "a", "metrics": {"prometheus": {"url": "ftp://x"}}}, "spec.metrics.prometheus.url", "pattern"),
-        ({"image": "a", "colour": "red"}, "spec.colour", "Extra inputs are not permitted"),
-        ({"image": "a", "env": [{"name": "X", "value": "v" * 4097}]}, "spec.env.0.value", "at most 4096 characters"),
+        (
+            {"image": "a", "state": {"redisURL": "http://x"}},
+            "spec.state.redisURL",
+            "must be a redis:// or rediss:// URL",
+        ),
+        (
+            {"image": "a", "metrics": {"prometheus": {"url": "ftp://x"}}},
+            "spec.metrics.prometheus.url",
+            "must be an http:// or https:// URL",
+        ),
+        ({"image": "a", "colour": "red"}, "spec.colour", "unknown field"),
+        ({"image": "a", "env": [{"name": "X", "value": "v" * 4097}]}, "spec.env[0].value", "at most 4096 characters"),
         ({"image": "a", "env": [{"name": f"V{i}"} for i in range(129)]}, "spec.env", "at most 128 items"),
         ({"image": "a", "state": {"redisURL": "redis://" + "r" * 2048}}, "spec.state.redisURL", "at most 2048"),
         ({"image": "a", "resources": {"memory": "1" * 65}}, "spec.resources.memory", "at most 64 characters"),
@@ -97,3 +113,4 @@ def test_every_bad_field_is_named_with_the_problem(spec, where, what):
     message = format_validation_error(exc.value)
     assert message.startswith(f"{where}: "), message
     assert what in message
+    assert "^" not in message and "Value error" not in message  # no regular expression, no pydantic words

@@ -22,8 +22,10 @@ from webscale.api.bounds import (
     ENV_VALUE_MAX_LENGTH,
     ENV_VAR_SOURCE_SCHEMA,
     NAME_MAX_LENGTH,
+    QUANTITY_PATTERN,
     URL_MAX_LENGTH,
 )
+from webscale.api.durations import DURATION_PATTERN
 from webscale.api.model_base import Model, Quantity, as_quantity
 
 GROUP = "webscale.dev"
@@ -342,12 +344,42 @@ def parse_spec(spec: dict[str, Any]) -> ScaledWebAppSpec:
 
 
 def format_validation_error(exc: Exception) -> str:
-    """One line per problem: `spec.workers.count: Input should be ...`."""
+    """One line per problem, in the resource's words: `spec.env[0].name: ...`, `spec.x: unknown field`,
+    a duration or a quantity described, not its regular expression."""
     errors = getattr(exc, "errors", None)
     if not callable(errors):
         return str(exc)
     parts = []
     for err in errors():
-        loc = ".".join(str(p) for p in ("spec", *err["loc"]))
-        parts.append(f"{loc}: {err['msg']}")
+        loc = "spec" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        parts.append(f"{loc}: {_plain(err)}")
     return "; ".join(parts)
+
+
+_PATTERN_WORDS = {
+    DURATION_PATTERN: "must be a duration: a whole number and ms, s, m or h (15s, 5m, 1h)",
+    QUANTITY_PATTERN: "must be a Kubernetes quantity such as 500m, 2, 1.5 or 256Mi",
+    r"^[-._a-zA-Z][-._a-zA-Z0-9]*$": "must be a variable name: letters, digits, '-', '.' and '_', not starting "
+    "with a digit",
+    r"^https?://[^\s]+$": "must be an http:// or https:// URL without spaces",
+    r"^rediss?://\S+$": "must be a redis:// or rediss:// URL without spaces",
+    r"^\S+$": "must have no spaces",
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$": "must be a lowercase DNS name: "
+    "letters, digits, '-' and '.', starting and ending with a letter or digit",
+}
+"""What each pattern of the models means, for a message without the regular expression."""
+
+
+def _plain(err: Any) -> str:
+    """A pydantic error's message without its internals (the pattern, the class name, "Value error")."""
+    kind, message = err.get("type"), str(err.get("msg", ""))
+    if kind == "string_pattern_mismatch":
+        pattern = str((err.get("ctx") or {}).get("pattern"))
+        return (
+            f"{_PATTERN_WORDS.get(pattern, f'does not have the expected form ({pattern})')}, got {err.get('input')!r}"
+        )
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind in ("model_type", "dict_type"):
+        return "must be an object (a mapping of fields)"
+    return message.removeprefix("Value error, ")
