@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,9 @@ from webscale.lasting import Lasting
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, Change], None]
+
+SHORT_WATCH_SECONDS = 1.0
+"""A watch call that ended sooner than this without an event is followed by a pause this long."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,10 @@ class Informer:
         on_change: OnChange,
         watch_timeout: int = 300,
         wait: Callable[[float], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`wait` sleeps between failed attempts (default: until `stop`); a seam for unit tests."""
+        """`wait` sleeps between failed attempts (default: until `stop`) and `clock` times watch calls: seams
+        for unit tests."""
         self.kube = kube
         self.resource = resource
         self.path = path_of(resource.api_version, resource.kind, namespace)
@@ -60,6 +66,7 @@ class Informer:
         self.synced = threading.Event()
         self._stopped = threading.Event()
         self._wait = wait or self._stopped.wait
+        self._clock = clock
         self._thread = threading.Thread(target=self._run, name=f"informer-{resource.kind}", daemon=True)
         self._failures = Lasting(log)
         self._watching = False
@@ -126,7 +133,9 @@ class Informer:
     def _watch_from(self, version: str) -> None:
         """Follow the watch until stopped; a normal end of one watch call resumes from `version`."""
         while not self._stopped.is_set():
+            started, delivered = self._clock(), False
             for event in self.kube.watch(self.path, self.resource.label_selector, version, self.watch_timeout):
+                delivered = True
                 obj = event.get("object") or {}
                 version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                 self._watch_works()
@@ -138,4 +147,8 @@ class Informer:
                     self._emit(change)
                 if self._stopped.is_set():
                     return
-            self._watch_works()  # one watch call ended after its timeout
+            if delivered or self._clock() - started >= SHORT_WATCH_SECONDS:
+                self._watch_works()  # one watch call ended after its timeout
+            elif not self._stopped.is_set():
+                # ended at once with nothing (a proxy cutting streams): not a loop of watch calls
+                self._wait(SHORT_WATCH_SECONDS)
