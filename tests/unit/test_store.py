@@ -204,3 +204,32 @@ def test_a_streamed_relist_holds_each_object_as_it_arrives_and_deletes_last():
     assert seen_while_listing == ["3"]  # held before the rest of the list arrived
     assert changes == [("MODIFIED", "a"), ("ADDED", "b"), ("DELETED", "gone")]
     assert store.get("default", "gone") is None and len(store) == 2
+
+
+def test_a_replica_set_with_no_pod_and_none_wanted_is_not_held():
+    """The old ReplicaSets a Deployment keeps for rollbacks (up to 10 each) cost the cache nothing; one
+    scaled up again (a rollback, a wake from zero) is held from that event on."""
+
+    def rs(name: str, version: str, wanted: int, has: int) -> dict:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": name, "namespace": "n", "uid": name, "resourceVersion": version},
+            "spec": {"replicas": wanted},
+            "status": {"replicas": has},
+        }
+
+    assert trim_replica_set(rs("old", "1", 0, 0)) is None
+    assert trim_replica_set(rs("draining", "1", 0, 2)) is not None  # its pods are still there
+    assert trim_replica_set(rs("new", "1", 2, 0)) is not None  # its pods are on their way
+    store = Store(trim_replica_set)
+    listed = store.replace([rs("old", "1", 0, 0), rs("live", "2", 1, 1)])
+    assert [(c.type, c.obj["metadata"]["name"]) for c in listed] == [("ADDED", "live")]
+    assert len(store) == 1
+    back = store.apply("MODIFIED", rs("old", "3", 1, 0))  # rolled back to
+    assert back is not None and (back.type, len(store)) == ("ADDED", 2)
+    gone = store.apply("MODIFIED", rs("live", "4", 0, 0))  # scaled down to nothing
+    assert gone is not None and gone.type == "DELETED" and store.get("n", "live") is None
+    assert store.apply("MODIFIED", rs("live", "5", 0, 0)) is None  # still nothing: no news
+    relisted = store.replace([rs("old", "6", 0, 0)])  # the relist: old is idle again, live is gone
+    assert sorted(c.type for c in relisted) == ["DELETED"] and len(store) == 0

@@ -112,7 +112,7 @@ class Informer:
         telemetry.WATCH_RELISTS.labels(self.resource.kind).inc()
         version = ""
 
-        def listed() -> Iterator[dict[str, Any]]:
+        def listed() -> Iterator[dict[str, Any] | None]:
             nonlocal version
             for items, last in self.kube.list_pages(self.path, self.resource.label_selector):
                 yield from (self._typed_and_trimmed(item) for item in items)
@@ -123,7 +123,7 @@ class Informer:
         self.synced.set()
         return version
 
-    def _typed_and_trimmed(self, item: dict[str, Any]) -> dict[str, Any]:
+    def _typed_and_trimmed(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """A listed object as the store holds it (a list's items carry no apiVersion and kind; watch
         events' objects do)."""
         item.setdefault("apiVersion", self.resource.api_version)

@@ -17,7 +17,8 @@ from typing import Any
 from webscale.api.labels import LB_COMPONENT, WORKERS_ANNOTATION
 
 Key = tuple[str, str]
-Trim = Callable[[dict[str, Any]], dict[str, Any]]
+Trim = Callable[[dict[str, Any]], dict[str, Any] | None]
+"""What the store holds of an object; None: nothing (an object not worth holding is as if deleted)."""
 _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
@@ -96,9 +97,13 @@ def owner_references(meta: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def trim_replica_set(obj: dict[str, Any]) -> dict[str, Any]:
+def trim_replica_set(obj: dict[str, Any]) -> dict[str, Any] | None:
     """What the operator reads of a ReplicaSet: who it is, which app's (the index) and which Deployment
-    controls it. Only to tell the pods of the app's own Deployments from look-alikes (`kube.cache`)."""
+    controls it. Only to tell the pods of the app's own Deployments from look-alikes (`kube.cache`).
+    None (not held) for one that neither has nor wants a pod: the old ReplicaSets a Deployment keeps for
+    rollbacks (up to 10 each) then cost nothing, and one scaled up again is held again at that event."""
+    if not _count(obj.get("spec"), "replicas") and not _count(obj.get("status"), "replicas"):
+        return None
     meta, labels = obj["metadata"], obj["metadata"].get("labels") or {}
     kept = {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion") if k in meta}
     return {
@@ -110,6 +115,13 @@ def trim_replica_set(obj: dict[str, Any]) -> dict[str, Any]:
             "ownerReferences": owner_references(meta),
         },
     }
+
+
+def _count(part: Any, field: str) -> int:
+    try:
+        return int((part or {}).get(field) or 0)
+    except (TypeError, ValueError, AttributeError):
+        return 1  # unreadable: held, as before
 
 
 POD_LABELS = ("app.kubernetes.io/instance", "app.kubernetes.io/component")
@@ -237,13 +249,15 @@ class Store:
         (vanished objects as DELETED)."""
         return list(self.replace_stream(objects, trimmed))
 
-    def replace_stream(self, objects: Iterable[dict[str, Any]], trimmed: bool = False) -> Iterator[Change]:
+    def replace_stream(self, objects: Iterable[dict[str, Any] | None], trimmed: bool = False) -> Iterator[Change]:
         """`replace`, one object at a time: each listed object is held (and its change yielded) as it
         arrives, so a relist of thousands never holds them all decoded at once; objects not listed go
         at the end, as DELETED. Readers meanwhile see each object either as before or as listed."""
         seen: set[Key] = set()
         for listed in objects:
-            obj = listed if trimmed else self.trim(listed)
+            obj = listed if trimmed or listed is None else self.trim(listed)
+            if obj is None:  # not held: if it was, it goes at the end with the vanished ones
+                continue
             key = key_of(obj)
             seen.add(key)
             with self._lock:
@@ -266,6 +280,9 @@ class Store:
                 held = self._drop(key)
                 return None if held is None else Change("DELETED", held, None)
             trimmed = self.trim(obj)
+            if trimmed is None:  # no longer worth holding: as if deleted
+                held = self._drop(key)
+                return None if held is None else Change("DELETED", held, None)
             version = self._versions.get(key)
             if version is not None and not newer(trimmed, {"metadata": {"resourceVersion": version}}):
                 return None

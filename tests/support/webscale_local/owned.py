@@ -41,9 +41,11 @@ def deployment_of(
     }
 
 
-def replica_set_of(deployment: dict[str, Any], uid: str, template_hash: str = "5d9f") -> dict[str, Any]:
+def replica_set_of(
+    deployment: dict[str, Any], uid: str, template_hash: str = "5d9f", replicas: int = 1
+) -> dict[str, Any]:
     """The ReplicaSet the Deployment controller makes for `deployment`: named after it and its template's
-    hash, labelled like its pods, controlled by it."""
+    hash, labelled like its pods, controlled by it, with `replicas` pods (0: an old one kept for rollbacks)."""
     meta = deployment["metadata"]
     labels = dict(deployment["spec"]["template"]["metadata"].get("labels") or {})
     return {
@@ -56,6 +58,8 @@ def replica_set_of(deployment: dict[str, Any], uid: str, template_hash: str = "5
             "labels": {**labels, "pod-template-hash": template_hash},
             "ownerReferences": [controller_ref(deployment)],
         },
+        "spec": {"replicas": replicas},
+        "status": {"replicas": replicas},
     }
 
 
