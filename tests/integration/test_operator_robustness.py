@@ -30,6 +30,12 @@ REJECTED_AT_ADMISSION = [
         "autoscaling.target.inFlightPerWorker needs metrics.requestRateSource loadbalancer",
     ),
     ({"autoscaling": {"target": {"inFlightPerWorker": 0}}}, "spec.autoscaling.target.inFlightPerWorker"),
+    # an integer 0 passes the schema's `minimum: 0.001` (cut to an integer for an integer): CEL refuses it
+    ({"autoscaling": {"target": {"requestsPerSecondPerWorker": 0}}}, "spec.autoscaling.target.requestsPerSecond"),
+    (
+        {"autoscaling": {"target": {"requestsPerSecondPerWorker": 0.0009}}},
+        "spec.autoscaling.target.requestsPerSecondPerWorker",
+    ),
     ({"autoscaling": {"seasonal": {"offset": "30m"}}}, "autoscaling.seasonal.offset must be 0s or between 1h and 168h"),
     (
         {"autoscaling": {"seasonal": {"offset": "1h", "lookahead": "1h"}}},

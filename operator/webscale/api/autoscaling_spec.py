@@ -77,14 +77,29 @@ FAST_WINDOW_MAX = "1m"
 FastWindow = Annotated[str, *duration_within("2s", FAST_WINDOW_MAX, "autoscaling.burst.fastSignal.window")]
 
 
+MIN_TARGET = 0.001
+"""The smallest per-worker target: a smaller one makes a need too large to count."""
+
+
+def at_least_min_target(field: str) -> dict[str, JsonValue]:
+    """The API server's check of `MIN_TARGET`, in CEL: its `minimum` of a number is cut to an integer when
+    the value is one (0 passed `minimum: 0.001`)."""
+    rule: JsonValue = {"rule": f"self >= {MIN_TARGET}", "message": f"must be at least {MIN_TARGET}"}
+    return {"x-kubernetes-validations": [rule]}
+
+
 class Target(Model):
     """What one unit of capacity should carry. The larger need of the two signals wins."""
 
-    requests_per_second_per_worker: float = Field(default=50.0, ge=0.001, le=1_000_000)
+    requests_per_second_per_worker: float = Field(
+        default=50.0, ge=MIN_TARGET, le=1_000_000, json_schema_extra=at_least_min_target("requestsPerSecondPerWorker")
+    )
     """Requests per second one worker process should serve (at least 0.001: one request in ~17 minutes)."""
     cpu_utilization: int | None = Field(default=70, ge=1, le=100)
     """Percent of the pod's requested CPU to aim for; null scales on request rate alone."""
-    in_flight_per_worker: float | None = Field(default=None, ge=0.001, le=100_000)
+    in_flight_per_worker: float | None = Field(
+        default=None, ge=MIN_TARGET, le=100_000, json_schema_extra=at_least_min_target("inFlightPerWorker")
+    )
     """Requests in flight at the load balancer per worker to aim for (HAProxy's current sessions to
     the app's pods, summed over its HAProxy pods): a third signal, pods needed = ceil(in flight /
     (workers per pod x this)), and the largest need of the signals wins. By Little's law in flight =
