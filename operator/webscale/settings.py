@@ -148,8 +148,9 @@ class Settings(BaseSettings):
         return self
 
 
-_BASE_URL = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[^\s?#;,]*)?$")
-"""A Prometheus base URL: scheme, host (and port), an optional path; no query, fragment or user."""
+_BASE_URL = re.compile(r"^https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^\s?#;,]*)?$")
+"""A Prometheus base URL: scheme, host (a name, an IPv4 or a bracketed IPv6 address) and port, an optional
+path; no query, fragment or user."""
 
 
 def settings_problem(error: ValidationError) -> str:

@@ -57,8 +57,12 @@ def test_the_longest_name_is_accepted(crd_installed, namespace, swa):
     [
         ({"autoscaling": {"pollingInterval": "1s"}}, "autoscaling.pollingInterval must be between 5s and 1h"),
         ({"autoscaling": {"pollingInterval": "4999ms"}}, "autoscaling.pollingInterval must be between 5s and 1h"),
-        ({"autoscaling": {"behavior": {"scaleUp": {"period": "0s"}}}}, "scaleUp.period must be at least 1s"),
-        ({"autoscaling": {"behavior": {"scaleDown": {"period": "500ms"}}}}, "scaleDown.period must be at least 1s"),
+        ({"autoscaling": {"behavior": {"scaleUp": {"period": "0s"}}}}, "scaleUp.period must be between 1s and 1h"),
+        (
+            {"autoscaling": {"behavior": {"scaleDown": {"period": "500ms"}}}},
+            "scaleDown.period must be between 1s and 1h",
+        ),
+        ({"autoscaling": {"behavior": {"scaleUp": {"period": "2h"}}}}, "scaleUp.period must be between 1s and 1h"),
         ({"autoscaling": {"pollingInterval": "2h"}}, "autoscaling.pollingInterval must be between 5s and 1h"),
         ({"autoscaling": {"burst": {"hold": "99999999h"}}}, "autoscaling.burst.hold must be between 0s and 1h"),
         (

@@ -163,3 +163,17 @@ def test_a_watch_that_ends_at_once_with_nothing_is_not_called_again_at_once():
     assert run.requests() == [("list", ""), ("watch", "10"), ("watch", "10"), ("watch", "11")]
     assert run.waits == [1.0]
     assert run.changes == [("ADDED", "a"), ("MODIFIED", "a")]
+
+
+def test_the_back_off_starts_again_after_a_watch_worked_even_if_a_410_came_between():
+    run = Run(
+        *[FakeReply(403, reason="Forbidden")] * 6,  # a long outage: the waits grow
+        listed("10", pod("a", "5")),
+        FakeReply(events=[event("MODIFIED", pod("a", "11"))]),  # a watch works: the outage is over
+        FakeReply(410, reason="Gone"),  # the normal end of a watch: relist at once
+        listed("12", pod("a", "11")),
+        FakeReply(403, reason="Forbidden"),  # a new failure: its first retry, not the seventh
+        listed("13", pod("a", "11")),
+    )
+    run.run()
+    assert len(run.waits) == 7 and 0 <= run.waits[-1] <= 0.5

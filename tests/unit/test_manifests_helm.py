@@ -402,6 +402,41 @@ def test_pdb_only_with_more_than_one_replica(sets, rendered):
         assert pdb["metadata"]["namespace"] == "webscale-system"
 
 
+def test_the_schema_refuses_what_the_operator_settings_refuse():
+    """Every numeric bound of a setting is the schema's, and the Prometheus URLs follow the operator's
+    pattern: a value the operator would refuse to start on fails `helm install`, not as a crash loop."""
+    props = schema()["properties"]["settings"]["properties"]
+    keywords = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum"}
+    for name, field in Settings.model_fields.items():
+        node = props[camel(name)]
+        for bound in field.metadata:  # pydantic's Ge, Gt, Le: one attribute each
+            for attribute, keyword in keywords.items():
+                if hasattr(bound, attribute):
+                    assert node.get(keyword) == getattr(bound, attribute), (name, keyword)
+    urls = re.compile(props["prometheusUrls"]["pattern"])
+    assert urls.match("http://a:9090, https://b.example/prom/") and urls.match(values()["settings"]["prometheusUrls"])
+    assert not any(urls.match(u) for u in ("prometheus:9090", "http://a;http://b", "http://u@a", "http://a/?q=1"))
+
+
+@pytest.mark.parametrize(
+    ("sets", "words"),
+    [
+        (("settings.wakePort=8080",), "settings.livenessPort and settings.wakePort are both 8080: they need two ports"),
+        (
+            ("settings.leaseRenewDeadlineSeconds=20",),
+            "settings.leaseDurationSeconds > settings.leaseRenewDeadlineSeconds > settings.leaseRetrySeconds is "
+            "needed, got 8, 20, 1",
+        ),
+    ],
+)
+def test_settings_the_operator_would_refuse_together_fail_the_install(sets, words):
+    args = [arg for value in sets for arg in ("--set", value)]
+    refused = helm("template", "rel", str(CHART), "--kube-version", "1.34.0", *args, check=False)
+    assert refused.returncode != 0 and words in refused.stderr, refused.stderr
+    both_off = ("--set", "settings.livenessPort=0", "--set", "settings.wakePort=0")
+    assert helm("template", "rel", str(CHART), "--kube-version", "1.34.0", *both_off, check=False).returncode == 0
+
+
 def test_pdb_that_would_block_every_drain_is_refused():
     sets = ("--set", "replicaCount=2", "--set", "podDisruptionBudget.minAvailable=2")
     refused = helm("template", "rel", str(CHART), "--kube-version", "1.34.0", *sets, check=False)

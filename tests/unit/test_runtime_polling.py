@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from kubernetes.client.rest import ApiException
 from test_registry import URL, swa
 
 from webscale.api.app import App
@@ -47,6 +48,8 @@ class FakeAutoscaler:
     def act(self, app: App, observation: Observation, now: float) -> None:
         if app.name == "broken":
             raise ZeroDivisionError("one app's bug")
+        if app.name == "throttled":
+            raise ApiException(status=503, reason="Service Unavailable")
         with self.lock:
             self.acted.append((app.name, observation))
 
@@ -237,6 +240,37 @@ async def test_an_app_deleted_or_leadership_lost_while_acting_has_its_series_rem
         await polling.poll(1001.0)
         await until(lambda: not polling._acting and len(autoscaler.acted) == 3, "kept acted again")
         assert autoscaler.app_metrics.forgotten == [AppRef("default", "gone"), AppRef("default", "kept")]
+    finally:
+        await polling.stop()
+        pool.shutdown()
+        templates.shutdown()
+
+
+async def test_a_failure_of_the_api_server_is_logged_but_not_written_to_the_app(caplog):
+    """An unreachable or overloaded API server is not the app's problem: no status write is added to
+    its trouble (the log says it once; the app's conditions keep what the last step wrote)."""
+    caplog.set_level(logging.INFO, "webscale.runtime.polling")
+    store = Store()
+    store.replace([app_body("throttled", 1)])
+    pool, templates = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
+    autoscaler = FakeAutoscaler()
+    polling = Polling(
+        Registry(store, [URL]),
+        autoscaler,  # type: ignore[arg-type]
+        Measurer(SlowTemplates(), templates, deadline_seconds=30),
+        pool,
+        1,
+        AppLocks(),
+        lambda: True,
+        TickHealth(1.0, 30, 3),
+    )
+    try:
+        for now in (1000.0, 1001.0):
+            await polling.poll(now)
+            await until(lambda: not polling._acting, "the act step finished")
+        assert autoscaler.reported == []
+        said = [r.getMessage().split(" (logged again")[0] for r in caplog.records]
+        assert said == ["default/throttled: a scaling step failed: 503 Service Unavailable; next poll retries"]
     finally:
         await polling.stop()
         pool.shutdown()

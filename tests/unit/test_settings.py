@@ -53,11 +53,11 @@ def test_a_setting_the_operator_cannot_run_with_is_refused_by_its_name(monkeypat
 
 
 def test_good_settings_are_taken_as_written(monkeypatch):
-    monkeypatch.setenv("WEBSCALE_PROMETHEUS_URLS", "http://a:9090, https://b.example/prom/")
+    monkeypatch.setenv("WEBSCALE_PROMETHEUS_URLS", "http://a:9090, https://b.example/prom/, http://[fd00::1]:9090")
     monkeypatch.setenv("WEBSCALE_LIVENESS_PORT", "0")
     monkeypatch.setenv("WEBSCALE_WAKE_PORT", "0")  # both off: no clash
     settings = Settings()
-    assert settings.prometheus_urls == ("http://a:9090", "https://b.example/prom/")
+    assert settings.prometheus_urls == ("http://a:9090", "https://b.example/prom/", "http://[fd00::1]:9090")
     assert Settings.model_fields["prometheus_urls"].default == (DEFAULT_PROMETHEUS_URL,)
 
 

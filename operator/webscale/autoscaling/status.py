@@ -118,7 +118,7 @@ STEP_FAILED = "ScalingStepFailed"
 def failed_status(old: dict[str, Any], why: str, now: float, generation: int) -> dict[str, Any]:
     """ScalingActive False while this app's scaling step fails (an error of its own: its next successful
     step writes the decision again)."""
-    message = f"the scaling step failed: {why}; replicas left as they are, the next poll retries"
+    message = f"the scaling step failed: {why}; the next poll retries"
     conditions = set_condition(
         list(old.get("conditions", [])), "ScalingActive", False, STEP_FAILED, message, iso(now), generation
     )

@@ -71,6 +71,8 @@ class Informer:
         self._failures = Lasting(log)
         self._watching = False
         """A watch of the current list + watch round worked (`_watch_works`)."""
+        self._attempts = 0
+        """Failed rounds since a watch last worked: the back-off's exponent."""
 
     def start(self) -> Informer:
         self._thread.start()
@@ -87,7 +89,6 @@ class Informer:
             log.exception("informer %s: handling a change failed", self.resource.kind)
 
     def _run(self) -> None:
-        failures = 0
         while not self._stopped.is_set():
             self._watching = False
             try:
@@ -95,17 +96,19 @@ class Informer:
             except Exception as exc:
                 if isinstance(exc, ApiException) and exc.status == 410:
                     continue  # the normal end of a watch whose version is too old: relist at once
-                # the backoff starts again only after a watch worked: a list that works followed by a watch
-                # that fails at once (list allowed, watch not) backs off like a list that fails
-                failures = 1 if self._watching else failures + 1
+                # the backoff starts again only after a watch worked (`_watch_works`): a list that works
+                # followed by a watch that fails at once (list allowed, watch not) backs off like a list
+                # that fails
+                self._attempts += 1
                 reason = failure_reason(exc)
                 self._failures.failed("watch", reason, "informer %s: %s; relisting", self.resource.kind, reason)
-                self._wait(retry_delay(failures, None, base=0.5, cap=30))
+                self._wait(retry_delay(self._attempts, None, base=0.5, cap=30))
 
     def _watch_works(self) -> None:
         """A watch delivered an event or ended as watches do: the failure, if one was logged, is over."""
         if not self._watching:
             self._watching = True
+            self._attempts = 0
             self._failures.recovered("watch", "informer %s: listing and watching work again", self.resource.kind)
 
     def _relist(self) -> str:

@@ -246,14 +246,13 @@ class PrometheusSource:
         with self._lock:
             for key in [k for k, (at, _) in self._seasonal.items() if now - at > SEASONAL_MAX_AGE]:
                 del self._seasonal[key]  # too old to serve (polls of other apps may still want the rest)
+                self._failing.pop((key[0], _seasonal_what(key[2])), None)  # nobody asked for it since
             last = {key: self._seasonal[key][0] for key in wanted if key in self._seasonal}
         users = {key: {ref.namespace for ref in refs} for key, refs in wanted.items()}
         for key in seasonal_turn(users, last, SEASONAL_QUERIES_PER_POLL):
             _, rate_source, setting = key
             query = promql.seasonal_query(rate_source, *setting, self.rate_window, self.scrape_interval)
-            offset, lookahead, level = setting
-            what = f"the seasonal prior at offset {offset:g}s (lookahead {lookahead:g}s, levelWindow {level:g}s)"
-            read = poll.run(url, query, wanted[key], _seasonal_parser(setting), what)
+            read = poll.run(url, query, wanted[key], _seasonal_parser(setting), _seasonal_what(setting))
             found = {ref: v for ref, v in read.items() if isinstance(v, SeasonalReading)}
             with self._lock:
                 self._seasonal[key] = (now, found)
@@ -377,6 +376,12 @@ class _Poll:
                     reason,
                 )
             return {key: reason for key in keys}
+
+
+def _seasonal_what(setting: tuple[float, float, float]) -> str:
+    """A seasonal query's name in the log (and its key among the failing queries)."""
+    offset, lookahead, level = setting
+    return f"the seasonal prior at offset {offset:g}s (lookahead {lookahead:g}s, levelWindow {level:g}s)"
 
 
 def _named(what: str | AppRef) -> str:

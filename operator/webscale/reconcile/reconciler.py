@@ -100,51 +100,53 @@ class Reconciler:
         conflicts: list[str] = []
         rejected: list[str] = []
         deployment = live_deployment
-        for desired in desired_children:
-            name = child_name(desired)
-            live = self._live(desired, app)
-            if live is not None and not controlled_by(live, app):
-                conflicts.append(name)
-                continue
-            try:
-                result, note = self._converge(app, desired, live)
-            except ApiException as exc:
-                if not is_rejected(exc):
-                    raise
-                rejected.append(f"{name}: {server_message(exc)}")
-                break  # what comes after may need it (the HAProxy pods their ConfigMap, the entry Service
-                # its HAProxy pods): nothing after a refused child is changed
-            if result is not live:
-                changed.append(name)
-                done.append(note)
-            if is_app_deployment(desired, app):
-                deployment = result
-        if rejected:
+        try:
+            for desired in desired_children:
+                name = child_name(desired)
+                live = self._live(desired, app)
+                if live is not None and not controlled_by(live, app):
+                    conflicts.append(name)
+                    continue
+                try:
+                    result, note = self._converge(app, desired, live)
+                except ApiException as exc:
+                    if not is_rejected(exc):
+                        raise
+                    rejected.append(f"{name}: {server_message(exc)}")
+                    break  # what comes after may need it (the HAProxy pods their ConfigMap, the entry Service
+                    # its HAProxy pods): nothing after a refused child is changed
+                if result is not live:
+                    changed.append(name)
+                    done.append(note)
+                if is_app_deployment(desired, app):
+                    deployment = result
+            if rejected:
+                self._mark_invalid(app, "RejectedByAPIServer", rejected, now, "the API server refused it")
+                return changed
+            deleted = self._prune(app, desired_children)
+            changed += [f"-{name}" for name in deleted]
+            done += [f"deleted {name} (no longer in the spec)" for name in deleted]
+            self._note_conflicts(app, conflicts)
+            service = self.view.get("Service", app.namespace, app.name)
+            haproxy = own_deployment(self.view, app, lb_name(app))
+            # the pod cache: why pods are Pending, no request; only the pods of the app's own ReplicaSets
+            owners = own_replica_sets(self.view, app, app.name) | own_replica_sets(self.view, app, lb_name(app))
+            pods = controlled_pods(self.view.children("Pod", app), owners)
+            self._write_status(app, ready_status(app, deployment, now, conflicts, service, haproxy, pods))
+            invalid = get_condition(list(app.status.get("conditions", [])), "Invalid") or {}
+            if invalid.get("status") == "True":  # the status just written says Invalid False
+                done.insert(0, f"no longer Invalid (was {invalid.get('reason')})")
+        finally:  # what was written is said even when a later write raised
             self._log_done(app, done)
-            self._mark_invalid(app, "RejectedByAPIServer", rejected, now, "the API server refused it")
-            return changed
-        deleted = self._prune(app, desired_children)
-        changed += [f"-{name}" for name in deleted]
-        done += [f"deleted {name} (no longer in the spec)" for name in deleted]
-        self._note_conflicts(app, conflicts)
-        service = self.view.get("Service", app.namespace, app.name)
-        haproxy = own_deployment(self.view, app, lb_name(app))
-        # the pod cache: why pods are Pending, no request; only the pods of the app's own ReplicaSets
-        owners = own_replica_sets(self.view, app, app.name) | own_replica_sets(self.view, app, lb_name(app))
-        pods = controlled_pods(self.view.children("Pod", app), owners)
-        self._write_status(app, ready_status(app, deployment, now, conflicts, service, haproxy, pods))
-        invalid = get_condition(list(app.status.get("conditions", [])), "Invalid") or {}
-        if invalid.get("status") == "True":  # the status just written says Invalid False
-            done.insert(0, f"no longer Invalid (was {invalid.get('reason')})")
-        self._log_done(app, done)
         return changed
 
     @staticmethod
     def _log_done(app: App, done: list[str]) -> None:
         """One line for what this reconcile wrote, once it was written (a refused write is not news here:
         `_mark_invalid` says it once)."""
-        if done:
-            log.info("%s: %s", app.key, "; ".join(done))
+        said = [note for note in done if note]  # a repaired hand-over with nothing else changed says it itself
+        if said:
+            log.info("%s: %s", app.key, "; ".join(said))
 
     def _live(self, desired: dict[str, Any], app: App) -> dict[str, Any] | None:
         """The live child from the cache; when the cache has none, one GET makes sure the name is free

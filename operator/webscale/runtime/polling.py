@@ -28,7 +28,7 @@ from webscale.api.durations import seconds
 from webscale.api.observation import Observation
 from webscale.api.ref import AppRef
 from webscale.autoscaling.act import Autoscaler, due_at, query_of
-from webscale.kube.client import NotLeader, failure_reason, is_gone
+from webscale.kube.client import NotLeader, failure_reason, is_gone, is_transient
 from webscale.lasting import Lasting
 from webscale.metrics.failure import one_line
 from webscale.metrics.prometheus import AppQuery
@@ -210,12 +210,15 @@ class Polling:
             self._acting.discard(ref)
 
     def _failed(self, app: App, exc: BaseException, traceback: bool) -> None:
-        """A failed step of this app: logged when it starts or its reason changes, and said in the app's
-        ScalingActive condition (the write of which may fail too: the log line then is all there is)."""
+        """A failed step of this app: logged when it starts or its reason changes, and, when the failure is
+        the app's own (not the API server's: unreachable, throttling, 5xx), said in its ScalingActive
+        condition (the write of which may fail too: the log line then is all there is)."""
         why = failure_reason(exc)
         self.failures.failed(
             app.ref, why, "%s: a scaling step failed: %s; next poll retries", app.ref, why, traceback=traceback
         )
+        if is_transient(exc) or isinstance(exc, OSError):
+            return  # the API server's trouble, not the app's: a status write now would only add to it
         with contextlib.suppress(Exception):  # best effort: the failure is logged above
             self.autoscaler.report_failure(app, why, time.time())
 
