@@ -72,6 +72,22 @@ class SlowTemplates:
         return {a.key: Observation(at=now, requests_per_second=1.0) for a in apps}
 
 
+def one_worker_polling(
+    store: Store, autoscaler: Any, pool: ThreadPoolExecutor, templates: ThreadPoolExecutor, leading: Any
+) -> Polling:
+    """A scaling loop over the apps of `store` with one act worker and `autoscaler` in place of the real one."""
+    return Polling(
+        Registry(store, [URL]),
+        autoscaler,
+        Measurer(SlowTemplates(), templates, deadline_seconds=30),
+        pool,
+        1,
+        AppLocks(),
+        leading,
+        TickHealth(1.0, 30, 3),
+    )
+
+
 async def until(condition: Any, what: str) -> None:
     for _ in range(2000):
         if condition():
@@ -223,16 +239,7 @@ async def test_an_app_deleted_or_leadership_lost_while_acting_has_its_series_rem
 
     autoscaler = DeletingAutoscaler()
     pool, templates = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
-    polling = Polling(
-        Registry(store, [URL]),
-        autoscaler,  # type: ignore[arg-type]
-        Measurer(SlowTemplates(), templates, deadline_seconds=30),
-        pool,
-        1,
-        AppLocks(),
-        lambda: leading["now"],
-        TickHealth(1.0, 30, 3),
-    )
+    polling = one_worker_polling(store, autoscaler, pool, templates, lambda: leading["now"])
     try:
         await polling.poll(1000.0)
         await until(lambda: not polling._acting and len(autoscaler.acted) == 2, "both apps acted")
@@ -254,16 +261,7 @@ async def test_a_failure_of_the_api_server_is_logged_but_not_written_to_the_app(
     store.replace([app_body("throttled", 1)])
     pool, templates = ThreadPoolExecutor(1), ThreadPoolExecutor(1)
     autoscaler = FakeAutoscaler()
-    polling = Polling(
-        Registry(store, [URL]),
-        autoscaler,  # type: ignore[arg-type]
-        Measurer(SlowTemplates(), templates, deadline_seconds=30),
-        pool,
-        1,
-        AppLocks(),
-        lambda: True,
-        TickHealth(1.0, 30, 3),
-    )
+    polling = one_worker_polling(store, autoscaler, pool, templates, lambda: True)
     try:
         for now in (1000.0, 1001.0):
             await polling.poll(now)
