@@ -4,6 +4,7 @@ live resize from the pod cache, no write when nothing changed, deletion during a
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 from orchestration import NS, SETTINGS, World, swa
@@ -271,3 +272,15 @@ def test_a_failed_step_is_said_in_scaling_active_once_and_the_next_decision_repl
     assert len(world.kube.writes) == writes + 1  # the same failure again: nothing new to write
     act(world, scaler, busy(100), NOW + 45)
     assert world.condition("ScalingActive")["reason"] != "ScalingStepFailed"
+
+
+def test_a_change_of_the_apps_metrics_is_logged_once_with_its_event(world, caplog):
+    caplog.set_level(logging.INFO, "webscale.autoscaling.act")
+    scaler = Autoscaler(world.kube, world.view, SETTINGS.status_quantum)
+    act(world, scaler, busy(100))
+    for at in (NOW + 15, NOW + 30, NOW + 45):
+        act(world, scaler, Observation(at=at, error="Prometheus unreachable"), at)
+    act(world, scaler, busy(100), NOW + 60)
+    said = [r.getMessage() for r in caplog.records]
+    assert [m.split(": ")[1] for m in said] == ["MetricsUnavailable", "MetricsRecovered"], said
+    assert said[0].startswith("default/shop: MetricsUnavailable: Prometheus unreachable")

@@ -242,6 +242,8 @@ class Autoscaler:
         if zero is not None:  # ScaledToZero / Waking rather than ScaledDown / ScaledUp
             events = [replace(e, reason=zero.reason) if e.reason in ("ScaledUp", "ScaledDown") else e for e in events]
         for event in events:
+            if event.message != decision.message:  # a scale's own words are logged above
+                log.info("%s: %s: %s", app.key, event.reason, event.message)
             self.kube.event(app.involved(), event.type, event.reason, event.message)
         return decision
 
