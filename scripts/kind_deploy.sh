@@ -104,7 +104,13 @@ fi
 # ---- manifests ------------------------------------------------------------------------------
 say "applying manifests/base"
 k apply -k "$root/manifests/base"
-k wait --for=condition=Established "crd/$CRD" --timeout=60s
+# right after the apply the CRD may have no conditions yet, which `kubectl wait` fails on at once
+# (".status.conditions accessor error: <nil>") instead of waiting: try again, a few times
+for try in 1 2 3 4 5; do
+  k wait --for=condition=Established "crd/$CRD" --timeout=60s && break
+  [ "$try" = 5 ] && die "the CRD $CRD was not established"
+  sleep 1
+done
 say "applying manifests/prometheus-kind"
 k apply -k "$root/manifests/prometheus-kind"
 

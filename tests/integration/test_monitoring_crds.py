@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from manifest_helpers import CHART, MANIFESTS, kubectl_bin, run_kubectl
+from webscale_local.swa import wait_established
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +34,7 @@ def monitoring_crds(cluster) -> None:
     for plural in CRDS:
         run_kubectl(cluster, "apply", "--server-side", "-f", str(crd_dir / f"monitoring.coreos.com_{plural}.yaml"))
     for plural in CRDS:
-        run_kubectl(
-            cluster, "wait", "--for=condition=Established", f"crd/{plural}.monitoring.coreos.com", "--timeout=60s"
-        )
+        wait_established(cluster.kubectl, f"{plural}.monitoring.coreos.com")
 
 
 def chart_objects(namespace: str) -> list[dict]:

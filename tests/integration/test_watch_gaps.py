@@ -14,7 +14,7 @@ from waiting import eventually
 from webscale_local.launcher import LocalCluster
 from webscale_local.operator_process import OperatorProcess
 from webscale_local.ports import free_port
-from webscale_local.swa import G, P, V, app_body, is_ready
+from webscale_local.swa import G, P, V, app_body, is_ready, wait_established
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ NS = "default"
 def own_cluster() -> Iterator[LocalCluster]:
     with LocalCluster() as c:
         c.kubectl("apply", "-f", str(ROOT / "crds"))
-        c.kubectl("wait", "--for=condition=Established", "crd/scaledwebapps.webscale.dev", "--timeout=60s")
+        wait_established(c.kubectl, "scaledwebapps.webscale.dev")
         yield c
 
 

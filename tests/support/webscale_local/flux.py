@@ -20,6 +20,7 @@ from typing import Any
 from webscale_local.cluster_config import kubeconfig_yaml
 from webscale_local.launcher import ROOT, LocalCluster
 from webscale_local.procs import ClusterError, Component, free_port, http_ok
+from webscale_local.swa import wait_established
 
 NAMESPACE = "flux-system"
 CONTROLLERS = ("source-controller", "kustomize-controller")
@@ -59,7 +60,7 @@ class Flux:
             self.out = build()
             self.cluster.kubectl("apply", "--server-side", "-f", str(self.out / "crds"))
             for crd in ("gitrepositories.source.toolkit.fluxcd.io", "kustomizations.kustomize.toolkit.fluxcd.io"):
-                self.cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
+                wait_established(self.cluster.kubectl, crd)
             self.apply(*self._rbac())
             storage = free_port()
             (self.workdir / "artifacts").mkdir(exist_ok=True)

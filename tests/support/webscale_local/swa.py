@@ -25,14 +25,21 @@ CRDS = Path(__file__).resolve().parents[3] / "crds"
 
 def install_crd(kubectl: Callable[..., str], timeout: float = 30) -> None:
     """Apply crds/ with `kubectl` (a cluster's or a stack's kubectl method) and wait until the CRD is
-    Established. `kubectl wait` right after the apply can see a CRD without conditions yet: poll instead."""
+    Established."""
     kubectl("apply", "-f", str(CRDS))
+    wait_established(kubectl, CRD, timeout)
+
+
+def wait_established(kubectl: Callable[..., str], crd: str, timeout: float = 60) -> None:
+    """Wait until the CRD `crd` is Established. Not `kubectl wait`: right after the apply the CRD may have
+    no conditions yet (`"conditions": null`), which `kubectl wait --for=condition` fails on at once
+    (".status.conditions accessor error: <nil> is of the type <nil>") instead of waiting."""
     established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
     wait_for(
-        lambda: "True" in kubectl("get", f"crd/{CRD}", "-o", established, check=False),
+        lambda: "True" in kubectl("get", f"crd/{crd}", "-o", established, check=False),
         timeout,
         0.2,
-        f"the CRD {CRD} to be established",
+        f"the CRD {crd} to be established",
     )
 
 
