@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from webscale.api import crd
@@ -14,7 +15,7 @@ def _run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from webscale.runtime import handlers  # noqa: F401 - registers the handlers
-    from webscale.settings import Settings, settings_problem
+    from webscale.settings import Settings, settings_problem, unknown_variables
 
     try:
         settings = Settings()
@@ -22,6 +23,9 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"webscale: refusing to start: {settings_problem(error)}\n")
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    unknown = unknown_variables(os.environ)
+    if unknown:  # a typo would otherwise leave its setting at the default without a word
+        logging.getLogger("webscale.settings").warning("not settings, ignored: %s", ", ".join(unknown))
     if settings.log_format == "json":
         kopf.configure(log_format=kopf.LogFormat.JSON)
     # kopf runs the process (signals, start-up, shutdown); the operator's own informers do the watching,

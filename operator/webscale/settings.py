@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -151,6 +153,18 @@ class Settings(BaseSettings):
 _BASE_URL = re.compile(r"^https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^\s?#;,]*)?$")
 """A Prometheus base URL: scheme, host (a name, an IPv4 or a bracketed IPv6 address) and port, an optional
 path; no query, fragment or user."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """Each WEBSCALE_* variable of `environ` that is no setting (ignored), with the setting it may have
+    meant: "WEBSCALE_PROMETHEUS_URL (WEBSCALE_PROMETHEUS_URLS?)"."""
+    known = [f"WEBSCALE_{name.upper()}" for name in Settings.model_fields]
+    out = []
+    for name in sorted(environ):
+        if name.startswith("WEBSCALE_") and name not in known:
+            near = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+            out.append(f"{name} ({near[0]}?)" if near else name)
+    return out
 
 
 def settings_problem(error: ValidationError) -> str:

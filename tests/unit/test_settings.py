@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from webscale.settings import DEFAULT_PROMETHEUS_URL, Settings, settings_problem
+from webscale.settings import DEFAULT_PROMETHEUS_URL, Settings, settings_problem, unknown_variables
 
 OPERATOR = Path(__file__).resolve().parents[2] / "operator"
 
@@ -72,3 +72,11 @@ def test_the_operator_refuses_to_start_before_anything_runs(tmp_path):
     )
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith("webscale: refusing to start: WEBSCALE_PROMETHEUS_URLS: 'prometheus:9090' is not")
+
+
+def test_a_variable_that_is_no_setting_is_named_with_the_setting_it_may_mean():
+    environ = {"WEBSCALE_PROMETHEUS_URL": "http://a:9090", "WEBSCALE_RESYNC_SECONDS": "5", "WEBSCALE_CACHE": "/x"}
+    assert unknown_variables({**environ, "HOME": "/root"}) == [
+        "WEBSCALE_CACHE",
+        "WEBSCALE_PROMETHEUS_URL (WEBSCALE_PROMETHEUS_URLS?)",
+    ]
